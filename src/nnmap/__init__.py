@@ -1,0 +1,7 @@
+"""nnmap: compile quantized neural networks to standalone C for heterogeneous edge SoCs."""
+
+from nnmap.errors import NnmapError
+from nnmap.frontend import load_model
+from nnmap.ir import Graph
+
+__all__ = ["Graph", "NnmapError", "load_model"]

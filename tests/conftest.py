@@ -1,0 +1,37 @@
+"""Shared fixtures: the ../shared folder (skip when absent) and the golden-file switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+MLPERF_DIR = SHARED / "models" / "mlperf_tiny"
+MLPERF_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ files from the current output")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def mlperf_model(name: str) -> Path:
+    """Path of one MLPerf Tiny model in ../shared; skips the test when ../shared is absent."""
+    path = MLPERF_DIR / f"{name}.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} not found: ../shared is absent (a user's fresh clone)")
+    return path
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not found: ../shared is absent (a user's fresh clone)")
+    return path
