@@ -23,6 +23,9 @@ OUTPUT_SHAPES = {"kws": (1, 12), "vww": (1, 2), "resnet8": (1, 10), "autoencoder
 # Totals from shared/models/mlperf_tiny/LAYERS.md (conv, depthwise and FC layers).
 MACS = {"kws": 2_656_768, "vww": 7_489_664, "resnet8": 12_501_632, "autoencoder": 264_192}
 
+# Parameters (weights + biases of conv, depthwise and FC layers), also from LAYERS.md.
+PARAMS = {"kws": 22_604, "vww": 210_850, "resnet8": 77_706, "autoencoder": 265_864}
+
 # Per model: op counts (Conv includes depthwise), and how many Convs are depthwise.
 OP_COUNTS = {
     "kws": {"Conv": 9, "Gemm": 1, "Relu": 9, "AveragePool": 1, "Flatten": 1, "Softmax": 1},
@@ -108,6 +111,37 @@ def test_op_counts(models: dict[str, onnx.ModelProto], name: str) -> None:
 @pytest.mark.parametrize("name", QDQ_MODELS)
 def test_mac_counts_match_mlperf(models: dict[str, onnx.ModelProto], name: str) -> None:
     assert _macs(models[name]) == MACS[name]
+
+
+@pytest.mark.parametrize("name", QDQ_MODELS)
+def test_parameter_counts_match_mlperf(models: dict[str, onnx.ModelProto], name: str) -> None:
+    graph = models[name].graph
+    producer = {out: node for node in graph.node for out in node.output}
+    sizes = {t.name: int(np.prod(t.dims)) for t in graph.initializer}
+    layers = [n for n in graph.node if n.op_type in ("Conv", "Gemm")]
+    total = sum(sizes[producer[i].input[0]] for n in layers for i in n.input[1:])
+    assert total == PARAMS[name]
+
+
+@pytest.mark.parametrize("name", QDQ_MODELS)
+def test_activation_scales_use_the_int8_range(models: dict[str, onnx.ModelProto],
+                                              name: str) -> None:
+    """Every conv/dense/add output spans at least a quarter of int8 and rarely saturates."""
+    model = onnx.ModelProto()
+    model.CopyFrom(models[name])
+    producer = {out: node for node in model.graph.node for out in node.output}
+    layer_outputs = [n.output[0] for n in model.graph.node if n.op_type == "QuantizeLinear"
+                     and producer[n.input[0]].op_type in ("Conv", "Gemm", "Add", "Relu")]
+    model.graph.output.extend(onnx.helper.make_tensor_value_info(o, TensorProto.INT8, None)
+                              for o in layer_outputs if o != "output")
+    session = _session(model)
+    rng = np.random.default_rng(1)
+    runs = [session.run(None, {"input": _random_input(session, rng)}) for _ in range(4)]
+    for index, info in enumerate(session.get_outputs()):
+        values = np.stack([run[index] for run in runs]).astype(np.int32)
+        if info.name in layer_outputs:
+            assert values.max() - values.min() >= 64, info.name
+            assert np.mean(values == 127) < 0.05, info.name
 
 
 @pytest.mark.parametrize("name", QDQ_MODELS)
