@@ -16,6 +16,7 @@ from nnmap.ir.layers import (
     Reshape,
     Softmax,
     SoftmaxScaling,
+    Transpose,
 )
 from nnmap.ir.quant import FixedPointMultiplier, Requant, quantize_multiplier
 from nnmap.ir.tensor import Tensor
@@ -24,6 +25,6 @@ from nnmap.ir.workload import LOOPS, Workload, conv_workload, gemm_workload, wor
 __all__ = [
     "LOOPS", "Add", "AddRescale", "AveragePool", "Clamp", "Concat", "Conv2D", "FixedPointMultiplier",
     "FullyConnected", "Graph", "Layer", "MaxPool", "Pad", "Pool2D", "Requant", "Reshape", "Softmax",
-    "SoftmaxScaling", "Tensor", "Workload", "conv_workload", "gemm_workload", "quantize_multiplier",
+    "SoftmaxScaling", "Tensor", "Transpose", "Workload", "conv_workload", "gemm_workload", "quantize_multiplier",
     "workload_of",
 ]

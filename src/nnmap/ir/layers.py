@@ -152,4 +152,11 @@ class Concat(Layer):
     axis: int
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Transpose(Layer):
+    """Permutes the axes (layout changes at the boundary of NCHW models; batch axis stays first)."""
+
+    perm: tuple[int, ...]
+
+
 COMPUTE_KINDS = (Conv2D, FullyConnected)

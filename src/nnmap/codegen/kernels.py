@@ -1,0 +1,335 @@
+"""TE computes with TFLite's int8 integer semantics, one per layer kind.
+
+Each lowering returns a ``KernelDef``: the TE tensors in C-parameter order, which of them are
+activations and which constant arrays (weights, bias, requantization), and the schedule to apply.
+Weights are re-laid out at compile time so that the innermost loop runs over output channels,
+contiguous in both the weights and the output (a loop gcc vectorizes). The input zero point is
+folded into the bias: ``sum((x - zp) * w) = sum(x * w) - zp * sum(w)``, with padding read as ``zp``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from tvm import te, tirx
+
+from nnmap.codegen import requant
+from nnmap.errors import QuantizationError, UnsupportedOperatorError
+from nnmap.ir import (
+    Add,
+    AveragePool,
+    Clamp,
+    Concat,
+    Conv2D,
+    FullyConnected,
+    Graph,
+    Layer,
+    MaxPool,
+    Pad,
+    Pool2D,
+    Requant,
+    Tensor,
+)
+
+ACTIVATION, CONSTANT, OUTPUT = "activation", "constant", "output"
+
+
+@dataclass(frozen=True)
+class KernelParam:
+    """One C parameter of a kernel: a pointer to ``dtype`` named ``name``."""
+
+    name: str
+    dtype: str
+    role: str  # ACTIVATION (read), OUTPUT (written) or CONSTANT (a weights.c array)
+
+
+@dataclass(frozen=True, eq=False)
+class KernelDef:
+    """A layer's TE compute, ready to be turned into a PrimFunc and scheduled."""
+
+    params: tuple[KernelParam, ...]
+    tensors: tuple[te.Tensor, ...]
+    schedule: str  # "reduce_inner" or "elementwise"
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def clamp_range(clamp: Clamp) -> tuple[int, int]:
+    """The integer output range of a fused activation, inside int8."""
+    low = -128 if math.isinf(clamp.low) else max(-128, math.ceil(clamp.low))
+    high = 127 if math.isinf(clamp.high) else min(127, math.floor(clamp.high))
+    return low, high
+
+
+def _zero_point(tensor: Tensor) -> int:
+    if tensor.zero_point is None:
+        raise QuantizationError(f"tensor {tensor.name}: int8 without a zero point")
+    return int(tensor.zero_point)
+
+
+def _requant_arrays(rq: Requant, channels: int) -> dict[str, np.ndarray]:
+    multiplier = np.broadcast_to(rq.multiplier.astype(np.int32), (channels,))
+    shift = np.broadcast_to(rq.shift.astype(np.int32), (channels,))
+    return {"mult": np.ascontiguousarray(multiplier), "shift": np.ascontiguousarray(shift)}
+
+
+def _requantized_output(acc: te.Tensor, rq: Requant, out: Tensor, clamp: Clamp,
+                        mult: te.Tensor, shift: te.Tensor, bias: te.Tensor) -> te.Tensor:
+    low, high = clamp_range(clamp)
+    may_shift_left = bool((rq.shift > 0).any())
+    zp_out = tirx.const(_zero_point(out), "int32")
+
+    def value(*index: tirx.Var) -> tirx.PrimExpr:
+        k = index[-1]
+        scaled = requant.multiply_by_quantized_multiplier(
+            acc(*index) + bias[k], mult[k], shift[k], may_shift_left=may_shift_left)
+        return requant.saturate(scaled + zp_out, low, high, "int8")
+
+    return te.compute(out.shape, value, name="out")
+
+
+def _params(tensors: list[te.Tensor], roles: list[str]) -> tuple[KernelParam, ...]:
+    return tuple(KernelParam(t.op.name, t.dtype, role) for t, role in zip(tensors, roles,
+                                                                          strict=True))
+
+
+def _conv_weights(layer: Conv2D) -> tuple[np.ndarray, np.ndarray]:
+    """Weights as [FY, FX, C/groups, K] (depthwise: [FY, FX, K]) and the per-channel sum."""
+    weight = layer.weight.astype(np.int8)
+    sums = weight.astype(np.int64).sum(axis=(1, 2, 3))
+    if layer.is_depthwise:
+        return np.ascontiguousarray(weight[..., 0].transpose(1, 2, 0)), sums
+    return np.ascontiguousarray(weight.transpose(1, 2, 3, 0)), sums
+
+
+def _folded_bias(bias: np.ndarray, weight_sums: np.ndarray, zp_in: int) -> np.ndarray:
+    folded = bias.astype(np.int64) - zp_in * weight_sums
+    return folded.astype(np.int32)
+
+
+def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
+    """Grouped/depthwise NHWC convolution with per-channel requantization."""
+    assert layer.requant is not None
+    batch, height, width, _ = inp.shape
+    k_total, fy_n, fx_n, c_group = layer.weight.shape
+    k_group = k_total // layer.groups
+    weight, sums = _conv_weights(layer)
+    zp_in = _zero_point(inp)
+    data = te.placeholder(inp.shape, "int8", name="data")
+    w = te.placeholder(weight.shape, "int8", name="weight")
+    bias = te.placeholder((k_total,), "int32", name="bias")
+    mult = te.placeholder((k_total,), "int32", name="mult")
+    shift = te.placeholder((k_total,), "int32", name="shift")
+    fy = te.reduce_axis((0, fy_n), "fy")
+    fx = te.reduce_axis((0, fx_n), "fx")
+    c = te.reduce_axis((0, c_group), "c")
+    (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
+
+    def pixel(n: tirx.Var, y: tirx.Var, x: tirx.Var, channel: tirx.PrimExpr) -> tirx.PrimExpr:
+        iy, ix = y * sy + fy * dy - top, x * sx + fx * dx - left
+        value = data[n, iy, ix, channel]
+        if not any(layer.padding):
+            return value.astype("int32")
+        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
+        return te.if_then_else(inside, value, tirx.const(zp_in, "int8")).astype("int32")
+
+    def accumulate(n: tirx.Var, y: tirx.Var, x: tirx.Var, k: tirx.Var) -> tirx.PrimExpr:
+        if layer.is_depthwise:
+            product = pixel(n, y, x, k // k_group) * w[fy, fx, k].astype("int32")
+            return te.sum(product, axis=[fy, fx])
+        channel = c if layer.groups == 1 else (k // k_group) * c_group + c
+        product = pixel(n, y, x, channel) * w[fy, fx, c, k].astype("int32")
+        return te.sum(product, axis=[fy, fx, c])
+
+    acc = te.compute((batch, *out.shape[1:]), accumulate, name="acc")
+    result = _requantized_output(acc, layer.requant, out, layer.clamp, mult, shift, bias)
+    tensors = [data, w, bias, mult, shift, result]
+    constants = {"weight": weight, "bias": _folded_bias(layer.bias, sums, zp_in),
+                 **_requant_arrays(layer.requant, k_total)}
+    roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
+    return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
+
+
+def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDef:
+    """``out[b, n] = requant(sum_c x[b, c] * w[c, n] + bias[n])`` over flattened input rows."""
+    assert layer.requant is not None
+    n_out, n_in = layer.weight.shape
+    rows = inp.size // n_in
+    weight = np.ascontiguousarray(layer.weight.astype(np.int8).T)
+    sums = layer.weight.astype(np.int64).sum(axis=1)
+    zp_in = _zero_point(inp)
+    data = te.placeholder((rows, n_in), "int8", name="data")
+    w = te.placeholder((n_in, n_out), "int8", name="weight")
+    bias = te.placeholder((n_out,), "int32", name="bias")
+    mult = te.placeholder((n_out,), "int32", name="mult")
+    shift = te.placeholder((n_out,), "int32", name="shift")
+    c = te.reduce_axis((0, n_in), "c")
+    acc = te.compute((rows, n_out), lambda b, n: te.sum(
+        data[b, c].astype("int32") * w[c, n].astype("int32"), axis=c), name="acc")
+    flat_out = Tensor(out.name, (rows, n_out), out.dtype, out.scale, out.zero_point)
+    result = _requantized_output(acc, layer.requant, flat_out, layer.clamp, mult, shift, bias)
+    tensors = [data, w, bias, mult, shift, result]
+    constants = {"weight": weight, "bias": _folded_bias(layer.bias, sums, zp_in),
+                 **_requant_arrays(layer.requant, n_out)}
+    roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
+    return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
+
+
+def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
+    """TFLite's int8 Add: both sides to a common Q(31 - left_shift) grid, summed, requantized."""
+    rescale = layer.rescale
+    assert rescale is not None
+    if first.shape != second.shape:
+        raise UnsupportedOperatorError(
+            f"layer {layer.name}: Add of shapes {first.shape} and {second.shape} (broadcasting) "
+            "is not supported on the host target")
+    low, high = clamp_range(layer.clamp)
+    a = te.placeholder((out.size,), "int8", name="data")
+    b = te.placeholder((out.size,), "int8", name="data_b")
+
+    def scaled(x: tirx.PrimExpr, zero_point: int, m: int, s: int) -> tirx.PrimExpr:
+        shifted = (x.astype("int32") - zero_point) << rescale.left_shift
+        return requant.multiply_by_quantized_multiplier(
+            shifted, tirx.const(m, "int32"), tirx.const(s, "int32"), may_shift_left=s > 0)
+
+    def value(i: tirx.Var) -> tirx.PrimExpr:
+        total = (scaled(a[i], _zero_point(first), rescale.input1.multiplier, rescale.input1.shift)
+                 + scaled(b[i], _zero_point(second), rescale.input2.multiplier,
+                          rescale.input2.shift))
+        fixed = rescale.output
+        result = requant.multiply_by_quantized_multiplier(
+            total, tirx.const(fixed.multiplier, "int32"), tirx.const(fixed.shift, "int32"),
+            may_shift_left=fixed.shift > 0)
+        return requant.saturate(result + _zero_point(out), low, high, "int8")
+
+    result = te.compute((out.size,), value, name="out")
+    return KernelDef(_params([a, b, result], [ACTIVATION, ACTIVATION, OUTPUT]),
+                     (a, b, result), "elementwise")
+
+
+def _window_bounds(layer: Pool2D, inp: Tensor, y: tirx.PrimExpr, x: tirx.PrimExpr
+                   ) -> tuple[tirx.PrimExpr, tirx.PrimExpr]:
+    """The in-bounds element count of the window at output (y, x)."""
+    _, height, width, _ = inp.shape
+    top, left = layer.padding[:2]
+    y0, x0 = y * layer.stride[0] - top, x * layer.stride[1] - left
+    rows = tirx.min(y0 + layer.kernel[0], height) - tirx.max(y0, 0)
+    cols = tirx.min(x0 + layer.kernel[1], width) - tirx.max(x0, 0)
+    return rows, cols
+
+
+def pool2d(layer: Pool2D, inp: Tensor, out: Tensor) -> KernelDef:
+    """Average pooling (count of in-bounds elements, rounded half away) or max pooling."""
+    _, height, width, _ = inp.shape
+    low, high = clamp_range(layer.clamp)
+    data = te.placeholder(inp.shape, "int8", name="data")
+    ky = te.reduce_axis((0, layer.kernel[0]), "ky")
+    kx = te.reduce_axis((0, layer.kernel[1]), "kx")
+    is_average = isinstance(layer, AveragePool)
+    fill = 0 if is_average else -128
+
+    def element(n: tirx.Var, y: tirx.Var, x: tirx.Var, ch: tirx.Var) -> tirx.PrimExpr:
+        iy = y * layer.stride[0] + ky - layer.padding[0]
+        ix = x * layer.stride[1] + kx - layer.padding[1]
+        value = data[n, iy, ix, ch].astype("int32")
+        if not any(layer.padding):
+            return value
+        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
+        return te.if_then_else(inside, value, tirx.const(fill, "int32"))
+
+    reducer = te.sum if is_average else te.max
+    acc = te.compute(out.shape, lambda *i: reducer(element(*i), axis=[ky, kx]), name="acc")
+
+    def value(n: tirx.Var, y: tirx.Var, x: tirx.Var, ch: tirx.Var) -> tirx.PrimExpr:
+        total = acc[n, y, x, ch]
+        if not is_average:
+            return requant.saturate(total, low, high, "int8")
+        rows, cols = _window_bounds(layer, inp, y, x)
+        count = rows * cols
+        half = tirx.truncdiv(count, 2)
+        mean = tirx.Select(total > 0, tirx.truncdiv(total + half, count),
+                           tirx.truncdiv(total - half, count))
+        return requant.saturate(mean, low, high, "int8")
+
+    result = te.compute(out.shape, value, name="out")
+    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result),
+                     "reduce_inner")
+
+
+def pad(layer: Pad, inp: Tensor, out: Tensor) -> KernelDef:
+    """Constant padding with the input's zero point."""
+    data = te.placeholder(inp.shape, "int8", name="data")
+    fill = tirx.const(_zero_point(inp), "int8")
+
+    def value(*index: tirx.Var) -> tirx.PrimExpr:
+        source = [i - before for i, (before, _) in zip(index, layer.pads, strict=True)]
+        inside = tirx.all(*[s >= 0 for s in source], *[s < dim for s, dim in
+                                                         zip(source, inp.shape, strict=True)])
+        return te.if_then_else(inside, data[tuple(source)], fill)
+
+    result = te.compute(out.shape, value, name="out")
+    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result),
+                     "elementwise")
+
+
+def _concat_source(tensor: Tensor, out: Tensor, data: te.Tensor, index: list[tirx.PrimExpr]
+                   ) -> tirx.PrimExpr:
+    value = data[tuple(index)]
+    if tensor.scale == out.scale and tensor.zero_point == out.zero_point:
+        return value
+    ratio = float(np.float32(tensor.scale) / np.float32(out.scale))
+    offset = float(-np.float32(tensor.zero_point) * np.float32(ratio)
+                   + np.float32(out.zero_point))
+    scaled = value.astype("float32") * tirx.const(ratio, "float32") + tirx.const(offset,
+                                                                                 "float32")
+    rounded = tirx.nearbyint(scaled)
+    return tirx.max(tirx.min(rounded, tirx.const(127.0, "float32")),
+                    tirx.const(-128.0, "float32")).astype("int8")
+
+
+def concat(layer: Concat, ins: list[Tensor], out: Tensor) -> KernelDef:
+    """Concatenation along ``axis``; differently quantized inputs are rescaled as TFLite does."""
+    axis = layer.axis % len(out.shape)
+    datas = [te.placeholder(t.shape, "int8", name=f"data_{i}") for i, t in enumerate(ins)]
+
+    def value(*index: tirx.Var) -> tirx.PrimExpr:
+        starts = np.cumsum([0] + [t.shape[axis] for t in ins])
+        result = None
+        for i in reversed(range(len(ins))):
+            shifted = list(index)
+            shifted[axis] = index[axis] - int(starts[i])
+            source = _concat_source(ins[i], out, datas[i], shifted)
+            result = source if result is None else tirx.Select(
+                index[axis] < int(starts[i + 1]), source, result)
+        return result
+
+    result = te.compute(out.shape, value, name="out")
+    tensors = [*datas, result]
+    return KernelDef(_params(tensors, [ACTIVATION] * len(datas) + [OUTPUT]), tuple(tensors),
+                     "elementwise")
+
+
+Lowering = Callable[[Layer, Graph], KernelDef]
+
+
+def lower_layer(layer: Layer, graph: Graph) -> KernelDef:
+    """The KernelDef of one int8 layer (Reshape and Softmax are handled by the driver)."""
+    ins = [graph.tensor(name) for name in layer.inputs]
+    out = graph.tensor(layer.output)
+    if isinstance(layer, Conv2D):
+        return conv2d(layer, ins[0], out)
+    if isinstance(layer, FullyConnected):
+        return fully_connected(layer, ins[0], out)
+    if isinstance(layer, Add):
+        return add(layer, ins[0], ins[1], out)
+    if isinstance(layer, AveragePool | MaxPool):
+        return pool2d(layer, ins[0], out)
+    if isinstance(layer, Pad):
+        return pad(layer, ins[0], out)
+    if isinstance(layer, Concat):
+        return concat(layer, ins, out)
+    raise UnsupportedOperatorError(
+        f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
+        "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat)")

@@ -1,0 +1,174 @@
+"""Lower a Relax function from a TVM frontend into a Graph of integer (or float) layers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from tvm import relax
+
+from nnmap.errors import QuantizationError
+from nnmap.frontend.builder import GraphBuilder
+from nnmap.frontend.quantized_patterns import PATTERNS, Match
+from nnmap.frontend.relax_values import (
+    NotConstant,
+    dtype_of,
+    int_list,
+    is_constant,
+    op_name,
+    scalar,
+    shape_of,
+)
+from nnmap.ir import AveragePool, Clamp, Graph, MaxPool, Reshape, Tensor, Transpose
+
+# Ops that only shape constants (weights) or are absorbed into a matched pattern.
+_ABSORBED = {"relax.dequantize", "relax.nn.relu", "relax.clip", "relax.add", "relax.astype"}
+
+
+def _bindings(func: relax.Function) -> list[relax.Binding]:
+    return [binding for block in func.body.blocks for binding in block.bindings]
+
+
+
+
+
+
+def _input_quant(param: relax.Var, bindings: list[relax.Binding], var2val: dict
+                 ) -> tuple[float, int]:
+    for binding in bindings:
+        value = binding.value
+        if op_name(value) == "relax.dequantize" and value.args[0].same_as(param):
+            return float(scalar(value.args[1], var2val)), int(scalar(value.args[2], var2val))
+    raise QuantizationError(f"input {param.name}: int8 input without a dequantize; "
+                            "nnmap needs a quantized model")
+
+
+def _lower_quantize(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> None:
+    where = f"binding {binding.var.name}"
+    for pattern in PATTERNS:
+        found = pattern.root.extract_matched_expr(binding.value, var2val)
+        if found is None:
+            continue
+        exprs = {name: found[part] for name, part in pattern.parts.items() if part in found}
+        try:
+            pattern.build(Match(exprs, binding.var, builder, var2val))
+        except NotConstant:
+            continue
+        return
+    body = binding.value.args[0]
+    inner = var2val.get(body, body)
+    raise builder.unsupported(f"operator {op_name(inner) or type(inner).__name__}", where)
+
+
+def _tighten_clamp(builder: GraphBuilder, binding: relax.Binding) -> None:
+    """An int8 clip after a quantize narrows the producing layer's output range."""
+    value = binding.value
+    stored = builder.stored(value.args[0], f"binding {binding.var.name}")
+    index = next(i for i, layer in enumerate(builder.layers) if layer.output == stored.tensor)
+    layer = builder.layers[index]
+    old: Clamp = layer.clamp  # type: ignore[attr-defined]
+    clamp = Clamp(max(old.low, float(value.args[1].value)), min(old.high, float(value.args[2].value)))
+    builder.layers[index] = dataclasses.replace(layer, clamp=clamp)  # type: ignore[type-var]
+    builder.values[binding.var] = stored
+
+
+def _int8_average_pool(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> bool:
+    """``astype(avg_pool2d(astype(x, int32)), int8)``: TFLite's integer average pooling."""
+    pool = var2val.get(binding.value.args[0])
+    if op_name(pool) != "relax.nn.avg_pool2d":
+        return False
+    widened = var2val.get(pool.args[0])
+    if op_name(widened) != "relax.astype":
+        return False
+    where = f"binding {binding.var.name}"
+    x = builder.tensors[builder.nhwc(widened.args[0], where)]
+    out = builder.image_output(binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point),
+                               shape_of(binding.var))
+    attrs = pool.attrs
+    builder.add_layer(AveragePool(
+        name=builder.fresh("averagepool"), inputs=(x.name,), output=out.name,
+        kernel=tuple(int_list(attrs.pool_size)), stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
+        padding=tuple(int_list(attrs.padding)), clamp=Clamp.int8()))  # type: ignore[arg-type]
+    return True
+
+
+def _lower_int8_op(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> None:
+    """Int8 values computed without a dequantize: clips, casts, reshapes, max pools, transposes."""
+    name = op_name(binding.value)
+    where = f"binding {binding.var.name}"
+    if name == "relax.quantize":
+        _lower_quantize(builder, binding, var2val)
+    elif name == "relax.clip":
+        _tighten_clamp(builder, binding)
+    elif name == "relax.astype" and _int8_average_pool(builder, binding, var2val):
+        pass
+    elif name in ("relax.reshape", "relax.permute_dims"):
+        x = builder.tensors[builder.native(binding.value.args[0], where)]
+        out = builder.new_tensor(Tensor(builder.fresh(name.split(".")[-1] + "_out"), shape_of(binding.var),
+                                        "int8", x.scale, x.zero_point))
+        if name == "relax.reshape":
+            layer = Reshape(name=builder.fresh("reshape"), inputs=(x.name,), output=out.name)
+        else:
+            perm = tuple(int_list(binding.value.attrs.axes))
+            layer = Transpose(name=builder.fresh("transpose"), inputs=(x.name,), output=out.name,
+                              perm=perm)  # type: ignore[assignment]
+        builder.add_layer(layer)
+        builder.bind(binding.var, out.name)
+    elif name == "relax.nn.max_pool2d":
+        x = builder.tensors[builder.nhwc(binding.value.args[0], where)]
+        out = builder.image_output(binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point),
+                                   shape_of(binding.var))
+        attrs = binding.value.attrs
+        builder.add_layer(MaxPool(
+            name=builder.fresh("maxpool"), inputs=(x.name,), output=out.name,
+            kernel=tuple(int_list(attrs.pool_size)), stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
+            padding=tuple(int_list(attrs.padding)), clamp=Clamp.int8()))  # type: ignore[arg-type]
+    else:
+        raise builder.unsupported(f"int8 operator {name}", where)
+
+
+def _outputs(func: relax.Function) -> list[relax.Expr]:
+    body = func.body.body
+    return list(body.fields) if isinstance(body, relax.Tuple) else [body]
+
+
+def lower_quantized(func: relax.Function, name: str, source: str, model_layout: str) -> Graph:
+    """Lower a QDQ Relax function: every quantize / int8 op becomes one integer layer."""
+    builder = GraphBuilder(name, source, model_layout)
+    bindings = _bindings(func)
+    var2val = relax.analysis.get_var2val(func)
+    builder.var_of = {binding.value: binding.var for binding in bindings}
+    inputs = []
+    for param in func.params:
+        scale, zero_point = _input_quant(param, bindings, var2val)
+        tensor = builder.new_tensor(Tensor(param.name, shape_of(param), "int8", scale, zero_point))
+        builder.bind(param, tensor.name)
+        inputs.append(tensor.name)
+    for binding in bindings:
+        if dtype_of(binding.var) != "int8" or is_constant(binding.value, var2val):
+            continue
+        _lower_int8_op(builder, binding, var2val)
+    outputs = []
+    for expr in _outputs(func):
+        if dtype_of(expr) != "int8":
+            raise QuantizationError(f"{source}: output {expr} is {dtype_of(expr)}, not int8; "
+                                    "nnmap compiles fully quantized int8 models")
+        outputs.append(builder.native(expr, "the model output"))
+    _check_lowered(builder, bindings, var2val)
+    return builder.graph(inputs, outputs)
+
+
+def _check_lowered(builder: GraphBuilder, bindings: list[relax.Binding], var2val: dict) -> None:
+    """Every float computation must have been folded into some integer layer."""
+    used = {arg for b in bindings for arg in getattr(b.value, "args", [])
+            if isinstance(arg, relax.Var)}
+    for binding in bindings:
+        name = op_name(binding.value)
+        if name is None or name in _ABSORBED or dtype_of(binding.var) == "int8":
+            continue
+        if is_constant(binding.value, var2val):
+            continue
+        if binding.var not in used:
+            raise builder.unsupported(f"operator {name} whose result is never quantized",
+                                      f"binding {binding.var.name}")
+    _ = np  # numpy is used by callers through this module's helpers

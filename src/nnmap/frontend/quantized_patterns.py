@@ -1,0 +1,294 @@
+"""The pattern table: each dequantize -> float op -> quantize chain that becomes one integer layer.
+
+Every entry is a Relax dataflow pattern (``relax.dpl``) rooted at ``R.quantize`` plus a builder
+that reads the matched pieces and appends the integer layer to the GraphBuilder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from tvm import relax
+from tvm.relax.dpl import DFPattern, is_op, wildcard
+
+from nnmap.frontend.builder import GraphBuilder
+from nnmap.frontend.relax_values import (
+    NotConstant,
+    dequantized_constant,
+    int_list,
+    shape_of,
+    scalar,
+)
+from nnmap.ir import (
+    Add,
+    AddRescale,
+    AveragePool,
+    Clamp,
+    Conv2D,
+    FullyConnected,
+    MaxPool,
+    Requant,
+    Reshape,
+    Softmax,
+    Tensor,
+    quantize_multiplier,
+)
+from nnmap.reference.softmax import softmax_scaling
+
+
+def _dequantize(name: str, parts: dict[str, DFPattern]) -> DFPattern:
+    parts[name] = wildcard()
+    parts[f"{name}_dq"] = is_op("relax.dequantize")(parts[name], wildcard(), wildcard())
+    return parts[f"{name}_dq"]
+
+
+def _activation(body: DFPattern, parts: dict[str, DFPattern]) -> DFPattern:
+    parts["relu"] = is_op("relax.nn.relu")(body)
+    parts["clip"] = is_op("relax.clip")(body, wildcard(), wildcard())
+    return parts["relu"] | parts["clip"] | body
+
+
+def _quantized(body: DFPattern, parts: dict[str, DFPattern]) -> DFPattern:
+    parts["quantize"] = is_op("relax.quantize")(body, wildcard(), wildcard())
+    return parts["quantize"]
+
+
+def _with_bias(core: DFPattern, parts: dict[str, DFPattern]) -> DFPattern:
+    parts["core"] = core
+    parts["bias"] = wildcard()
+    return is_op("relax.add")(core, parts["bias"]) | core
+
+
+@dataclass
+class Match:
+    """One successful match: the matched expressions by part name, and where it happened."""
+
+    exprs: dict[str, relax.Expr]
+    var: relax.Var
+    builder: GraphBuilder
+    var2val: dict
+
+    @property
+    def where(self) -> str:
+        return f"binding {self.var.name}"
+
+    def call(self, part: str) -> relax.Call:
+        return self.exprs[part]  # type: ignore[return-value]
+
+    def input(self, part: str, nhwc: bool) -> Tensor:
+        """The graph tensor behind a dequantized activation, checked against its quantization."""
+        var = self.exprs[part]
+        stored = self.builder.nhwc(var, self.where) if nhwc else self.builder.native(var, self.where)
+        return self.builder.tensors[stored]
+
+    def output_quant(self) -> tuple[float, int]:
+        quantize = self.call("quantize")
+        return (float(scalar(quantize.args[1], self.var2val)),
+                int(scalar(quantize.args[2], self.var2val)))
+
+    def clamp(self) -> Clamp:
+        """The output range after a fused ReLU / clip, quantized as TFLite does it."""
+        scale, zero_point = self.output_quant()
+
+        def quantize(value: float) -> int:
+            return zero_point + int(np.round(np.float32(value) / np.float32(scale)))
+
+        low, high = -128, 127
+        if "relu" in self.exprs:
+            low = max(low, zero_point)
+        if "clip" in self.exprs:
+            clip = self.call("clip")
+            low = max(low, quantize(float(clip.args[1].value.value)))
+            high = min(high, quantize(float(clip.args[2].value.value)))
+        return Clamp(low, high)
+
+    def output(self, kind: str, shape: tuple[int, ...], image: bool) -> Tensor:
+        scale, zero_point = self.output_quant()
+        template = Tensor(kind, shape, "int8", scale, zero_point)
+        if image:
+            return self.builder.image_output(self.var, template, shape)
+        tensor = self.builder.new_tensor(Tensor(self.builder.fresh(f"{kind}_out"), shape, "int8", scale,
+                                                zero_point))
+        self.builder.bind(self.var, tensor.name)
+        return tensor
+
+
+
+
+def _to_ohwi(weight: np.ndarray, layout: str) -> np.ndarray:
+    return np.transpose(weight, [layout.index(axis) for axis in "OHWI"])
+
+
+def _bias(match: Match, channels: int, expected_scales: np.ndarray) -> np.ndarray:
+    if "bias" not in match.exprs:
+        return np.zeros(channels, dtype=np.int32)
+    bias = dequantized_constant(match.exprs["bias"], match.var2val)
+    values = bias.values.reshape(-1).astype(np.int32)
+    if values.size != channels:
+        raise NotConstant("bias length differs from the output channels")
+    return values
+
+
+def build_conv2d(match: Match) -> None:
+    conv = match.call("core")
+    attrs = conv.attrs
+    if str(attrs.data_layout) not in ("NHWC", "NCHW"):
+        raise match.builder.unsupported(f"conv2d with layout {attrs.data_layout}", match.where)
+    x = match.input("x", nhwc=True)
+    weight = dequantized_constant(match.exprs["weight"], match.var2val)
+    ohwi = _to_ohwi(weight.values, str(attrs.kernel_layout)).astype(np.int8)
+    out = match.output("conv", shape_of(conv), image=True)
+    requant = Requant.from_scales(x.scale, weight.scales, out.scale)  # type: ignore[arg-type]
+    layer = Conv2D(name=match.builder.fresh("conv2d"), inputs=(x.name,), output=out.name,
+                   weight=ohwi, bias=_bias(match, ohwi.shape[0], weight.scales),
+                   stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
+                   dilation=tuple(int_list(attrs.dilation)),  # type: ignore[arg-type]
+                   padding=tuple(int_list(attrs.padding)),  # type: ignore[arg-type]
+                   groups=int(attrs.groups), requant=requant, clamp=match.clamp())
+    match.builder.add_layer(layer)
+
+
+def build_dense(match: Match) -> None:
+    x = match.input("x", nhwc=False)
+    weight = dequantized_constant(match.exprs["weight"], match.var2val)
+    if weight.values.ndim != 2:
+        raise match.builder.unsupported("a matmul with a non-2-D weight", match.where)
+    out = match.output("dense", shape_of(match.call("core")), image=False)
+    matrix = weight.values.T.astype(np.int8)
+    layer = FullyConnected(
+        name=match.builder.fresh("dense"), inputs=(x.name,), output=out.name, weight=matrix,
+        bias=_bias(match, matrix.shape[0], weight.scales),
+        requant=Requant.from_scales(x.scale, weight.scales, out.scale),  # type: ignore[arg-type]
+        clamp=match.clamp())
+    match.builder.add_layer(layer)
+
+
+def build_add(match: Match) -> None:
+    image = len(shape_of(match.call("core"))) == 4
+    a = match.input("x", nhwc=image)
+    b = match.input("y", nhwc=image)
+    out = match.output("add", shape_of(match.call("core")), image=image)
+    left_shift = 20
+    twice_max = 2 * max(float(a.scale), float(b.scale))  # type: ignore[arg-type]
+    rescale = AddRescale(left_shift, quantize_multiplier(float(a.scale) / twice_max),  # type: ignore[arg-type]
+                         quantize_multiplier(float(b.scale) / twice_max),  # type: ignore[arg-type]
+                         quantize_multiplier(twice_max / ((1 << left_shift) * float(out.scale))))  # type: ignore[arg-type]
+    match.builder.add_layer(Add(name=match.builder.fresh("add"), inputs=(a.name, b.name),
+                                output=out.name, rescale=rescale, clamp=match.clamp()))
+
+
+def _check_same_quant(match: Match, x: Tensor, out: Tensor, what: str) -> None:
+    if (x.scale, x.zero_point) != (out.scale, out.zero_point):
+        raise match.builder.unsupported(f"{what} that changes the quantization", match.where)
+
+
+def build_pool(match: Match) -> None:
+    pool = match.call("core")
+    attrs = pool.attrs
+    x = match.input("x", nhwc=True)
+    out = match.output("pool", shape_of(pool), image=True)
+    _check_same_quant(match, x, out, pool.op.name)
+    kind = AveragePool if pool.op.name == "relax.nn.avg_pool2d" else MaxPool
+    if kind is AveragePool and bool(attrs.count_include_pad) and any(int_list(attrs.padding)):
+        raise match.builder.unsupported("average pooling that counts padding", match.where)
+    match.builder.add_layer(kind(
+        name=match.builder.fresh(kind.__name__.lower()), inputs=(x.name,), output=out.name,
+        kernel=tuple(int_list(attrs.pool_size)),  # type: ignore[arg-type]
+        stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
+        padding=tuple(int_list(attrs.padding)),  # type: ignore[arg-type]
+        clamp=match.clamp()))
+
+
+def build_global_average(match: Match) -> None:
+    mean = match.call("core")
+    axes = sorted(int(a) % 4 for a in mean.attrs.axis)
+    spatial = [1, 2] if match.builder.model_layout == "NHWC" else [2, 3]
+    if axes != spatial:
+        raise match.builder.unsupported(f"mean over axes {axes}", match.where)
+    x = match.input("x", nhwc=True)
+    shape = shape_of(mean)
+    if len(shape) != 4:
+        raise match.builder.unsupported("mean without keepdims", match.where)
+    out = match.output("pool", shape, image=True)
+    _check_same_quant(match, x, out, "global average pooling")
+    match.builder.add_layer(AveragePool(
+        name=match.builder.fresh("averagepool"), inputs=(x.name,), output=out.name,
+        kernel=(x.shape[1], x.shape[2]), stride=(1, 1), padding=(0, 0, 0, 0),
+        clamp=match.clamp()))
+
+
+def build_softmax(match: Match) -> None:
+    x = match.input("x", nhwc=False)
+    out = match.output("softmax", shape_of(match.call("core")), image=False)
+    if (out.scale, out.zero_point) != (1 / 256, -128):
+        raise match.builder.unsupported("softmax whose output is not scale 1/256, zp -128",
+                                        match.where)
+    match.builder.add_layer(Softmax(name=match.builder.fresh("softmax"), inputs=(x.name,),
+                                    output=out.name, beta=1.0,
+                                    scaling=softmax_scaling(1.0, float(x.scale))))  # type: ignore[arg-type]
+
+
+def build_reshape(match: Match) -> None:
+    x = match.input("x", nhwc=False)
+    out = match.output("reshape", shape_of(match.call("core")), image=False)
+    _check_same_quant(match, x, out, "reshape")
+    match.builder.add_layer(Reshape(name=match.builder.fresh("reshape"), inputs=(x.name,),
+                                    output=out.name))
+
+
+@dataclass(frozen=True)
+class QuantizedPattern:
+    name: str
+    root: DFPattern
+    parts: dict[str, DFPattern]
+    build: Callable[[Match], None]
+
+
+def _entry(name: str, core: Callable[[dict[str, DFPattern]], DFPattern],
+           build: Callable[[Match], None], bias: bool = False, activation: bool = False
+           ) -> QuantizedPattern:
+    parts: dict[str, DFPattern] = {}
+    body = core(parts)
+    parts["core"] = body
+    if bias:
+        body = _with_bias(body, parts)
+    if activation:
+        body = _activation(body, parts)
+    return QuantizedPattern(name, _quantized(body, parts), parts, build)
+
+
+def _unary(op: str) -> Callable[[dict[str, DFPattern]], DFPattern]:
+    def core(parts: dict[str, DFPattern]) -> DFPattern:
+        return is_op(op)(_dequantize("x", parts))
+
+    return core
+
+
+def _reshape_core(parts: dict[str, DFPattern]) -> DFPattern:
+    return is_op("relax.reshape")(_dequantize("x", parts), wildcard())
+
+
+def _weighted(op: str) -> Callable[[dict[str, DFPattern]], DFPattern]:
+    def core(parts: dict[str, DFPattern]) -> DFPattern:
+        parts["weight"] = wildcard()
+        return is_op(op)(_dequantize("x", parts), parts["weight"])
+
+    return core
+
+
+def _add_core(parts: dict[str, DFPattern]) -> DFPattern:
+    return is_op("relax.add")(_dequantize("x", parts), _dequantize("y", parts))
+
+
+PATTERNS: tuple[QuantizedPattern, ...] = (
+    _entry("conv2d", _weighted("relax.nn.conv2d"), build_conv2d, bias=True, activation=True),
+    _entry("dense", _weighted("relax.matmul"), build_dense, bias=True, activation=True),
+    _entry("add", _add_core, build_add, activation=True),
+    _entry("avg_pool2d", _unary("relax.nn.avg_pool2d"), build_pool),
+    _entry("max_pool2d", _unary("relax.nn.max_pool2d"), build_pool),
+    _entry("global_average", _unary("relax.mean"), build_global_average),
+    _entry("softmax", _unary("relax.nn.softmax"), build_softmax),
+    _entry("reshape", _reshape_core, build_reshape),
+)

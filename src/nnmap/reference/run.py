@@ -1,0 +1,79 @@
+"""``run(graph, inputs)``: execute a Graph in numpy, the executable definition of its numerics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nnmap.errors import NnmapError
+from nnmap.ir import (
+    Add,
+    AveragePool,
+    Concat,
+    Conv2D,
+    FullyConnected,
+    Graph,
+    Layer,
+    MaxPool,
+    Pad,
+    Reshape,
+    Softmax,
+    Transpose,
+)
+from nnmap.reference import kernels
+from nnmap.reference.softmax import softmax_int8
+
+
+def _execute(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.ndarray:
+    args = [values[name] for name in layer.inputs]
+    ins = [graph.tensor(name) for name in layer.inputs]
+    out = graph.tensor(layer.output)
+    batch = args[0].shape[0]
+    if isinstance(layer, Conv2D):
+        return kernels.conv2d(layer, args[0], ins[0], out)
+    if isinstance(layer, FullyConnected):
+        return kernels.fully_connected(layer, args[0], ins[0], out)
+    if isinstance(layer, Add):
+        return kernels.add(layer, args[0], args[1], ins[0], ins[1], out)
+    if isinstance(layer, AveragePool):
+        return kernels.average_pool(layer, args[0], out)
+    if isinstance(layer, MaxPool):
+        return kernels.max_pool(layer, args[0], out)
+    if isinstance(layer, Softmax):
+        if layer.scaling is None:
+            return kernels.softmax_float(args[0], layer.beta)
+        return softmax_int8(args[0], layer.scaling)
+    if isinstance(layer, Reshape):
+        return args[0].reshape((batch, *out.shape[1:]))
+    if isinstance(layer, Pad):
+        fill = ins[0].zero_point if ins[0].is_quantized else 0
+        return np.pad(args[0], layer.pads, constant_values=fill)
+    if isinstance(layer, Transpose):
+        return np.transpose(args[0], layer.perm)
+    if isinstance(layer, Concat):
+        return kernels.concat(args, ins, out, layer.axis)
+    raise NnmapError(f"layer {layer.name}: the reference has no kernel for {layer.kind}")
+
+
+def run_batch(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run a batch: each input has a leading axis of N samples in place of the model's batch 1."""
+    values: dict[str, np.ndarray] = {}
+    for name, array in zip(graph.inputs, inputs, strict=True):
+        tensor = graph.tensor(name)
+        if tuple(array.shape[1:]) != tuple(tensor.shape[1:]):
+            raise NnmapError(f"input {name}: expected samples of shape {tensor.shape[1:]}, "
+                             f"got {array.shape[1:]}")
+        values[name] = np.asarray(array, dtype=tensor.dtype)
+    for layer in graph.layers:
+        values[layer.output] = _execute(graph, layer, values)
+    return [values[name] for name in graph.outputs]
+
+
+def run(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run one inference: ``inputs`` have exactly the model's input shapes (batch 1)."""
+    for name, array in zip(graph.inputs, inputs, strict=True):
+        if tuple(np.shape(array)) != graph.tensor(name).shape:
+            raise NnmapError(f"input {name}: expected shape {graph.tensor(name).shape}, "
+                             f"got {np.shape(array)}")
+    return run_batch(graph, inputs)
