@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 from tvm import relax
 
 from nnmap.errors import QuantizationError
 from nnmap.frontend.builder import GraphBuilder
+from nnmap.frontend.float_lower import lower_float
 from nnmap.frontend.quantized_patterns import PATTERNS, Match
 from nnmap.frontend.relax_values import (
     NotConstant,
@@ -132,10 +132,18 @@ def _outputs(func: relax.Function) -> list[relax.Expr]:
     return list(body.fields) if isinstance(body, relax.Tuple) else [body]
 
 
-def lower_quantized(func: relax.Function, name: str, source: str, model_layout: str) -> Graph:
-    """Lower a QDQ Relax function: every quantize / int8 op becomes one integer layer."""
-    builder = GraphBuilder(name, source, model_layout)
+def lower_function(func: relax.Function, name: str, source: str, model_layout: str) -> Graph:
+    """Lower a frontend's Relax function: int8 (QDQ) models to integer layers, fp32 to float."""
     bindings = _bindings(func)
+    if all(dtype_of(param) == "float32" for param in func.params):
+        return lower_float(func, name, source, model_layout, bindings, _outputs(func))
+    return _lower_quantized(func, name, source, model_layout, bindings)
+
+
+def _lower_quantized(func: relax.Function, name: str, source: str, model_layout: str,
+                     bindings: list[relax.Binding]) -> Graph:
+    """Every quantize / int8 op becomes one integer layer."""
+    builder = GraphBuilder(name, source, model_layout)
     var2val = relax.analysis.get_var2val(func)
     builder.var_of = {binding.value: binding.var for binding in bindings}
     inputs = []
@@ -171,4 +179,3 @@ def _check_lowered(builder: GraphBuilder, bindings: list[relax.Binding], var2val
         if binding.var not in used:
             raise builder.unsupported(f"operator {name} whose result is never quantized",
                                       f"binding {binding.var.name}")
-    _ = np  # numpy is used by callers through this module's helpers

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
-from nnmap.frontend.lower import lower_quantized
+from nnmap.frontend.lower import lower_function
 from nnmap.ir import Graph
 
 log = logging.getLogger(__name__)
@@ -50,4 +50,4 @@ def import_tflite(path: Path) -> Graph:
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise UnsupportedOperatorError(f"{path}: TVM's TFLite importer failed: {first_line}") from None
     log.debug("imported %s through Relax", path)
-    return lower_quantized(module["main"], path.stem, str(path), "NHWC")
+    return lower_function(module["main"], path.stem, str(path), "NHWC")
