@@ -155,7 +155,7 @@ class ExecModule:
     supports: Callable[[Any], str | None] = _always_supported
     instructions: tuple[Instruction, ...] = ()
     timing: Mapping[str, float] = field(default_factory=dict)
-    operand_bytes: Mapping[str, int] = field(default_factory=lambda: {"I": 1, "W": 1, "O": 1})
+    operand_bytes: Mapping[str, float] = field(default_factory=lambda: {"I": 1, "W": 1, "O": 1})
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"
