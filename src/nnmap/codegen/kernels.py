@@ -10,7 +10,6 @@ folded into the bias: ``sum((x - zp) * w) = sum(x * w) - zp * sum(w)``, with pad
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,7 +90,7 @@ def _requantized_output(acc: te.Tensor, rq: Requant, out: Tensor, clamp: Clamp,
 
 
 def _params(tensors: list[te.Tensor], roles: list[str]) -> tuple[KernelParam, ...]:
-    return tuple(KernelParam(t.op.name, t.dtype, role) for t, role in zip(tensors, roles,
+    return tuple(KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles,
                                                                           strict=True))
 
 
@@ -309,9 +308,6 @@ def concat(layer: Concat, ins: list[Tensor], out: Tensor) -> KernelDef:
     tensors = [*datas, result]
     return KernelDef(_params(tensors, [ACTIVATION] * len(datas) + [OUTPUT]), tuple(tensors),
                      "elementwise")
-
-
-Lowering = Callable[[Layer, Graph], KernelDef]
 
 
 def lower_layer(layer: Layer, graph: Graph) -> KernelDef:
