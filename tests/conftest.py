@@ -13,8 +13,27 @@ MLPERF_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ files from the current output")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ files from the current output",
+    )
+
+
+_RECORDED: list[str] = []
+
+
+@pytest.fixture
+def record_line() -> object:
+    """Append a line to the summary printed at the end of the run (measured deviations)."""
+    return _RECORDED.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _RECORDED:
+        terminalreporter.section("nnmap measurements")
+        for line in _RECORDED:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -58,12 +58,15 @@ def _require(module: str, package: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        raise NnmapError(f"{package} is not installed; run `make install` (it is in the test "
-                         "extra) to compare against it") from None
+        raise NnmapError(
+            f"{package} is not installed; run `make install` (it is in the test "
+            "extra) to compare against it"
+        ) from None
 
 
-def tflite_micro_outputs(path: Path, inputs: Sequence[np.ndarray], num_outputs: int = 1
-                         ) -> list[np.ndarray]:
+def tflite_micro_outputs(
+    path: Path, inputs: Sequence[np.ndarray], num_outputs: int = 1
+) -> list[np.ndarray]:
     """Run TFLite Micro's interpreter (the numerics reference) on each sample."""
     _require("tflite_micro", "tflite-micro")
     from tflite_micro.python.tflite_micro import runtime
@@ -78,15 +81,17 @@ def tflite_micro_outputs(path: Path, inputs: Sequence[np.ndarray], num_outputs: 
     return _stack(results)
 
 
-def litert_outputs(path: Path, inputs: Sequence[np.ndarray], reference_kernels: bool
-                   ) -> list[np.ndarray]:
+def litert_outputs(
+    path: Path, inputs: Sequence[np.ndarray], reference_kernels: bool
+) -> list[np.ndarray]:
     """Run LiteRT: its reference kernels, or the default (XNNPACK) ones."""
     _require("ai_edge_litert", "ai-edge-litert")
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    resolver = (OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO)
-    interpreter = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver,
-                              num_threads=1)
+    resolver = OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO
+    interpreter = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=resolver, num_threads=1
+    )
     interpreter.allocate_tensors()
     ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
     results = []
@@ -103,13 +108,15 @@ def onnxruntime_outputs(path: Path, inputs: Sequence[np.ndarray]) -> list[np.nda
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [item.name for item in session.get_inputs()]
-    results = [session.run(None, dict(zip(names, sample, strict=True)))
-               for sample in _samples(inputs)]
+    results = [
+        session.run(None, dict(zip(names, sample, strict=True))) for sample in _samples(inputs)
+    ]
     return _stack([list(outputs) for outputs in results])
 
 
-def reference_outputs(path: Path, inputs: Sequence[np.ndarray], num_outputs: int
-                      ) -> tuple[str, list[np.ndarray]]:
+def reference_outputs(
+    path: Path, inputs: Sequence[np.ndarray], num_outputs: int
+) -> tuple[str, list[np.ndarray]]:
     """The outside reference for a model file: TFLite Micro for .tflite, onnxruntime for .onnx."""
     if path.suffix.lower() == ".tflite":
         return "TFLite Micro", tflite_micro_outputs(path, inputs, num_outputs)

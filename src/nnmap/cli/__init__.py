@@ -10,8 +10,12 @@ from rich.console import Console
 
 from nnmap.errors import NnmapError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Compile quantized neural networks for heterogeneous edge SoCs.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Compile quantized neural networks for heterogeneous edge SoCs.",
+)
 # Tables stay readable when the output is piped (rich falls back to 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 160)
 error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)

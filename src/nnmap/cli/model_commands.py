@@ -14,8 +14,10 @@ def _details(layer: Layer) -> str:
     if isinstance(layer, Conv2D):
         k, fy, fx, _ = layer.weight.shape
         kind = "dw " if layer.is_depthwise else ""
-        return (f"{kind}{fy}x{fx} s{layer.stride[0]}x{layer.stride[1]} "
-                f"pad{list(layer.padding)} g{layer.groups}")
+        return (
+            f"{kind}{fy}x{fx} s{layer.stride[0]}x{layer.stride[1]} "
+            f"pad{list(layer.padding)} g{layer.groups}"
+        )
     if isinstance(layer, Pool2D):
         return f"{layer.kernel[0]}x{layer.kernel[1]} s{layer.stride[0]}x{layer.stride[1]}"
     if isinstance(layer, FullyConnected):
@@ -38,8 +40,17 @@ def _requant(layer: Layer) -> str:
 
 def layer_table(graph: Graph) -> Table:
     table = Table(title=f"{graph.name}: {len(graph)} layers")
-    for column in ("#", "layer", "kind", "shape (in -> out)", "details", "MACs", "params",
-                   "output quantization", "requantization"):
+    for column in (
+        "#",
+        "layer",
+        "kind",
+        "shape (in -> out)",
+        "details",
+        "MACs",
+        "params",
+        "output quantization",
+        "requantization",
+    ):
         table.add_column(column, justify="right" if column in ("#", "MACs", "params") else "left")
     total_macs = total_params = 0
     for index, layer in enumerate(graph):
@@ -47,10 +58,17 @@ def layer_table(graph: Graph) -> Table:
         total_macs, total_params = total_macs + macs, total_params + params
         shapes = "+".join("x".join(map(str, graph.tensor(n).shape[1:])) for n in layer.inputs)
         out = graph.tensor(layer.output)
-        table.add_row(str(index), layer.name, layer.kind,
-                      f"{shapes} -> {'x'.join(map(str, out.shape[1:]))}", _details(layer),
-                      f"{macs:,}",
-                      f"{params:,}", out.describe_quant(), _requant(layer))
+        table.add_row(
+            str(index),
+            layer.name,
+            layer.kind,
+            f"{shapes} -> {'x'.join(map(str, out.shape[1:]))}",
+            _details(layer),
+            f"{macs:,}",
+            f"{params:,}",
+            out.describe_quant(),
+            _requant(layer),
+        )
     table.add_section()
     table.add_row("", "total", "", "", "", f"{total_macs:,}", f"{total_params:,}", "", "")
     return table
@@ -61,26 +79,34 @@ def inspect(model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:N
     console.print(layer_table(load_model(model)))
 
 
-def verify(model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
-           inputs: int = typer.Option(20, "--inputs", min=1, help="random inputs to compare"),
-           seed: int = typer.Option(0, "--seed", help="random seed of the inputs")) -> None:
+def verify(
+    model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
+    inputs: int = typer.Option(20, "--inputs", min=1, help="random inputs to compare"),
+    seed: int = typer.Option(0, "--seed", help="random seed of the inputs"),
+) -> None:
     """Compare nnmap's reference with TFLite Micro (.tflite) or onnxruntime (.onnx)."""
-    from nnmap import reference, verify as checks
+    from nnmap import reference
+    from nnmap import verify as checks
 
     path = resolve_model_path(model)
     graph = load_model(model)
     batch = checks.random_inputs(graph, inputs, seed)
     ours = reference.run_batch(graph, batch)
     name, theirs = checks.reference_outputs(path, batch, len(graph.outputs))
-    table = Table(title=f"nnmap reference vs {name}: {graph.name}, {inputs} random inputs, "
-                        f"seed {seed}")
+    table = Table(
+        title=f"nnmap reference vs {name}: {graph.name}, {inputs} random inputs, seed {seed}"
+    )
     for column in ("output", "shape", "max |difference|", "differing values"):
         table.add_column(column)
     for tensor, mine, other in zip(graph.output_tensors(), ours, theirs, strict=True):
         diff = checks.Difference.between(other.reshape(mine.shape), mine)
         unit = " LSB" if tensor.is_quantized else ""
-        table.add_row(tensor.name, "x".join(map(str, tensor.shape)), f"{diff.max_abs:g}{unit}",
-                      f"{100 * diff.share_differing:.2f}%")
+        table.add_row(
+            tensor.name,
+            "x".join(map(str, tensor.shape)),
+            f"{diff.max_abs:g}{unit}",
+            f"{100 * diff.share_differing:.2f}%",
+        )
     console.print(table)
 
 

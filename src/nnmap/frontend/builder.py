@@ -21,7 +21,7 @@ TO_NCHW = (0, 3, 1, 2)
 
 @dataclass(frozen=True)
 class Stored:
-    """Where a Relax value lives in the graph: a tensor, and whether it holds an NCHW value as NHWC."""
+    """Where a Relax value lives: a graph tensor, and whether it holds an NCHW value as NHWC."""
 
     tensor: str
     as_nhwc: bool = False
@@ -47,7 +47,8 @@ class GraphBuilder:
     def unsupported(self, what: str, where: str) -> UnsupportedOperatorError:
         return UnsupportedOperatorError(
             f"{self.source}: {what} at {where} cannot be lowered to an integer layer; "
-            "re-export the model with supported ops (conv, dense, add, pool, softmax, reshape)")
+            "re-export the model with supported ops (conv, dense, add, pool, softmax, reshape)"
+        )
 
     def new_tensor(self, tensor: Tensor) -> Tensor:
         self.tensors[tensor.name] = tensor
@@ -68,12 +69,22 @@ class GraphBuilder:
             return self._converted[key]
         tensor = self.tensors[source]
         shape = tuple(tensor.shape[axis] for axis in perm)
-        channels, pixels = ((tensor.shape[1], tensor.shape[2] * tensor.shape[3]) if to_nhwc
-                            else (tensor.shape[3], tensor.shape[1] * tensor.shape[2]))
+        channels, pixels = (
+            (tensor.shape[1], tensor.shape[2] * tensor.shape[3])
+            if to_nhwc
+            else (tensor.shape[3], tensor.shape[1] * tensor.shape[2])
+        )
         moved = channels == 1 or pixels == 1  # same memory order: a free reshape
         kind = "reshape" if moved else "transpose"
-        out = self.new_tensor(Tensor(self.fresh(f"{source}_{'nhwc' if to_nhwc else 'nchw'}"),
-                                     shape, tensor.dtype, tensor.scale, tensor.zero_point))
+        out = self.new_tensor(
+            Tensor(
+                self.fresh(f"{source}_{'nhwc' if to_nhwc else 'nchw'}"),
+                shape,
+                tensor.dtype,
+                tensor.scale,
+                tensor.zero_point,
+            )
+        )
         name = self.fresh(kind)
         if moved:
             self.add_layer(Reshape(name=name, inputs=(source,), output=out.name))
@@ -103,11 +114,19 @@ class GraphBuilder:
         """Create the NHWC output tensor of an image op whose Relax value is ``nchw_shape``."""
         as_nhwc = self.model_layout == "NCHW"
         shape = tuple(nchw_shape[axis] for axis in TO_NHWC) if as_nhwc else nchw_shape
-        tensor = self.new_tensor(Tensor(self.fresh(f"{template.name}_out"), shape, template.dtype,
-                                        template.scale, template.zero_point))
+        tensor = self.new_tensor(
+            Tensor(
+                self.fresh(f"{template.name}_out"),
+                shape,
+                template.dtype,
+                template.scale,
+                template.zero_point,
+            )
+        )
         self.bind(var, tensor.name, as_nhwc)
         return tensor
 
     def graph(self, inputs: list[str], outputs: list[str]) -> Graph:
-        return Graph(self.name, dict(self.tensors), tuple(self.layers), tuple(inputs),
-                     tuple(outputs))
+        return Graph(
+            self.name, dict(self.tensors), tuple(self.layers), tuple(inputs), tuple(outputs)
+        )

@@ -14,9 +14,10 @@ from tvm import relax
 from nnmap.frontend.builder import GraphBuilder
 from nnmap.frontend.relax_values import (
     constant,
-    int_list,
     is_constant,
     op_name,
+    pair,
+    quad,
     shape_of,
 )
 from nnmap.ir import (
@@ -40,8 +41,11 @@ class _FloatLowering:
         self.bindings = bindings
         self.var2val = var2val
         self.uses: Counter[relax.Var] = Counter(
-            arg for b in bindings for arg in getattr(b.value, "args", [])
-            if isinstance(arg, relax.Var))
+            arg
+            for b in bindings
+            for arg in getattr(b.value, "args", [])
+            if isinstance(arg, relax.Var)
+        )
         self.absorbed: set[relax.Var] = set()
 
     def _next_use(self, index: int, var: relax.Var) -> tuple[int, relax.Binding] | None:
@@ -66,8 +70,11 @@ class _FloatLowering:
                 found = self._next_use(index, var)
         if found and op_name(found[1].value) in ("relax.nn.relu", "relax.clip"):
             value = found[1].value
-            clamp = (Clamp(0.0, float("inf")) if op_name(value) == "relax.nn.relu" else
-                     Clamp(float(value.args[1].value), float(value.args[2].value)))
+            clamp = (
+                Clamp(0.0, float("inf"))
+                if op_name(value) == "relax.nn.relu"
+                else Clamp(float(value.args[1].value), float(value.args[2].value))
+            )
             var = found[1].var
             self.absorbed.add(var)
         return var, bias, clamp
@@ -76,8 +83,9 @@ class _FloatLowering:
         template = Tensor(kind, (), "float32")
         if image:
             return self.builder.image_output(var, template, shape_of(var))
-        tensor = self.builder.new_tensor(Tensor(self.builder.fresh(f"{kind}_out"), shape_of(var),
-                                                "float32"))
+        tensor = self.builder.new_tensor(
+            Tensor(self.builder.fresh(f"{kind}_out"), shape_of(var), "float32")
+        )
         self.builder.bind(var, tensor.name)
         return tensor
 
@@ -93,20 +101,32 @@ class _FloatLowering:
             var, bias, clamp = self._fold(index, binding.var)
             out = self._output(var, "conv", image=True)
             layer: Layer = Conv2D(
-                name=b.fresh("conv2d"), inputs=(x,), output=out.name, weight=ohwi,
+                name=b.fresh("conv2d"),
+                inputs=(x,),
+                output=out.name,
+                weight=ohwi,
                 bias=bias if bias is not None else np.zeros(ohwi.shape[0], np.float32),
-                stride=tuple(int_list(attrs.strides)), dilation=tuple(int_list(attrs.dilation)),  # type: ignore[arg-type]
-                padding=tuple(int_list(attrs.padding)), groups=int(attrs.groups),  # type: ignore[arg-type]
-                requant=None, clamp=clamp)
+                stride=pair(attrs.strides),
+                dilation=pair(attrs.dilation),
+                padding=quad(attrs.padding),
+                groups=int(attrs.groups),
+                requant=None,
+                clamp=clamp,
+            )
         elif name == "relax.matmul" and is_constant(value.args[1], self.var2val):
             x = b.native(value.args[0], where)
             matrix = constant(value.args[1], self.var2val).astype(np.float32).T
             var, bias, clamp = self._fold(index, binding.var)
             out = self._output(var, "dense", image=False)
             layer = FullyConnected(
-                name=b.fresh("dense"), inputs=(x,), output=out.name, weight=matrix,
+                name=b.fresh("dense"),
+                inputs=(x,),
+                output=out.name,
+                weight=matrix,
                 bias=bias if bias is not None else np.zeros(matrix.shape[0], np.float32),
-                requant=None, clamp=clamp)
+                requant=None,
+                clamp=clamp,
+            )
         elif name in ("relax.nn.max_pool2d", "relax.nn.avg_pool2d", "relax.mean"):
             layer = self._pool(binding, where)
         elif name == "relax.add":
@@ -115,13 +135,15 @@ class _FloatLowering:
             inputs = tuple(pick(arg, where) for arg in value.args)
             var, _, clamp = self._fold_activation_only(index, binding.var)
             out = self._output(var, "add", image=image)
-            layer = Add(name=b.fresh("add"), inputs=inputs, output=out.name, rescale=None,
-                        clamp=clamp)
+            layer = Add(
+                name=b.fresh("add"), inputs=inputs, output=out.name, rescale=None, clamp=clamp
+            )
         elif name == "relax.nn.softmax":
             x = b.native(value.args[0], where)
             out = self._output(binding.var, "softmax", image=False)
-            layer = Softmax(name=b.fresh("softmax"), inputs=(x,), output=out.name, beta=1.0,
-                            scaling=None)
+            layer = Softmax(
+                name=b.fresh("softmax"), inputs=(x,), output=out.name, beta=1.0, scaling=None
+            )
         elif name == "relax.reshape":
             x = b.native(value.args[0], where)
             out = self._output(binding.var, "reshape", image=False)
@@ -130,8 +152,7 @@ class _FloatLowering:
             raise b.unsupported(f"operator {name}", where)
         b.add_layer(layer)
 
-    def _fold_activation_only(self, index: int, var: relax.Var
-                              ) -> tuple[relax.Var, None, Clamp]:
+    def _fold_activation_only(self, index: int, var: relax.Var) -> tuple[relax.Var, None, Clamp]:
         found = self._next_use(index, var)
         if found and op_name(found[1].value) == "relax.nn.relu":
             self.absorbed.add(found[1].var)
@@ -144,18 +165,36 @@ class _FloatLowering:
         out = self._output(binding.var, "pool", image=True)
         if name == "relax.mean":
             height, width = self.builder.tensors[x].shape[1:3]
-            return AveragePool(name=self.builder.fresh("averagepool"), inputs=(x,),
-                               output=out.name, kernel=(height, width), stride=(1, 1),
-                               padding=(0, 0, 0, 0), clamp=Clamp.none())
+            return AveragePool(
+                name=self.builder.fresh("averagepool"),
+                inputs=(x,),
+                output=out.name,
+                kernel=(height, width),
+                stride=(1, 1),
+                padding=(0, 0, 0, 0),
+                clamp=Clamp.none(),
+            )
         attrs = value.attrs
         kind = MaxPool if name == "relax.nn.max_pool2d" else AveragePool
-        return kind(name=self.builder.fresh(kind.__name__.lower()), inputs=(x,), output=out.name,
-                    kernel=tuple(int_list(attrs.pool_size)), stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
-                    padding=tuple(int_list(attrs.padding)), clamp=Clamp.none())  # type: ignore[arg-type]
+        return kind(
+            name=self.builder.fresh(kind.__name__.lower()),
+            inputs=(x,),
+            output=out.name,
+            kernel=pair(attrs.pool_size),
+            stride=pair(attrs.strides),
+            padding=quad(attrs.padding),
+            clamp=Clamp.none(),
+        )
 
 
-def lower_float(func: relax.Function, name: str, source: str, model_layout: str,
-                bindings: list[relax.Binding], outputs: list[relax.Expr]) -> Graph:
+def lower_float(
+    func: relax.Function,
+    name: str,
+    source: str,
+    model_layout: str,
+    bindings: list[relax.Binding],
+    outputs: list[relax.Expr],
+) -> Graph:
     builder = GraphBuilder(name, source, model_layout)
     var2val = relax.analysis.get_var2val(func)
     builder.var_of = {binding.value: binding.var for binding in bindings}

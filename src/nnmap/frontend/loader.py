@@ -19,10 +19,12 @@ def resolve_model_path(spec: str | Path) -> Path:
     if text.startswith(ZOO_PREFIX):
         from nnmap import zoo
 
-        return zoo.materialize(text[len(ZOO_PREFIX):])
+        return zoo.materialize(text[len(ZOO_PREFIX) :])
     path = Path(text)
     if not path.is_file():
-        raise ModelFormatError(f"{path}: no such model file (give a .tflite/.onnx path or zoo:NAME)")
+        raise ModelFormatError(
+            f"{path}: no such model file (give a .tflite/.onnx path or zoo:NAME)"
+        )
     return path
 
 
@@ -38,4 +40,6 @@ def load_model(spec: str | Path) -> Graph:
         from nnmap.frontend.onnx_import import import_onnx
 
         return import_onnx(path)
-    raise ModelFormatError(f"{path}: unknown model extension {suffix!r} (expected .tflite or .onnx)")
+    raise ModelFormatError(
+        f"{path}: unknown model extension {suffix!r} (expected .tflite or .onnx)"
+    )

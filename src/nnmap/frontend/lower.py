@@ -16,6 +16,8 @@ from nnmap.frontend.relax_values import (
     int_list,
     is_constant,
     op_name,
+    pair,
+    quad,
     scalar,
     shape_of,
 )
@@ -29,18 +31,16 @@ def _bindings(func: relax.Function) -> list[relax.Binding]:
     return [binding for block in func.body.blocks for binding in block.bindings]
 
 
-
-
-
-
-def _input_quant(param: relax.Var, bindings: list[relax.Binding], var2val: dict
-                 ) -> tuple[float, int]:
+def _input_quant(
+    param: relax.Var, bindings: list[relax.Binding], var2val: dict
+) -> tuple[float, int]:
     for binding in bindings:
         value = binding.value
         if op_name(value) == "relax.dequantize" and value.args[0].same_as(param):
             return float(scalar(value.args[1], var2val)), int(scalar(value.args[2], var2val))
-    raise QuantizationError(f"input {param.name}: int8 input without a dequantize; "
-                            "nnmap needs a quantized model")
+    raise QuantizationError(
+        f"input {param.name}: int8 input without a dequantize; nnmap needs a quantized model"
+    )
 
 
 def _lower_quantize(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> None:
@@ -67,28 +67,38 @@ def _tighten_clamp(builder: GraphBuilder, binding: relax.Binding) -> None:
     index = next(i for i, layer in enumerate(builder.layers) if layer.output == stored.tensor)
     layer = builder.layers[index]
     old: Clamp = layer.clamp  # type: ignore[attr-defined]
-    clamp = Clamp(max(old.low, float(value.args[1].value)), min(old.high, float(value.args[2].value)))
-    builder.layers[index] = dataclasses.replace(layer, clamp=clamp)  # type: ignore[type-var]
+    clamp = Clamp(
+        max(old.low, float(value.args[1].value)), min(old.high, float(value.args[2].value))
+    )
+    builder.layers[index] = dataclasses.replace(layer, clamp=clamp)  # type: ignore[call-arg]
     builder.values[binding.var] = stored
 
 
 def _int8_average_pool(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> bool:
     """``astype(avg_pool2d(astype(x, int32)), int8)``: TFLite's integer average pooling."""
     pool = var2val.get(binding.value.args[0])
-    if op_name(pool) != "relax.nn.avg_pool2d":
+    if pool is None or op_name(pool) != "relax.nn.avg_pool2d":
         return False
     widened = var2val.get(pool.args[0])
-    if op_name(widened) != "relax.astype":
+    if widened is None or op_name(widened) != "relax.astype":
         return False
     where = f"binding {binding.var.name}"
     x = builder.tensors[builder.nhwc(widened.args[0], where)]
-    out = builder.image_output(binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point),
-                               shape_of(binding.var))
+    out = builder.image_output(
+        binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point), shape_of(binding.var)
+    )
     attrs = pool.attrs
-    builder.add_layer(AveragePool(
-        name=builder.fresh("averagepool"), inputs=(x.name,), output=out.name,
-        kernel=tuple(int_list(attrs.pool_size)), stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
-        padding=tuple(int_list(attrs.padding)), clamp=Clamp.int8()))  # type: ignore[arg-type]
+    builder.add_layer(
+        AveragePool(
+            name=builder.fresh("averagepool"),
+            inputs=(x.name,),
+            output=out.name,
+            kernel=pair(attrs.pool_size),
+            stride=pair(attrs.strides),
+            padding=quad(attrs.padding),
+            clamp=Clamp.int8(),
+        )
+    )
     return True
 
 
@@ -104,25 +114,41 @@ def _lower_int8_op(builder: GraphBuilder, binding: relax.Binding, var2val: dict)
         pass
     elif name in ("relax.reshape", "relax.permute_dims"):
         x = builder.tensors[builder.native(binding.value.args[0], where)]
-        out = builder.new_tensor(Tensor(builder.fresh(name.split(".")[-1] + "_out"), shape_of(binding.var),
-                                        "int8", x.scale, x.zero_point))
+        out = builder.new_tensor(
+            Tensor(
+                builder.fresh(name.split(".")[-1] + "_out"),
+                shape_of(binding.var),
+                "int8",
+                x.scale,
+                x.zero_point,
+            )
+        )
         if name == "relax.reshape":
             layer = Reshape(name=builder.fresh("reshape"), inputs=(x.name,), output=out.name)
         else:
             perm = tuple(int_list(binding.value.attrs.axes))
-            layer = Transpose(name=builder.fresh("transpose"), inputs=(x.name,), output=out.name,
-                              perm=perm)  # type: ignore[assignment]
+            layer = Transpose(
+                name=builder.fresh("transpose"), inputs=(x.name,), output=out.name, perm=perm
+            )  # type: ignore[assignment]
         builder.add_layer(layer)
         builder.bind(binding.var, out.name)
     elif name == "relax.nn.max_pool2d":
         x = builder.tensors[builder.nhwc(binding.value.args[0], where)]
-        out = builder.image_output(binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point),
-                                   shape_of(binding.var))
+        out = builder.image_output(
+            binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point), shape_of(binding.var)
+        )
         attrs = binding.value.attrs
-        builder.add_layer(MaxPool(
-            name=builder.fresh("maxpool"), inputs=(x.name,), output=out.name,
-            kernel=tuple(int_list(attrs.pool_size)), stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
-            padding=tuple(int_list(attrs.padding)), clamp=Clamp.int8()))  # type: ignore[arg-type]
+        builder.add_layer(
+            MaxPool(
+                name=builder.fresh("maxpool"),
+                inputs=(x.name,),
+                output=out.name,
+                kernel=pair(attrs.pool_size),
+                stride=pair(attrs.strides),
+                padding=quad(attrs.padding),
+                clamp=Clamp.int8(),
+            )
+        )
     else:
         raise builder.unsupported(f"int8 operator {name}", where)
 
@@ -140,8 +166,9 @@ def lower_function(func: relax.Function, name: str, source: str, model_layout: s
     return _lower_quantized(func, name, source, model_layout, bindings)
 
 
-def _lower_quantized(func: relax.Function, name: str, source: str, model_layout: str,
-                     bindings: list[relax.Binding]) -> Graph:
+def _lower_quantized(
+    func: relax.Function, name: str, source: str, model_layout: str, bindings: list[relax.Binding]
+) -> Graph:
     """Every quantize / int8 op becomes one integer layer."""
     builder = GraphBuilder(name, source, model_layout)
     var2val = relax.analysis.get_var2val(func)
@@ -159,8 +186,10 @@ def _lower_quantized(func: relax.Function, name: str, source: str, model_layout:
     outputs = []
     for expr in _outputs(func):
         if dtype_of(expr) != "int8":
-            raise QuantizationError(f"{source}: output {expr} is {dtype_of(expr)}, not int8; "
-                                    "nnmap compiles fully quantized int8 models")
+            raise QuantizationError(
+                f"{source}: output {expr} is {dtype_of(expr)}, not int8; "
+                "nnmap compiles fully quantized int8 models"
+            )
         outputs.append(builder.native(expr, "the model output"))
     _check_lowered(builder, bindings, var2val)
     return builder.graph(inputs, outputs)
@@ -168,8 +197,9 @@ def _lower_quantized(func: relax.Function, name: str, source: str, model_layout:
 
 def _check_lowered(builder: GraphBuilder, bindings: list[relax.Binding], var2val: dict) -> None:
     """Every float computation must have been folded into some integer layer."""
-    used = {arg for b in bindings for arg in getattr(b.value, "args", [])
-            if isinstance(arg, relax.Var)}
+    used = {
+        arg for b in bindings for arg in getattr(b.value, "args", []) if isinstance(arg, relax.Var)
+    }
     for binding in bindings:
         name = op_name(binding.value)
         if name is None or name in _ABSORBED or dtype_of(binding.var) == "int8":
@@ -177,5 +207,6 @@ def _check_lowered(builder: GraphBuilder, bindings: list[relax.Binding], var2val
         if is_constant(binding.value, var2val):
             continue
         if binding.var not in used:
-            raise builder.unsupported(f"operator {name} whose result is never quantized",
-                                      f"binding {binding.var.name}")
+            raise builder.unsupported(
+                f"operator {name} whose result is never quantized", f"binding {binding.var.name}"
+            )

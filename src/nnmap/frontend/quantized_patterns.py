@@ -18,8 +18,10 @@ from nnmap.frontend.relax_values import (
     NotConstant,
     dequantized_constant,
     int_list,
-    shape_of,
+    pair,
+    quad,
     scalar,
+    shape_of,
 )
 from nnmap.ir import (
     Add,
@@ -80,13 +82,17 @@ class Match:
     def input(self, part: str, nhwc: bool) -> Tensor:
         """The graph tensor behind a dequantized activation, checked against its quantization."""
         var = self.exprs[part]
-        stored = self.builder.nhwc(var, self.where) if nhwc else self.builder.native(var, self.where)
+        stored = (
+            self.builder.nhwc(var, self.where) if nhwc else self.builder.native(var, self.where)
+        )
         return self.builder.tensors[stored]
 
     def output_quant(self) -> tuple[float, int]:
         quantize = self.call("quantize")
-        return (float(scalar(quantize.args[1], self.var2val)),
-                int(scalar(quantize.args[2], self.var2val)))
+        return (
+            float(scalar(quantize.args[1], self.var2val)),
+            int(scalar(quantize.args[2], self.var2val)),
+        )
 
     def clamp(self) -> Clamp:
         """The output range after a fused ReLU / clip, quantized as TFLite does it."""
@@ -109,12 +115,11 @@ class Match:
         template = Tensor(kind, shape, "int8", scale, zero_point)
         if image:
             return self.builder.image_output(self.var, template, shape)
-        tensor = self.builder.new_tensor(Tensor(self.builder.fresh(f"{kind}_out"), shape, "int8", scale,
-                                                zero_point))
+        tensor = self.builder.new_tensor(
+            Tensor(self.builder.fresh(f"{kind}_out"), shape, "int8", scale, zero_point)
+        )
         self.builder.bind(self.var, tensor.name)
         return tensor
-
-
 
 
 def _to_ohwi(weight: np.ndarray, layout: str) -> np.ndarray:
@@ -140,13 +145,20 @@ def build_conv2d(match: Match) -> None:
     weight = dequantized_constant(match.exprs["weight"], match.var2val)
     ohwi = _to_ohwi(weight.values, str(attrs.kernel_layout)).astype(np.int8)
     out = match.output("conv", shape_of(conv), image=True)
-    requant = Requant.from_scales(x.scale, weight.scales, out.scale)  # type: ignore[arg-type]
-    layer = Conv2D(name=match.builder.fresh("conv2d"), inputs=(x.name,), output=out.name,
-                   weight=ohwi, bias=_bias(match, ohwi.shape[0], weight.scales),
-                   stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
-                   dilation=tuple(int_list(attrs.dilation)),  # type: ignore[arg-type]
-                   padding=tuple(int_list(attrs.padding)),  # type: ignore[arg-type]
-                   groups=int(attrs.groups), requant=requant, clamp=match.clamp())
+    requant = Requant.from_scales(x.quant[0], weight.scales, out.quant[0])
+    layer = Conv2D(
+        name=match.builder.fresh("conv2d"),
+        inputs=(x.name,),
+        output=out.name,
+        weight=ohwi,
+        bias=_bias(match, ohwi.shape[0], weight.scales),
+        stride=pair(attrs.strides),
+        dilation=pair(attrs.dilation),
+        padding=quad(attrs.padding),
+        groups=int(attrs.groups),
+        requant=requant,
+        clamp=match.clamp(),
+    )
     match.builder.add_layer(layer)
 
 
@@ -158,10 +170,14 @@ def build_dense(match: Match) -> None:
     out = match.output("dense", shape_of(match.call("core")), image=False)
     matrix = weight.values.T.astype(np.int8)
     layer = FullyConnected(
-        name=match.builder.fresh("dense"), inputs=(x.name,), output=out.name, weight=matrix,
+        name=match.builder.fresh("dense"),
+        inputs=(x.name,),
+        output=out.name,
+        weight=matrix,
         bias=_bias(match, matrix.shape[0], weight.scales),
-        requant=Requant.from_scales(x.scale, weight.scales, out.scale),  # type: ignore[arg-type]
-        clamp=match.clamp())
+        requant=Requant.from_scales(x.quant[0], weight.scales, out.quant[0]),
+        clamp=match.clamp(),
+    )
     match.builder.add_layer(layer)
 
 
@@ -171,16 +187,26 @@ def build_add(match: Match) -> None:
     b = match.input("y", nhwc=image)
     out = match.output("add", shape_of(match.call("core")), image=image)
     left_shift = 20
-    twice_max = 2 * max(float(a.scale), float(b.scale))  # type: ignore[arg-type]
-    rescale = AddRescale(left_shift, quantize_multiplier(float(a.scale) / twice_max),  # type: ignore[arg-type]
-                         quantize_multiplier(float(b.scale) / twice_max),  # type: ignore[arg-type]
-                         quantize_multiplier(twice_max / ((1 << left_shift) * float(out.scale))))  # type: ignore[arg-type]
-    match.builder.add_layer(Add(name=match.builder.fresh("add"), inputs=(a.name, b.name),
-                                output=out.name, rescale=rescale, clamp=match.clamp()))
+    twice_max = 2 * max(a.quant[0], b.quant[0])
+    rescale = AddRescale(
+        left_shift,
+        quantize_multiplier(a.quant[0] / twice_max),
+        quantize_multiplier(b.quant[0] / twice_max),
+        quantize_multiplier(twice_max / ((1 << left_shift) * out.quant[0])),
+    )
+    match.builder.add_layer(
+        Add(
+            name=match.builder.fresh("add"),
+            inputs=(a.name, b.name),
+            output=out.name,
+            rescale=rescale,
+            clamp=match.clamp(),
+        )
+    )
 
 
 def _check_same_quant(match: Match, x: Tensor, out: Tensor, what: str) -> None:
-    if (x.scale, x.zero_point) != (out.scale, out.zero_point):
+    if x.quant != out.quant:
         raise match.builder.unsupported(f"{what} that changes the quantization", match.where)
 
 
@@ -193,12 +219,17 @@ def build_pool(match: Match) -> None:
     kind = AveragePool if pool.op.name == "relax.nn.avg_pool2d" else MaxPool
     if kind is AveragePool and bool(attrs.count_include_pad) and any(int_list(attrs.padding)):
         raise match.builder.unsupported("average pooling that counts padding", match.where)
-    match.builder.add_layer(kind(
-        name=match.builder.fresh(kind.__name__.lower()), inputs=(x.name,), output=out.name,
-        kernel=tuple(int_list(attrs.pool_size)),  # type: ignore[arg-type]
-        stride=tuple(int_list(attrs.strides)),  # type: ignore[arg-type]
-        padding=tuple(int_list(attrs.padding)),  # type: ignore[arg-type]
-        clamp=match.clamp()))
+    match.builder.add_layer(
+        kind(
+            name=match.builder.fresh(kind.__name__.lower()),
+            inputs=(x.name,),
+            output=out.name,
+            kernel=pair(attrs.pool_size),
+            stride=pair(attrs.strides),
+            padding=quad(attrs.padding),
+            clamp=match.clamp(),
+        )
+    )
 
 
 def build_global_average(match: Match) -> None:
@@ -213,29 +244,44 @@ def build_global_average(match: Match) -> None:
         raise match.builder.unsupported("mean without keepdims", match.where)
     out = match.output("pool", shape, image=True)
     _check_same_quant(match, x, out, "global average pooling")
-    match.builder.add_layer(AveragePool(
-        name=match.builder.fresh("averagepool"), inputs=(x.name,), output=out.name,
-        kernel=(x.shape[1], x.shape[2]), stride=(1, 1), padding=(0, 0, 0, 0),
-        clamp=match.clamp()))
+    match.builder.add_layer(
+        AveragePool(
+            name=match.builder.fresh("averagepool"),
+            inputs=(x.name,),
+            output=out.name,
+            kernel=(x.shape[1], x.shape[2]),
+            stride=(1, 1),
+            padding=(0, 0, 0, 0),
+            clamp=match.clamp(),
+        )
+    )
 
 
 def build_softmax(match: Match) -> None:
     x = match.input("x", nhwc=False)
     out = match.output("softmax", shape_of(match.call("core")), image=False)
-    if (out.scale, out.zero_point) != (1 / 256, -128):
-        raise match.builder.unsupported("softmax whose output is not scale 1/256, zp -128",
-                                        match.where)
-    match.builder.add_layer(Softmax(name=match.builder.fresh("softmax"), inputs=(x.name,),
-                                    output=out.name, beta=1.0,
-                                    scaling=softmax_scaling(1.0, float(x.scale))))  # type: ignore[arg-type]
+    if out.quant != (1 / 256, -128):
+        raise match.builder.unsupported(
+            "softmax whose output is not scale 1/256, zp -128", match.where
+        )
+    match.builder.add_layer(
+        Softmax(
+            name=match.builder.fresh("softmax"),
+            inputs=(x.name,),
+            output=out.name,
+            beta=1.0,
+            scaling=softmax_scaling(1.0, x.quant[0]),
+        )
+    )
 
 
 def build_reshape(match: Match) -> None:
     x = match.input("x", nhwc=False)
     out = match.output("reshape", shape_of(match.call("core")), image=False)
     _check_same_quant(match, x, out, "reshape")
-    match.builder.add_layer(Reshape(name=match.builder.fresh("reshape"), inputs=(x.name,),
-                                    output=out.name))
+    match.builder.add_layer(
+        Reshape(name=match.builder.fresh("reshape"), inputs=(x.name,), output=out.name)
+    )
 
 
 @dataclass(frozen=True)
@@ -246,9 +292,13 @@ class QuantizedPattern:
     build: Callable[[Match], None]
 
 
-def _entry(name: str, core: Callable[[dict[str, DFPattern]], DFPattern],
-           build: Callable[[Match], None], bias: bool = False, activation: bool = False
-           ) -> QuantizedPattern:
+def _entry(
+    name: str,
+    core: Callable[[dict[str, DFPattern]], DFPattern],
+    build: Callable[[Match], None],
+    bias: bool = False,
+    activation: bool = False,
+) -> QuantizedPattern:
     parts: dict[str, DFPattern] = {}
     body = core(parts)
     parts["core"] = body

@@ -1,4 +1,4 @@
-"""Reading constants and attributes out of Relax expressions (constant subtrees evaluated in numpy)."""
+"""Reading constants and attributes out of Relax expressions (constant subtrees in numpy)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _shape_of(expr: relax.Expr) -> tuple[int, ...]:
 
 
 def constant(expr: relax.Expr, var2val: dict) -> np.ndarray:
-    """The value of a constant subtree (constants, reshapes, transposes, casts), else NotConstant."""
+    """The value of a constant subtree (constants, reshapes, transposes, casts)."""
     if isinstance(expr, relax.Var) and expr in var2val:
         return constant(var2val[expr], var2val)
     if hasattr(expr, "value") and hasattr(expr.value, "numpy"):
@@ -68,23 +68,37 @@ def dequantized_constant(expr: relax.Expr, var2val: dict) -> QuantizedConstant:
         raise NotConstant(str(expr)[:80])
     name = expr.op.name
     if name == "relax.dequantize":
-        return QuantizedConstant(constant(expr.args[0], var2val),
-                                 constant(expr.args[1], var2val).astype(np.float32).reshape(-1),
-                                 constant(expr.args[2], var2val).reshape(-1))
+        return QuantizedConstant(
+            constant(expr.args[0], var2val),
+            constant(expr.args[1], var2val).astype(np.float32).reshape(-1),
+            constant(expr.args[2], var2val).reshape(-1),
+        )
     inner = dequantized_constant(expr.args[0], var2val)
     if name == "relax.reshape":
-        return QuantizedConstant(inner.values.reshape(_shape_of(expr.args[1])), inner.scales,
-                                 inner.zero_points)
+        return QuantizedConstant(
+            inner.values.reshape(_shape_of(expr.args[1])), inner.scales, inner.zero_points
+        )
     if name == "relax.permute_dims":
         axes = expr.attrs.axes
         order = None if axes is None else [int(a) for a in axes]
-        return QuantizedConstant(np.transpose(inner.values, order), inner.scales,
-                                 inner.zero_points)
+        return QuantizedConstant(np.transpose(inner.values, order), inner.scales, inner.zero_points)
     raise NotConstant(name)
 
 
 def int_list(values: object) -> list[int]:
     return [int(v) for v in values]  # type: ignore[attr-defined]
+
+
+def pair(values: object) -> tuple[int, int]:
+    """A two-element attribute (strides, dilation, pool size)."""
+    first, second = int_list(values)
+    return first, second
+
+
+def quad(values: object) -> tuple[int, int, int, int]:
+    """A four-element padding attribute (top, left, bottom, right)."""
+    top, left, bottom, right = int_list(values)
+    return top, left, bottom, right
 
 
 def op_name(expr: relax.Expr) -> str | None:

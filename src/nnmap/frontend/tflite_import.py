@@ -16,8 +16,10 @@ def _parse(path: Path, data: bytes) -> object:
     import tflite
 
     if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelFormatError(f"{path}: not a TFLite flatbuffer (missing the TFL3 identifier); "
-                               "is the file truncated or of another format?")
+        raise ModelFormatError(
+            f"{path}: not a TFLite flatbuffer (missing the TFL3 identifier); "
+            "is the file truncated or of another format?"
+        )
     try:
         model = tflite.Model.GetRootAsModel(data, 0)
         model.Subgraphs(0).OperatorsLength()
@@ -35,7 +37,8 @@ def _check_int8(path: Path, model: object) -> None:
         if tensor.Type() != tflite.TensorType.INT8:
             raise QuantizationError(
                 f"{path}: tensor {tensor.Name().decode()} is not int8; nnmap needs a fully "
-                "int8-quantized TFLite model (convert with full-integer quantization)")
+                "int8-quantized TFLite model (convert with full-integer quantization)"
+            )
 
 
 def import_tflite(path: Path) -> Graph:
@@ -47,7 +50,11 @@ def import_tflite(path: Path) -> Graph:
     try:
         module = from_tflite(model)
     except Exception as error:  # the frontend raises OpNotImplemented and friends
-        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        raise UnsupportedOperatorError(f"{path}: TVM's TFLite importer failed: {first_line}") from None
+        first_line = (
+            str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        )
+        raise UnsupportedOperatorError(
+            f"{path}: TVM's TFLite importer failed: {first_line}"
+        ) from None
     log.debug("imported %s through Relax", path)
     return lower_function(module["main"], path.stem, str(path), "NHWC")

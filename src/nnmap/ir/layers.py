@@ -82,7 +82,7 @@ class FullyConnected(Layer):
 
 @dataclass(frozen=True)
 class AddRescale:
-    """TFLite's int8 Add: both inputs scaled to a common Q(31-left_shift) grid, then to the output."""
+    """TFLite's int8 Add: inputs scaled to a common Q(31-left_shift) grid, then to the output."""
 
     left_shift: int
     input1: FixedPointMultiplier

@@ -54,7 +54,7 @@ class Requant:
 
     @staticmethod
     def from_scales(input_scale: float, weight_scales: np.ndarray, output_scale: float) -> Requant:
-        """The multipliers of a conv / fully-connected layer: ``s_in * s_w[k] / s_out`` in double."""
+        """Multipliers of a conv / fully-connected layer: ``s_in * s_w[k] / s_out`` in double."""
         fixed = [
             quantize_multiplier(float(input_scale) * float(s) / float(output_scale))
             for s in np.asarray(weight_scales, dtype=np.float32).reshape(-1)
@@ -69,7 +69,7 @@ class Requant:
         return FixedPointMultiplier(int(self.multiplier[index]), int(self.shift[index]))
 
 
-def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+def saturating_rounding_doubling_high_mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     """gemmlowp's ``SaturatingRoundingDoublingHighMul`` on int32 values (vectorised, in int64)."""
     a64 = np.asarray(a, dtype=np.int64)
     b64 = np.asarray(b, dtype=np.int64)

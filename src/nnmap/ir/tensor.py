@@ -26,6 +26,13 @@ class Tensor:
         return self.size * np.dtype(self.dtype).itemsize
 
     @property
+    def quant(self) -> tuple[float, int]:
+        """Scale and zero point of a quantized tensor."""
+        if self.scale is None or self.zero_point is None:
+            raise ValueError(f"tensor {self.name} is {self.dtype}, not quantized")
+        return self.scale, self.zero_point
+
+    @property
     def is_quantized(self) -> bool:
         return self.dtype == "int8"
 

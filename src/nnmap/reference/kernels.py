@@ -21,11 +21,16 @@ def _clamp(values: np.ndarray, clamp: Clamp, dtype: str) -> np.ndarray:
 def requantize(acc: np.ndarray, requant: Requant, out: Tensor, clamp: Clamp) -> np.ndarray:
     """int32 accumulators (channel last) to int8 with per-channel fixed-point multipliers."""
     scaled = multiply_by_quantized_multiplier(acc, requant.multiplier, requant.shift)
-    return _clamp(scaled + out.zero_point, clamp, "int8")
+    return _clamp(scaled + out.quant[1], clamp, "int8")
 
 
-def _padded_windows(x: np.ndarray, padding: tuple[int, int, int, int], fill: float,
-                    window: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+def _padded_windows(
+    x: np.ndarray,
+    padding: tuple[int, int, int, int],
+    fill: float,
+    window: tuple[int, int],
+    dilation: tuple[int, int],
+) -> np.ndarray:
     """[N, Y, X, C, FY, FX] windows of the padded input (stride applied by the caller)."""
     top, left, bottom, right = padding
     padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=fill)
@@ -37,7 +42,7 @@ def _padded_windows(x: np.ndarray, padding: tuple[int, int, int, int], fill: flo
 def conv2d(layer: Conv2D, x: np.ndarray, inp: Tensor, out: Tensor) -> np.ndarray:
     k_total, fy, fx, c_per_group = layer.weight.shape
     quantized = layer.requant is not None
-    data = x.astype(np.int64) - inp.zero_point if quantized else x.astype(np.float64)
+    data = x.astype(np.int64) - inp.quant[1] if quantized else x.astype(np.float64)
     windows = _padded_windows(data, layer.padding, 0, (fy, fx), layer.dilation)
     windows = windows[:, :: layer.stride[0], :: layer.stride[1]][:, : out.shape[1], : out.shape[2]]
     n, oy, ox = windows.shape[:3]
@@ -58,13 +63,14 @@ def fully_connected(layer: FullyConnected, x: np.ndarray, inp: Tensor, out: Tens
         acc = rows.astype(np.float64) @ layer.weight.astype(np.float64).T + layer.bias
         result = _clamp(acc, layer.clamp, "float32")
     else:
-        acc = (rows.astype(np.int64) - inp.zero_point) @ layer.weight.astype(np.int64).T
+        acc = (rows.astype(np.int64) - inp.quant[1]) @ layer.weight.astype(np.int64).T
         result = requantize(acc + layer.bias, layer.requant, out, layer.clamp)
     return result.reshape((x.shape[0], *out.shape[1:]))
 
 
-def add(layer: Add, a: np.ndarray, b: np.ndarray, ta: Tensor, tb: Tensor, out: Tensor
-        ) -> np.ndarray:
+def add(
+    layer: Add, a: np.ndarray, b: np.ndarray, ta: Tensor, tb: Tensor, out: Tensor
+) -> np.ndarray:
     rescale = layer.rescale
     if rescale is None:
         return _clamp(a.astype(np.float64) + b, layer.clamp, "float32")
@@ -74,9 +80,10 @@ def add(layer: Add, a: np.ndarray, b: np.ndarray, ta: Tensor, tb: Tensor, out: T
         return multiply_by_quantized_multiplier(shifted, fixed.multiplier, fixed.shift)
 
     total = scaled(a, ta.zero_point, rescale.input1) + scaled(b, tb.zero_point, rescale.input2)
-    result = multiply_by_quantized_multiplier(total, rescale.output.multiplier,
-                                              rescale.output.shift)
-    return _clamp(result + out.zero_point, layer.clamp, "int8")
+    result = multiply_by_quantized_multiplier(
+        total, rescale.output.multiplier, rescale.output.shift
+    )
+    return _clamp(result + out.quant[1], layer.clamp, "int8")
 
 
 def _pool_windows(layer: Pool2D, x: np.ndarray, out: Tensor, fill: float) -> np.ndarray:

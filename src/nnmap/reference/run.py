@@ -47,7 +47,7 @@ def _execute(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.nd
     if isinstance(layer, Reshape):
         return args[0].reshape((batch, *out.shape[1:]))
     if isinstance(layer, Pad):
-        fill = ins[0].zero_point if ins[0].is_quantized else 0
+        fill = ins[0].quant[1] if ins[0].is_quantized else 0
         return np.pad(args[0], layer.pads, constant_values=fill)
     if isinstance(layer, Transpose):
         return np.transpose(args[0], layer.perm)
@@ -62,8 +62,9 @@ def run_batch(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     for name, array in zip(graph.inputs, inputs, strict=True):
         tensor = graph.tensor(name)
         if tuple(array.shape[1:]) != tuple(tensor.shape[1:]):
-            raise NnmapError(f"input {name}: expected samples of shape {tensor.shape[1:]}, "
-                             f"got {array.shape[1:]}")
+            raise NnmapError(
+                f"input {name}: expected samples of shape {tensor.shape[1:]}, got {array.shape[1:]}"
+            )
         values[name] = np.asarray(array, dtype=tensor.dtype)
     for layer in graph.layers:
         values[layer.output] = _execute(graph, layer, values)
@@ -74,6 +75,7 @@ def run(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Run one inference: ``inputs`` have exactly the model's input shapes (batch 1)."""
     for name, array in zip(graph.inputs, inputs, strict=True):
         if tuple(np.shape(array)) != graph.tensor(name).shape:
-            raise NnmapError(f"input {name}: expected shape {graph.tensor(name).shape}, "
-                             f"got {np.shape(array)}")
+            raise NnmapError(
+                f"input {name}: expected shape {graph.tensor(name).shape}, got {np.shape(array)}"
+            )
     return run_batch(graph, inputs)

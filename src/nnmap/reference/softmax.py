@@ -24,20 +24,30 @@ SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
 
 # exp(-2**k) in Q0.31 for k = -2 .. 4, the barrel shifter of exp_on_negative_values.
-_EXP_OF_NEGATIVE_POWERS = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
-                           (2, 39332535), (3, 720401), (4, 242))
+_EXP_OF_NEGATIVE_POWERS = (
+    (-2, 1672461947),
+    (-1, 1302514674),
+    (0, 790015084),
+    (1, 290630308),
+    (2, 39332535),
+    (3, 720401),
+    (4, 242),
+)
 
 
 def softmax_scaling(beta: float, input_scale: float) -> SoftmaxScaling:
     """TFLite's ``PreprocessSoftmaxScaling`` and ``CalculateInputRadius`` for 5 integer bits."""
     real = min(beta * input_scale * (1 << (31 - SCALED_DIFF_INTEGER_BITS)), (1 << 31) - 1.0)
     fixed = quantize_multiplier(real)
-    radius = math.floor(((1 << SCALED_DIFF_INTEGER_BITS) - 1)
-                        * (1 << (31 - SCALED_DIFF_INTEGER_BITS)) / (1 << fixed.shift))
+    radius = math.floor(
+        ((1 << SCALED_DIFF_INTEGER_BITS) - 1)
+        * (1 << (31 - SCALED_DIFF_INTEGER_BITS))
+        / (1 << fixed.shift)
+    )
     return SoftmaxScaling(fixed.multiplier, fixed.shift, -radius)
 
 
-def _mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+def _mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     return saturating_rounding_doubling_high_mul(a, b)
 
 
@@ -67,7 +77,8 @@ def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
     mask = one_quarter - 1
     a_mod_quarter_minus_quarter = (a & mask) - one_quarter
     result = _exp_on_quarter_interval(
-        _saturating_shift_left(a_mod_quarter_minus_quarter, SCALED_DIFF_INTEGER_BITS))
+        _saturating_shift_left(a_mod_quarter_minus_quarter, SCALED_DIFF_INTEGER_BITS)
+    )
     remainder = a_mod_quarter_minus_quarter - a
     for exponent, multiplier in _EXP_OF_NEGATIVE_POWERS:
         if SCALED_DIFF_INTEGER_BITS > exponent:

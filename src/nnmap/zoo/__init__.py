@@ -34,8 +34,7 @@ def names() -> list[str]:
 
 def _entry(name: str) -> tuple[Callable[[], onnx.ModelProto], str]:
     if name not in _MODELS:
-        raise ModelFormatError(
-            f"unknown zoo model {name!r}: choose one of {', '.join(_MODELS)}")
+        raise ModelFormatError(f"unknown zoo model {name!r}: choose one of {', '.join(_MODELS)}")
     return _MODELS[name]
 
 

@@ -8,8 +8,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def same_pads(size: tuple[int, int], kernel: tuple[int, int],
-              stride: int) -> tuple[int, int, int, int]:
+def same_pads(
+    size: tuple[int, int], kernel: tuple[int, int], stride: int
+) -> tuple[int, int, int, int]:
     """ONNX `pads` [top, left, bottom, right] equal to TF SAME: the odd pad goes bottom/right."""
     begin: list[int] = []
     end: list[int] = []
@@ -20,8 +21,14 @@ def same_pads(size: tuple[int, int], kernel: tuple[int, int],
     return begin[0], begin[1], end[0], end[1]
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
-           pads: tuple[int, int, int, int], group: int) -> np.ndarray:
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: int,
+    pads: tuple[int, int, int, int],
+    group: int,
+) -> np.ndarray:
     """ONNX Conv: x [N,C,H,W], w [O,C/group,KH,KW], b [O] -> [N,O,OH,OW]."""
     n, channels = x.shape[:2]
     out_ch, cg, kh, kw = w.shape
@@ -37,7 +44,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
 
 def avgpool(x: np.ndarray, kernel: tuple[int, int]) -> np.ndarray:
     """ONNX AveragePool with strides equal to the kernel and no padding."""
-    win = sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::kernel[0], ::kernel[1]]
+    win = sliding_window_view(x, kernel, axis=(2, 3))[:, :, :: kernel[0], :: kernel[1]]
     return win.mean(axis=(4, 5))
 
 

@@ -97,13 +97,15 @@ class QdqGraph:
         self.nodes.append(make_node(op, inputs, output, **attrs))
         return output
 
-    def _quantize(self, prefix: str, x: str, value: np.ndarray, scale: float,
-                  zero_point: int) -> Act:
+    def _quantize(
+        self, prefix: str, x: str, value: np.ndarray, scale: float, zero_point: int
+    ) -> Act:
         """QuantizeLinear of float tensor `x` into the int8 tensor `prefix`."""
         s = self._const(f"{prefix}_scale", np.array(scale, dtype=np.float32))
         zp = self._const(f"{prefix}_zp", np.array(zero_point, dtype=np.int8))
-        self.nodes.append(helper.make_node("QuantizeLinear", [x, s, zp], [prefix],
-                                           name=f"{prefix}_quantize"))
+        self.nodes.append(
+            helper.make_node("QuantizeLinear", [x, s, zp], [prefix], name=f"{prefix}_quantize")
+        )
         return Act(prefix, scale, zero_point, fake_quant(value, scale, zero_point))
 
     def _output(self, prefix: str, x: str, value: np.ndarray, relu: bool) -> Act:
@@ -124,8 +126,11 @@ class QdqGraph:
     def _weight(self, prefix: str, w: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
         """Int8 per-channel weight -> DequantizeLinear(axis=0); name, float value, scales."""
         q, scale = quantize_weight(w)
-        inputs = [self._const(f"{prefix}_w", q), self._const(f"{prefix}_w_scale", scale),
-                  self._const(f"{prefix}_w_zp", np.zeros(len(scale), dtype=np.int8))]
+        inputs = [
+            self._const(f"{prefix}_w", q),
+            self._const(f"{prefix}_w_scale", scale),
+            self._const(f"{prefix}_w_zp", np.zeros(len(scale), dtype=np.int8)),
+        ]
         name = self._node("DequantizeLinear", inputs, f"{prefix}_w_dq", axis=0)
         value = q.astype(np.float32) * scale.reshape((-1,) + (1,) * (w.ndim - 1))
         return name, value, scale
@@ -135,8 +140,11 @@ class QdqGraph:
         scale = (np.float32(s_in) * s_w).astype(np.float32)
         b = self.rng.normal(0.0, 0.1, len(s_w))
         q = np.round(b / scale).astype(np.int32)
-        inputs = [self._const(f"{prefix}_b", q), self._const(f"{prefix}_b_scale", scale),
-                  self._const(f"{prefix}_b_zp", np.zeros(len(scale), dtype=np.int32))]
+        inputs = [
+            self._const(f"{prefix}_b", q),
+            self._const(f"{prefix}_b_scale", scale),
+            self._const(f"{prefix}_b_zp", np.zeros(len(scale), dtype=np.int32)),
+        ]
         name = self._node("DequantizeLinear", inputs, f"{prefix}_b_dq", axis=0)
         return name, (q * scale).astype(np.float32)
 
@@ -155,8 +163,15 @@ class QdqGraph:
         self._const(f"{INPUT_NAME}_zp", np.array(zero_point, dtype=np.int8))
         return Act(INPUT_NAME, scale, zero_point, value)
 
-    def conv(self, x: Act, out_ch: int, kernel: tuple[int, int], stride: int = 1,
-             relu: bool = True, depthwise: bool = False) -> Act:
+    def conv(
+        self,
+        x: Act,
+        out_ch: int,
+        kernel: tuple[int, int],
+        stride: int = 1,
+        relu: bool = True,
+        depthwise: bool = False,
+    ) -> Act:
         """Conv (TF SAME padding); depthwise has group = channels and weight [C,1,KH,KW]."""
         prefix = self._fresh("dwconv" if depthwise else "conv")
         in_ch, height, width = x.value.shape[1:]
@@ -164,9 +179,15 @@ class QdqGraph:
         w_name, w, s_w = self._weight(prefix, self._he_weight((out_ch, in_ch // group, *kernel)))
         b_name, b = self._bias(prefix, x.scale, s_w)
         pads = numeric.same_pads((height, width), kernel, stride)
-        y = self._node("Conv", [self.dequantize(x), w_name, b_name], f"{prefix}_out",
-                       kernel_shape=list(kernel), strides=[stride, stride], pads=list(pads),
-                       group=group)
+        y = self._node(
+            "Conv",
+            [self.dequantize(x), w_name, b_name],
+            f"{prefix}_out",
+            kernel_shape=list(kernel),
+            strides=[stride, stride],
+            pads=list(pads),
+            group=group,
+        )
         value = numeric.conv2d(x.value, w, b, stride, pads, group)
         return self._output(prefix, y, value, relu)
 
@@ -191,8 +212,13 @@ class QdqGraph:
     def avgpool(self, x: Act, kernel: tuple[int, int]) -> Act:
         """AveragePool, VALID, strides = kernel; output quantized like the input."""
         prefix = self._fresh("avgpool")
-        y = self._node("AveragePool", [self.dequantize(x)], f"{prefix}_out",
-                       kernel_shape=list(kernel), strides=list(kernel))
+        y = self._node(
+            "AveragePool",
+            [self.dequantize(x)],
+            f"{prefix}_out",
+            kernel_shape=list(kernel),
+            strides=list(kernel),
+        )
         return self._same_quant(prefix, y, x, numeric.avgpool(x.value, kernel))
 
     def flatten(self, x: Act) -> Act:
@@ -223,7 +249,12 @@ class QdqGraph:
 
 def finish_model(graph: onnx.GraphProto, doc: str) -> onnx.ModelProto:
     """Wrap a graph as an opset-13, IR-version-8 model (onnxruntime accepts IR <= 10)."""
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              ir_version=IR_VERSION, producer_name="nnmap.zoo", doc_string=doc)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name="nnmap.zoo",
+        doc_string=doc,
+    )
     onnx.checker.check_model(model)
     return model

@@ -1,0 +1,5 @@
+"""``python -m nnmap`` runs the CLI."""
+
+from nnmap.cli import main
+
+main()
