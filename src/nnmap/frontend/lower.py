@@ -9,7 +9,7 @@ from tvm import relax
 from nnmap.errors import QuantizationError
 from nnmap.frontend.builder import GraphBuilder
 from nnmap.frontend.float_lower import lower_float
-from nnmap.frontend.quantized_patterns import PATTERNS, Match
+from nnmap.frontend.quantized_patterns import PATTERNS, Match, build_concat
 from nnmap.frontend.relax_values import (
     NotConstant,
     dtype_of,
@@ -24,7 +24,14 @@ from nnmap.frontend.relax_values import (
 from nnmap.ir import AveragePool, Clamp, Graph, MaxPool, Reshape, Tensor, Transpose
 
 # Ops that only shape constants (weights) or are absorbed into a matched pattern.
-_ABSORBED = {"relax.dequantize", "relax.nn.relu", "relax.clip", "relax.add", "relax.astype"}
+_ABSORBED = {
+    "relax.dequantize",
+    "relax.nn.relu",
+    "relax.clip",
+    "relax.add",
+    "relax.astype",
+    "relax.concat",
+}
 
 
 def _bindings(func: relax.Function) -> list[relax.Binding]:
@@ -45,6 +52,8 @@ def _input_quant(
 
 def _lower_quantize(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> None:
     where = f"binding {binding.var.name}"
+    if build_concat(builder, binding, var2val):
+        return
     for pattern in PATTERNS:
         found = pattern.root.extract_matched_expr(binding.value, var2val)
         if found is None:

@@ -18,6 +18,7 @@ from nnmap.frontend.relax_values import (
     NotConstant,
     dequantized_constant,
     int_list,
+    op_name,
     pair,
     quad,
     scalar,
@@ -28,6 +29,7 @@ from nnmap.ir import (
     AddRescale,
     AveragePool,
     Clamp,
+    Concat,
     Conv2D,
     FullyConnected,
     MaxPool,
@@ -282,6 +284,31 @@ def build_reshape(match: Match) -> None:
     match.builder.add_layer(
         Reshape(name=match.builder.fresh("reshape"), inputs=(x.name,), output=out.name)
     )
+
+
+def build_concat(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> bool:
+    """``quantize(concat(dequantize(a), dequantize(b), ...))``; False when it is not one."""
+    concat = var2val.get(binding.value.args[0])
+    if concat is None or op_name(concat) != "relax.concat":
+        return False
+    where = f"binding {binding.var.name}"
+    dequantized = [var2val.get(field, field) for field in concat.args[0].fields]
+    if any(op_name(expr) != "relax.dequantize" for expr in dequantized):
+        raise builder.unsupported("a concat of values that are not dequantized int8", where)
+    shape = shape_of(binding.var)
+    axis = int(concat.attrs.axis) % len(shape)
+    stored_nhwc = [builder.stored(expr.args[0], where).as_nhwc for expr in dequantized]
+    image = len(shape) == 4 and builder.model_layout == "NCHW" and any(stored_nhwc)
+    pick = builder.nhwc if image else builder.native
+    inputs = tuple(pick(expr.args[0], where) for expr in dequantized)
+    match = Match({"quantize": binding.value}, binding.var, builder, var2val)
+    out = match.output("concat", shape, image=image)
+    if image:
+        axis = (0, 3, 1, 2)[axis]  # the NCHW axis in NHWC storage
+    builder.add_layer(
+        Concat(name=builder.fresh("concat"), inputs=inputs, output=out.name, axis=axis)
+    )
+    return True
 
 
 @dataclass(frozen=True)
