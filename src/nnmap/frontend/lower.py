@@ -9,7 +9,7 @@ from tvm import relax
 from nnmap.errors import QuantizationError
 from nnmap.frontend.builder import GraphBuilder
 from nnmap.frontend.float_lower import lower_float
-from nnmap.frontend.quantized_patterns import PATTERNS, Match, build_concat
+from nnmap.frontend.quantized_patterns import PATTERNS, Match, build_concat, pad_widths
 from nnmap.frontend.relax_values import (
     NotConstant,
     dtype_of,
@@ -21,7 +21,7 @@ from nnmap.frontend.relax_values import (
     scalar,
     shape_of,
 )
-from nnmap.ir import AveragePool, Clamp, Graph, MaxPool, Reshape, Tensor, Transpose
+from nnmap.ir import AveragePool, Clamp, Graph, MaxPool, Pad, Reshape, Tensor, Transpose
 
 # Ops that only shape constants (weights) or are absorbed into a matched pattern.
 _ABSORBED = {
@@ -140,6 +140,24 @@ def _lower_int8_op(builder: GraphBuilder, binding: relax.Binding, var2val: dict)
                 name=builder.fresh("transpose"), inputs=(x.name,), output=out.name, perm=perm
             )  # type: ignore[assignment]
         builder.add_layer(layer)
+        builder.bind(binding.var, out.name)
+    elif name == "relax.nn.pad":
+        x = builder.tensors[builder.native(binding.value.args[0], where)]
+        if str(binding.value.attrs.pad_mode) != "constant" or (
+            int(float(binding.value.attrs.pad_value)) != x.quant[1]
+        ):
+            raise builder.unsupported("an int8 pad whose value is not the zero point", where)
+        out = builder.new_tensor(
+            Tensor(builder.fresh("pad_out"), shape_of(binding.var), "int8", *x.quant)
+        )
+        builder.add_layer(
+            Pad(
+                name=builder.fresh("pad"),
+                inputs=(x.name,),
+                output=out.name,
+                pads=pad_widths(binding.value.attrs),
+            )
+        )
         builder.bind(binding.var, out.name)
     elif name == "relax.nn.max_pool2d":
         x = builder.tensors[builder.nhwc(binding.value.args[0], where)]

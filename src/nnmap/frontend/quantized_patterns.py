@@ -33,6 +33,7 @@ from nnmap.ir import (
     Conv2D,
     FullyConnected,
     MaxPool,
+    Pad,
     Requant,
     Reshape,
     Softmax,
@@ -286,6 +287,30 @@ def build_reshape(match: Match) -> None:
     )
 
 
+def pad_widths(attrs: object) -> tuple[tuple[int, int], ...]:
+    widths = int_list(attrs.pad_width)  # type: ignore[attr-defined]
+    return tuple((widths[i], widths[i + 1]) for i in range(0, len(widths), 2))
+
+
+def build_pad(match: Match) -> None:
+    pad = match.call("core")
+    x = match.input("x", nhwc=False)
+    out = match.output("pad", shape_of(pad), image=False)
+    _check_same_quant(match, x, out, "pad")
+    if str(pad.attrs.pad_mode) != "constant" or float(pad.attrs.pad_value) != 0.0:
+        raise match.builder.unsupported(
+            "a pad with a mode or value other than constant 0", match.where
+        )
+    match.builder.add_layer(
+        Pad(
+            name=match.builder.fresh("pad"),
+            inputs=(x.name,),
+            output=out.name,
+            pads=pad_widths(pad.attrs),
+        )
+    )
+
+
 def build_concat(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> bool:
     """``quantize(concat(dequantize(a), dequantize(b), ...))``; False when it is not one."""
     concat = var2val.get(binding.value.args[0])
@@ -368,4 +393,5 @@ PATTERNS: tuple[QuantizedPattern, ...] = (
     _entry("global_average", _unary("relax.mean"), build_global_average),
     _entry("softmax", _unary("relax.nn.softmax"), build_softmax),
     _entry("reshape", _reshape_core, build_reshape),
+    _entry("pad", _unary("relax.nn.pad"), build_pad),
 )
