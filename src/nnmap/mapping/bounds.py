@@ -1,0 +1,66 @@
+"""Lower bounds on the cost of any completion of a partial mapping (for branch and bound).
+
+Every bound here is <= the cost model's total for every mapping it covers:
+total >= layer overhead + compute, and total >= layer overhead + all traffic of any one interface.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from nnmap.mapping.problem import FX, FY, OX, OY, Problem
+
+
+def input_extent_bound(outputs: int, taps: int, stride: int, dilation: int) -> int:
+    """Least input rows that any tiling of ``outputs`` x ``taps`` fetches in total.
+
+    n output tiles and m tap tiles fetch ``m*(outputs-n)*stride + n*(taps-m)*dilation + n*m`` rows
+    whatever their sizes: bilinear in (n, m), so the minimum over the box is at a corner.
+    """
+    return min(m * (outputs - n) * stride + n * (taps - m) * dilation + n * m
+               for n in (1, outputs) for m in (1, taps))
+
+
+def compulsory_bytes(problem: Problem) -> dict[str, float]:
+    """Bytes each operand must cross every interface at least once (inputs with least halo)."""
+    sizes = problem.sizes
+    workload = problem.workload
+    rows = input_extent_bound(sizes[OY], sizes[FY], workload.stride[0], workload.dilation[0])
+    cols = input_extent_bound(sizes[OX], sizes[FX], workload.stride[1], workload.dilation[1])
+    inputs = sizes[0] * sizes[problem.input_channel] * rows * cols
+    result = {}
+    for operand in ("I", "W", "O"):
+        elements = inputs if operand == "I" else prod(sizes[d] for d in problem.relevant[operand])
+        result[operand] = problem.groups * elements * problem.operand_bytes[operand]
+    return result
+
+
+def transfer_bound(problem: Problem, tile_counts: list[list[int]]) -> float:
+    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds the tile counts."""
+    module = problem.module
+    least = compulsory_bytes(problem)
+    busiest = 0.0
+    for level in range(problem.tiled_levels):
+        cycles = 0.0
+        for operand, moved in least.items():
+            if not moved:
+                continue
+            inner = module.memory_for(level, operand)
+            outer = module.memory_for(level + 1, operand)
+            rate = (min(inner.read_bw, outer.write_bw) if operand == "O"
+                    else min(outer.read_bw, inner.write_bw))
+            fetches = problem.groups * prod(tile_counts[level][d]
+                                            for d in problem.relevant[operand])
+            cycles += moved / rate + fetches * outer.latency
+        busiest = max(busiest, cycles)
+    return busiest
+
+
+def compute_bound(problem: Problem, factors: list[int], tiles: int) -> float:
+    """Least compute cycles given per-loop step counts (lower bounds) and innermost tile count."""
+    array = problem.module.array
+    busy = prod(factors) * array.step_cycles
+    if array.stationary is not None and array.reload_cycles:
+        blocks = prod(factors[d] for d in problem.relevant[array.stationary])
+        busy = max(busy, blocks * array.reload_cycles)
+    return problem.groups * (busy + tiles * (array.fill_cycles + array.drain_cycles))

@@ -1,0 +1,251 @@
+"""The mapping search: the optimum of the cost model over the candidate space, by branch and bound.
+
+Loops are assigned one at a time (a chain of nested tile sizes per loop, one per tiled level).
+A branch is cut when its smallest completion overflows a memory (footprints only grow with tile
+sizes) or when a lower bound on every completion is no better than the best mapping found. At a
+leaf every representative loop order and every double-buffering choice that fits is costed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from itertools import product
+from math import inf, prod
+
+from nnmap.errors import MappingError
+from nnmap.hw import ExecModule
+from nnmap.ir.workload import LOOPS, Workload
+from nnmap.mapping.bounds import compute_bound, transfer_bound
+from nnmap.mapping.cost import Traffic, combine, compute_cycles, evaluate, footprints, \
+    multipliers, operand_traffic
+from nnmap.mapping.model import Cost, Mapping
+from nnmap.mapping.problem import Problem, count, level_parts, problem_of, split
+from nnmap.mapping.space import Spatial, buffering_options, representative_orders, \
+    spatial_options, tile_candidates
+
+log = logging.getLogger(__name__)
+DIM_ORDER = (1, 2, 0, 3, 4, 5, 6)  # K, C, B, OY, OX, FY, FX: the loops that matter most first
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best mapping, its cost, and how the search went (``complete``: proven optimal)."""
+
+    mapping: Mapping
+    cost: Cost
+    leaves: int
+    seconds: float
+    complete: bool
+
+
+def search(workload: Workload, module: ExecModule, budget_s: float = 2.0) -> Mapping:
+    """The mapping of ``workload`` on ``module`` with the lowest modelled cycles."""
+    return search_result(workload, module, budget_s).mapping
+
+
+def search_result(workload: Workload, module: ExecModule, budget_s: float = 2.0) -> SearchResult:
+    problem = problem_of(workload, module)
+    check_runnable(problem)
+    start = time.perf_counter()
+    searcher = _Searcher(problem, start + budget_s)
+    searcher.run()
+    if searcher.best is None:
+        raise MappingError(f"layer {workload.name}: no tiling fits the memories of module "
+                           f"{module.name}; use a target with larger memories")
+    seconds = time.perf_counter() - start
+    if searcher.timed_out:
+        log.warning("layer %s on %s: search stopped at its %.2f s budget; the mapping is the best "
+                    "found, not proven optimal", workload.name, module.name, budget_s)
+    return SearchResult(searcher.best, evaluate(problem, searcher.best), searcher.leaves, seconds,
+                        not searcher.timed_out)
+
+
+def check_runnable(problem: Problem) -> None:
+    """Raise MappingError when the module cannot run the layer or hold its whole tensors."""
+    name, module = problem.workload.name, problem.module
+    reason = module.supports(problem.workload)
+    if reason is not None:
+        raise MappingError(f"layer {name}: module {module.name} cannot run it: {reason}")
+    whole = tuple(problem.sizes for _ in range(problem.tiled_levels))
+    buffers = tuple(frozenset[str]() for _ in range(problem.tiled_levels))
+    for memory, used, size in footprints(problem, whole, buffers)[-1]:
+        if used > size:
+            raise MappingError(f"layer {name}: its tensors need {used} B but {module.name}'s "
+                               f"{memory} holds {size} B; split the layer or use a larger target")
+
+
+class _Searcher:
+    """Branch-and-bound state for one problem: the incumbent and the counters."""
+
+    def __init__(self, problem: Problem, deadline: float) -> None:
+        self.problem = problem
+        self.deadline = deadline
+        self.best: Mapping | None = None
+        self.best_total = inf
+        self.leaves = 0
+        self.timed_out = False
+        self.levels = problem.tiled_levels
+        self.overhead = problem.module.timing.get("layer_overhead", 0.0)
+        operands = tuple(op for op in ("I", "W", "O") if problem.operand_bytes[op])
+        self.operands = operands
+        self.buffering = list(product(*(buffering_options(problem.module, level, operands)
+                                        for level in range(self.levels))))
+        self.relevant = tuple(problem.relevant[op] for op in ("I", "W", "O"))
+
+    def run(self) -> None:
+        ranked = []
+        for spatial in spatial_options(self.problem):
+            unroll = _unroll(spatial)
+            factors = [-(-size // lanes) for size, lanes in zip(self.problem.sizes, unroll,
+                                                                  strict=True)]
+            ranked.append((compute_bound(self.problem, factors, 1), spatial, unroll))
+        ranked.sort(key=lambda item: item[0])
+        for bound, spatial, unroll in ranked:
+            if self.overhead + bound >= self.best_total or self.timed_out:
+                continue
+            chains = [_chains(size, lanes, self.levels) for size, lanes in
+                      zip(self.problem.sizes, unroll, strict=True)]
+            tiles = [[1] * len(LOOPS) for _ in range(self.levels)]
+            self._assign(0, spatial, unroll, chains, tiles)
+
+    def _assign(self, position: int, spatial: Spatial, unroll: tuple[int, ...],
+                chains: list[list[tuple[int, ...]]], tiles: list[list[int]]) -> None:
+        if self.timed_out:
+            return
+        if position == len(DIM_ORDER):
+            self._leaf(spatial, unroll, tuple(tuple(level) for level in tiles))
+            return
+        d = DIM_ORDER[position]
+        for chain in chains[d]:
+            for level in range(self.levels):
+                tiles[level][d] = chain[level]
+            if self._fits_smallest(tiles) and \
+                    self._bound(position, unroll, tiles) < self.best_total:
+                self._assign(position + 1, spatial, unroll, chains, tiles)
+        for level in range(self.levels):
+            tiles[level][d] = 1
+
+    def _fits_smallest(self, tiles: list[list[int]]) -> bool:
+        """Whether the partial tiles (unassigned loops at 1, nothing doubled) fit every memory."""
+        problem = self.problem
+        for level in range(self.levels):
+            tile = tuple(tiles[level])
+            for memory in problem.module.levels[level]:
+                used = 0.0
+                for operand in memory.operands:
+                    width = problem.operand_bytes[operand]
+                    if operand == "O" and memory.holds_psums:
+                        width = problem.module.array.acc_bytes
+                    used += width * problem.elements(operand, tile)
+                if used > memory.size:
+                    return False
+        return True
+
+    def _bound(self, position: int, unroll: tuple[int, ...], tiles: list[list[int]]) -> float:
+        problem = self.problem
+        assigned = set(DIM_ORDER[:position + 1])
+        counts: list[list[int]] = [[1] * len(LOOPS) for _ in range(self.levels)]
+        factors = []
+        for d, size in enumerate(problem.sizes):
+            if d not in assigned:
+                factors.append(-(-size // unroll[d]))
+                continue
+            parts = ((size, 1),)
+            for level in range(self.levels - 1, -1, -1):
+                parts = split(parts, tiles[level][d])
+                counts[level][d] = count(parts)
+            factors.append(sum(n * -(-s // unroll[d]) for s, n in parts))
+        inner = prod(counts[0]) if self.levels else 1
+        return self.overhead + max(compute_bound(problem, factors, inner),
+                                   transfer_bound(problem, counts))
+
+    def _leaf(self, spatial: Spatial, unroll: tuple[int, ...],
+              tiles: tuple[tuple[int, ...], ...]) -> None:
+        self.leaves += 1
+        if self.leaves % 256 == 0 and time.perf_counter() > self.deadline:
+            self.timed_out = True
+        problem = self.problem
+        parts = level_parts(problem, tiles)
+        compute, _ = compute_cycles(problem, parts[0], unroll)
+        if self.overhead + compute >= self.best_total:
+            return
+        cache: dict[tuple[int, str, int], Traffic] = {}
+        once = [{op: self._traffic(cache, parts, level, op, 1) for op in self.operands}
+                for level in range(self.levels)]
+        floor = max((sum(t.cycles for t in flows.values()) for flows in once), default=0.0)
+        if self.overhead + max(compute, floor) >= self.best_total:
+            return
+        sizes = (*tiles, problem.sizes)
+        per_level_orders = [
+            representative_orders(tuple(d for d in range(len(LOOPS))
+                                        if sizes[level][d] < sizes[level + 1][d]), self.relevant)
+            for level in range(self.levels)]
+        singles = self._single_bytes(tiles)
+        for orders in product(*per_level_orders):
+            traffic = []
+            for level in range(self.levels):
+                mult = multipliers(problem, parts, tiles, orders, level)
+                traffic.append({op: self._traffic(cache, parts, level, op, mult[op])
+                                for op in self.operands})
+            for buffered in self.buffering:
+                if not self._fits(singles, buffered):
+                    continue
+                total = combine(problem, compute, traffic, buffered)
+                if total < self.best_total:
+                    self.best_total = total
+                    self.best = Mapping(spatial, tiles, orders, buffered)
+
+    def _traffic(self, cache: dict[tuple[int, str, int], Traffic], parts: list, level: int,
+                 operand: str, mult: int) -> Traffic:
+        key = (level, operand, mult)
+        if key not in cache:
+            cache[key] = operand_traffic(self.problem, parts, level, operand, mult)
+        return cache[key]
+
+    def _single_bytes(self, tiles: tuple[tuple[int, ...], ...]) -> list[list[tuple[int, dict]]]:
+        """Per level and memory: (capacity, bytes of one buffer of each operand it holds)."""
+        problem = self.problem
+        result = []
+        for level in range(self.levels):
+            rows = []
+            for memory in problem.module.levels[level]:
+                share = {}
+                for operand in memory.operands:
+                    width = problem.operand_bytes[operand]
+                    if operand == "O" and memory.holds_psums:
+                        width = problem.module.array.acc_bytes
+                    share[operand] = width * problem.elements(operand, tiles[level])
+                rows.append((memory.size, share))
+            result.append(rows)
+        return result
+
+    @staticmethod
+    def _fits(singles: list[list[tuple[int, dict]]], buffered: tuple[frozenset[str], ...]
+              ) -> bool:
+        for level, rows in enumerate(singles):
+            for size, share in rows:
+                used = sum(nbytes * (2 if op in buffered[level] else 1)
+                           for op, nbytes in share.items())
+                if -(-used // 1) > size:
+                    return False
+        return True
+
+
+def _unroll(spatial: Spatial) -> tuple[int, ...]:
+    unroll = dict.fromkeys(LOOPS, 1)
+    for _, loop, factor in spatial:
+        unroll[loop] *= factor
+    return tuple(unroll[loop] for loop in LOOPS)
+
+
+def _chains(size: int, lanes: int, levels: int) -> list[tuple[int, ...]]:
+    """Nested tile sizes (innermost first) of one loop across the tiled levels, largest first."""
+    if levels == 0:
+        return [()]
+    candidates = tile_candidates(size, lanes)
+    chains: list[tuple[int, ...]] = [(t,) for t in candidates]
+    for _ in range(levels - 1):
+        chains = [(inner, *outer) for outer in chains for inner in candidates if inner <= outer[0]]
+    return sorted(chains, key=lambda chain: tuple(reversed(chain)), reverse=True)
