@@ -36,7 +36,7 @@ def compulsory_bytes(problem: Problem) -> dict[str, float]:
 
 
 def transfer_bound(problem: Problem, tile_counts: list[list[int]]) -> float:
-    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds the tile counts."""
+    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds tile counts."""
     module = problem.module
     least = compulsory_bytes(problem)
     busiest = 0.0

@@ -18,12 +18,24 @@ from nnmap.errors import MappingError
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.bounds import compute_bound, transfer_bound
-from nnmap.mapping.cost import Traffic, combine, compute_cycles, evaluate, footprints, \
-    multipliers, operand_traffic
+from nnmap.mapping.cost import (
+    Traffic,
+    combine,
+    compute_cycles,
+    evaluate,
+    footprints,
+    multipliers,
+    operand_traffic,
+)
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.problem import Problem, count, level_parts, problem_of, split
-from nnmap.mapping.space import Spatial, buffering_options, representative_orders, \
-    spatial_options, tile_candidates
+from nnmap.mapping.space import (
+    Spatial,
+    buffering_options,
+    representative_orders,
+    spatial_options,
+    tile_candidates,
+)
 
 log = logging.getLogger(__name__)
 DIM_ORDER = (1, 2, 0, 3, 4, 5, 6)  # K, C, B, OY, OX, FY, FX: the loops that matter most first
