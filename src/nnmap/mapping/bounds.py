@@ -35,13 +35,17 @@ def compulsory_bytes(problem: Problem) -> dict[str, float]:
     return result
 
 
-def transfer_bound(problem: Problem, tile_counts: list[list[int]]) -> float:
-    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds tile counts."""
+LatencyTerm = tuple[float, tuple[int, ...]]  # (cycles per tile fetched, loops the tile follows)
+
+
+def transfer_terms(problem: Problem) -> list[tuple[float, list[LatencyTerm]]]:
+    """Per interface: least bandwidth cycles, and the latency paid per tile of each operand."""
     module = problem.module
     least = compulsory_bytes(problem)
-    busiest = 0.0
+    terms = []
     for level in range(problem.tiled_levels):
         cycles = 0.0
+        latency = []
         for operand, moved in least.items():
             if not moved:
                 continue
@@ -49,9 +53,22 @@ def transfer_bound(problem: Problem, tile_counts: list[list[int]]) -> float:
             outer = module.memory_for(level + 1, operand)
             rate = (min(inner.read_bw, outer.write_bw) if operand == "O"
                     else min(outer.read_bw, inner.write_bw))
-            fetches = problem.groups * prod(tile_counts[level][d]
-                                            for d in problem.relevant[operand])
-            cycles += moved / rate + fetches * outer.latency
+            cycles += moved / rate
+            latency.append((problem.groups * outer.latency, problem.relevant[operand]))
+        terms.append((cycles, latency))
+    return terms
+
+
+def transfer_bound(terms: list[tuple[float, list[LatencyTerm]]],
+                   tile_counts: list[list[int]]) -> float:
+    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds tile counts."""
+    busiest = 0.0
+    for (cycles, latency), counts in zip(terms, tile_counts, strict=True):
+        for per_tile, loops in latency:
+            tiles = 1
+            for d in loops:
+                tiles *= counts[d]
+            cycles += per_tile * tiles
         busiest = max(busiest, cycles)
     return busiest
 
@@ -64,3 +81,10 @@ def compute_bound(problem: Problem, factors: list[int], tiles: int) -> float:
         blocks = prod(factors[d] for d in problem.relevant[array.stationary])
         busy = max(busy, blocks * array.reload_cycles)
     return problem.groups * (busy + tiles * (array.fill_cycles + array.drain_cycles))
+
+
+def roofline_cycles(problem: Problem) -> float:
+    """max(compute-bound, bandwidth-bound) cycles: peak MACs, each operand moved once."""
+    compute = problem.macs / problem.module.peak_macs_per_cycle
+    traffic = max((cycles for cycles, _ in transfer_terms(problem)), default=0.0)
+    return max(compute, traffic)

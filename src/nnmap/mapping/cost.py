@@ -42,8 +42,9 @@ def evaluate(problem: Problem, mapping: Mapping) -> Cost:
     parts = level_parts(problem, mapping.tiles)
     unroll = unroll_vector(mapping)
     compute, steps = compute_cycles(problem, parts[0], unroll)
+    counts = [[count(loop) for loop in level] for level in parts]
     traffic = [level_traffic(problem, parts, level,
-                             multipliers(problem, parts, mapping.tiles, mapping.orders, level))
+                             multipliers(problem, counts, mapping.tiles, mapping.orders, level))
                for level in range(problem.tiled_levels)]
     total = combine(problem, compute, traffic, mapping.double_buffered)
     lanes = problem.module.array.lanes
@@ -96,9 +97,10 @@ def stream_cycles(parts: list[Parts], unroll: list[int], step_cycles: int, reloa
     return total
 
 
-def multipliers(problem: Problem, parts: list[list[Parts]], tiles: tuple[tuple[int, ...], ...],
+def multipliers(problem: Problem, counts: list[list[int]], tiles: tuple[tuple[int, ...], ...],
                 orders: tuple[tuple[str, ...], ...], level: int) -> dict[str, int]:
-    """How often each operand's level-``level`` tiles are fetched again (1: fetched once)."""
+    """How often each operand's level-``level`` tiles are fetched (1: once); ``counts[level][loop]``
+    is the number of tiles along a loop."""
     nest = loop_nest(problem, tiles, orders, level)
     result = {}
     for operand in OPERAND_NAMES:
@@ -108,7 +110,7 @@ def multipliers(problem: Problem, parts: list[list[Parts]], tiles: tuple[tuple[i
         for d, depth in nest[:max(last, 0)]:
             if d not in relevant:
                 finest[d] = min(finest.get(d, depth), depth)
-        result[operand] = prod(count(parts[depth][d]) for d, depth in finest.items())
+        result[operand] = prod(counts[depth][d] for d, depth in finest.items())
     return result
 
 
@@ -127,38 +129,53 @@ def loop_nest(problem: Problem, tiles: tuple[tuple[int, ...], ...],
 
 def level_traffic(problem: Problem, parts: list[list[Parts]], level: int,
                   mult: dict[str, int]) -> dict[str, Traffic]:
-    return {operand: operand_traffic(problem, parts, level, operand, mult[operand])
+    return {operand: scaled(operand_flow(problem, parts, level, operand), mult[operand])
             for operand in OPERAND_NAMES if problem.operand_bytes[operand]}
 
 
-def operand_traffic(problem: Problem, parts: list[list[Parts]], level: int, operand: str,
-                    mult: int) -> Traffic:
+@dataclass(frozen=True)
+class Flow:
+    """One operand across one interface when each tile is fetched once; ``scaled`` repeats it."""
+
+    operand: str
+    elements: int  # elements moved, each tile once (halos included)
+    fetches: int  # tile transfers, each tile once
+    width: float  # bytes per element on the way in (final outputs on the way out)
+    psum_width: float  # bytes per element of a spilled partial sum
+    row: float  # contiguous elements per row of a transfer
+    burst: int
+    rate_in: float  # bytes/cycle from the outer level into the inner one
+    rate_out: float  # bytes/cycle from the inner level out to the outer one
+    latency: float  # cycles per transfer
+
+
+def operand_flow(problem: Problem, parts: list[list[Parts]], level: int, operand: str) -> Flow:
     module = problem.module
     inner = module.memory_for(level, operand)
     outer = module.memory_for(level + 1, operand)
     tile = tuple(max(size for size, _ in loop) for loop in parts[level])
     width = problem.operand_bytes[operand]
-    fetches = problem.groups * mult * prod(count(parts[level][d])
-                                           for d in problem.relevant[operand])
-    elements = problem.groups * mult * touched_elements(problem, parts[level], operand)
-    run = problem.contiguous_run(operand, tile)
-    if operand != "O":
-        moved = burst_bytes(elements * width, run * width, outer.burst_bytes)
-        rate = min(outer.read_bw, inner.write_bw)
-        cycles = moved / rate + fetches * outer.latency
-        return Traffic(moved, cycles, cycles / fetches)
-    final = problem.groups * touched_elements(problem, parts[level], operand)
-    psum = module.array.acc_bytes if inner.holds_psums else width
-    spills = elements - final
-    out_bytes = burst_bytes(final * width + spills * psum, run * width, outer.burst_bytes)
-    back_bytes = burst_bytes(spills * psum, run * psum, outer.burst_bytes)
-    stores = fetches
-    reloads = fetches - problem.groups * prod(count(parts[level][d])
-                                              for d in problem.relevant[operand])
-    cycles = (out_bytes / min(inner.read_bw, outer.write_bw)
-              + back_bytes / min(outer.read_bw, inner.write_bw)
-              + (stores + reloads) * outer.latency)
-    return Traffic(out_bytes + back_bytes, cycles, cycles / (stores + reloads))
+    psum = module.array.acc_bytes if operand == "O" and inner.holds_psums else width
+    fetches = problem.groups * prod(count(parts[level][d]) for d in problem.relevant[operand])
+    return Flow(operand, problem.groups * touched_elements(problem, parts[level], operand),
+                fetches, width, psum, problem.contiguous_run(operand, tile), outer.burst_bytes,
+                min(outer.read_bw, inner.write_bw), min(inner.read_bw, outer.write_bw),
+                outer.latency)
+
+
+def scaled(flow: Flow, mult: int) -> Traffic:
+    """The traffic when every tile is fetched ``mult`` times (outputs: spilled partial sums)."""
+    if flow.operand != "O":
+        moved = burst_bytes(mult * flow.elements * flow.width, flow.row * flow.width, flow.burst)
+        cycles = moved / flow.rate_in + mult * flow.fetches * flow.latency
+        return Traffic(moved, cycles, cycles / (mult * flow.fetches))
+    spills = (mult - 1) * flow.elements
+    out_bytes = burst_bytes(flow.elements * flow.width + spills * flow.psum_width,
+                            flow.row * flow.width, flow.burst)
+    back_bytes = burst_bytes(spills * flow.psum_width, flow.row * flow.psum_width, flow.burst)
+    transfers = (2 * mult - 1) * flow.fetches
+    cycles = out_bytes / flow.rate_out + back_bytes / flow.rate_in + transfers * flow.latency
+    return Traffic(out_bytes + back_bytes, cycles, cycles / transfers)
 
 
 def touched_elements(problem: Problem, parts: list[Parts], operand: str) -> int:

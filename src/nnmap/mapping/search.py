@@ -15,17 +15,17 @@ from itertools import product
 from math import inf, prod
 
 from nnmap.errors import MappingError
-from nnmap.hw import ExecModule
+from nnmap.hw import ExecModule, Memory
 from nnmap.ir.workload import LOOPS, Workload
-from nnmap.mapping.bounds import compute_bound, transfer_bound
+from nnmap.mapping.bounds import compute_bound, transfer_bound, transfer_terms
 from nnmap.mapping.cost import (
-    Traffic,
     combine,
     compute_cycles,
     evaluate,
     footprints,
     multipliers,
-    operand_traffic,
+    operand_flow,
+    scaled,
 )
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.problem import Problem, count, level_parts, problem_of, split
@@ -88,6 +88,18 @@ def check_runnable(problem: Problem) -> None:
                                f"{memory} holds {size} B; split the layer or use a larger target")
 
 
+_Choice = tuple[tuple[int, ...], tuple[int, ...], int]  # tiles per level, tile counts, steps
+
+
+@dataclass
+class _Partial:
+    """The loops assigned so far: tiles and tile counts per level, array steps per loop."""
+
+    tiles: list[list[int]]
+    counts: list[list[int]]
+    factors: list[int]
+
+
 class _Searcher:
     """Branch-and-bound state for one problem: the incumbent and the counters."""
 
@@ -105,6 +117,10 @@ class _Searcher:
         self.buffering = list(product(*(buffering_options(problem.module, level, operands)
                                         for level in range(self.levels))))
         self.relevant = tuple(problem.relevant[op] for op in ("I", "W", "O"))
+        self.terms = transfer_terms(problem)
+        self.widths = [[(memory.size, [(op, _width(problem, memory, op)) for op in memory.operands])
+                        for memory in problem.module.levels[level]]
+                       for level in range(self.levels)]
 
     def run(self) -> None:
         ranked = []
@@ -112,66 +128,54 @@ class _Searcher:
             unroll = _unroll(spatial)
             factors = [-(-size // lanes) for size, lanes in zip(self.problem.sizes, unroll,
                                                                   strict=True)]
-            ranked.append((compute_bound(self.problem, factors, 1), spatial, unroll))
+            ranked.append((compute_bound(self.problem, factors, 1), spatial, unroll, factors))
         ranked.sort(key=lambda item: item[0])
-        for bound, spatial, unroll in ranked:
+        order = [d for d in DIM_ORDER if self.problem.sizes[d] > 1]
+        for bound, spatial, unroll, factors in ranked:
             if self.overhead + bound >= self.best_total or self.timed_out:
                 continue
-            chains = [_chains(size, lanes, self.levels) for size, lanes in
-                      zip(self.problem.sizes, unroll, strict=True)]
-            tiles = [[1] * len(LOOPS) for _ in range(self.levels)]
-            self._assign(0, spatial, unroll, chains, tiles)
+            choices = {d: _choices(self.problem.sizes[d], unroll[d], self.levels) for d in order}
+            state = _Partial([[1] * len(LOOPS) for _ in range(self.levels)],
+                             [[1] * len(LOOPS) for _ in range(self.levels)], list(factors))
+            self._assign(order, 0, spatial, unroll, choices, state)
 
-    def _assign(self, position: int, spatial: Spatial, unroll: tuple[int, ...],
-                chains: list[list[tuple[int, ...]]], tiles: list[list[int]]) -> None:
+    def _assign(self, order: list[int], position: int, spatial: Spatial, unroll: tuple[int, ...],
+                choices: dict[int, list[_Choice]], state: _Partial) -> None:
         if self.timed_out:
             return
-        if position == len(DIM_ORDER):
-            self._leaf(spatial, unroll, tuple(tuple(level) for level in tiles))
+        if position == len(order):
+            self._leaf(spatial, unroll, tuple(tuple(level) for level in state.tiles))
             return
-        d = DIM_ORDER[position]
-        for chain in chains[d]:
+        d = order[position]
+        least_factor = state.factors[d]
+        for chain, counts, factor in choices[d]:
             for level in range(self.levels):
-                tiles[level][d] = chain[level]
-            if self._fits_smallest(tiles) and \
-                    self._bound(position, unroll, tiles) < self.best_total:
-                self._assign(position + 1, spatial, unroll, chains, tiles)
+                state.tiles[level][d] = chain[level]
+                state.counts[level][d] = counts[level]
+            state.factors[d] = factor
+            if self._fits_smallest(state.tiles) and self._bound(state) < self.best_total:
+                self._assign(order, position + 1, spatial, unroll, choices, state)
         for level in range(self.levels):
-            tiles[level][d] = 1
+            state.tiles[level][d] = 1
+            state.counts[level][d] = 1
+        state.factors[d] = least_factor
 
     def _fits_smallest(self, tiles: list[list[int]]) -> bool:
         """Whether the partial tiles (unassigned loops at 1, nothing doubled) fit every memory."""
-        problem = self.problem
-        for level in range(self.levels):
+        for level, memories in enumerate(self.widths):
             tile = tuple(tiles[level])
-            for memory in problem.module.levels[level]:
+            for size, widths in memories:
                 used = 0.0
-                for operand in memory.operands:
-                    width = problem.operand_bytes[operand]
-                    if operand == "O" and memory.holds_psums:
-                        width = problem.module.array.acc_bytes
-                    used += width * problem.elements(operand, tile)
-                if used > memory.size:
+                for operand, width in widths:
+                    used += width * self.problem.elements(operand, tile)
+                if used > size:
                     return False
         return True
 
-    def _bound(self, position: int, unroll: tuple[int, ...], tiles: list[list[int]]) -> float:
-        problem = self.problem
-        assigned = set(DIM_ORDER[:position + 1])
-        counts: list[list[int]] = [[1] * len(LOOPS) for _ in range(self.levels)]
-        factors = []
-        for d, size in enumerate(problem.sizes):
-            if d not in assigned:
-                factors.append(-(-size // unroll[d]))
-                continue
-            parts = ((size, 1),)
-            for level in range(self.levels - 1, -1, -1):
-                parts = split(parts, tiles[level][d])
-                counts[level][d] = count(parts)
-            factors.append(sum(n * -(-s // unroll[d]) for s, n in parts))
-        inner = prod(counts[0]) if self.levels else 1
-        return self.overhead + max(compute_bound(problem, factors, inner),
-                                   transfer_bound(problem, counts))
+    def _bound(self, state: _Partial) -> float:
+        inner = prod(state.counts[0]) if self.levels else 1
+        return self.overhead + max(compute_bound(self.problem, state.factors, inner),
+                                   transfer_bound(self.terms, state.counts))
 
     def _leaf(self, spatial: Spatial, unroll: tuple[int, ...],
               tiles: tuple[tuple[int, ...], ...]) -> None:
@@ -180,12 +184,13 @@ class _Searcher:
             self.timed_out = True
         problem = self.problem
         parts = level_parts(problem, tiles)
+        counts = [[count(loop) for loop in level] for level in parts]
         compute, _ = compute_cycles(problem, parts[0], unroll)
         if self.overhead + compute >= self.best_total:
             return
-        cache: dict[tuple[int, str, int], Traffic] = {}
-        once = [{op: self._traffic(cache, parts, level, op, 1) for op in self.operands}
-                for level in range(self.levels)]
+        flows = [[operand_flow(problem, parts, level, op) for op in self.operands]
+                 for level in range(self.levels)]
+        once = [{flow.operand: scaled(flow, 1) for flow in level} for level in flows]
         floor = max((sum(t.cycles for t in flows.values()) for flows in once), default=0.0)
         if self.overhead + max(compute, floor) >= self.best_total:
             return
@@ -194,27 +199,38 @@ class _Searcher:
             representative_orders(tuple(d for d in range(len(LOOPS))
                                         if sizes[level][d] < sizes[level + 1][d]), self.relevant)
             for level in range(self.levels)]
-        singles = self._single_bytes(tiles)
+        buffers = self._widest_buffering(tiles)
+        if not buffers:
+            return
         for orders in product(*per_level_orders):
             traffic = []
+            floor = 0.0
             for level in range(self.levels):
-                mult = multipliers(problem, parts, tiles, orders, level)
-                traffic.append({op: self._traffic(cache, parts, level, op, mult[op])
-                                for op in self.operands})
-            for buffered in self.buffering:
-                if not self._fits(singles, buffered):
-                    continue
+                mult = multipliers(problem, counts, tiles, orders, level)
+                moved = {flow.operand: scaled(flow, mult[flow.operand]) for flow in flows[level]}
+                floor = max(floor, sum(flow.cycles for flow in moved.values()))
+                traffic.append(moved)
+            if self.overhead + max(compute, floor) >= self.best_total:
+                continue
+            for buffered in buffers:
                 total = combine(problem, compute, traffic, buffered)
                 if total < self.best_total:
                     self.best_total = total
                     self.best = Mapping(spatial, tiles, orders, buffered)
 
-    def _traffic(self, cache: dict[tuple[int, str, int], Traffic], parts: list, level: int,
-                 operand: str, mult: int) -> Traffic:
-        key = (level, operand, mult)
-        if key not in cache:
-            cache[key] = operand_traffic(self.problem, parts, level, operand, mult)
-        return cache[key]
+    def _widest_buffering(self, tiles: tuple[tuple[int, ...], ...]
+                          ) -> list[tuple[frozenset[str], ...]]:
+        """The double-buffering choices that fit and are not contained in another that fits.
+
+        Double-buffering one more operand never costs cycles in the model (its transfers move from
+        the serial sum into the overlapped one, less its first tile), so only these matter.
+        """
+        singles = self._single_bytes(tiles)
+        fitting = [buffered for buffered in self.buffering if self._fits(singles, buffered)]
+        return [buffered for buffered in fitting
+                if not any(other != buffered and all(a <= b for a, b in
+                                                     zip(buffered, other, strict=True))
+                           for other in fitting)]
 
     def _single_bytes(self, tiles: tuple[tuple[int, ...], ...]) -> list[list[tuple[int, dict]]]:
         """Per level and memory: (capacity, bytes of one buffer of each operand it holds)."""
@@ -250,6 +266,25 @@ def _unroll(spatial: Spatial) -> tuple[int, ...]:
     for _, loop, factor in spatial:
         unroll[loop] *= factor
     return tuple(unroll[loop] for loop in LOOPS)
+
+
+def _width(problem: Problem, memory: Memory, operand: str) -> float:
+    if operand == "O" and memory.holds_psums:
+        return problem.module.array.acc_bytes
+    return problem.operand_bytes[operand]
+
+
+def _choices(size: int, lanes: int, levels: int) -> list[_Choice]:
+    """Each tile chain of one loop with its tile count per level and its array steps."""
+    result = []
+    for chain in _chains(size, lanes, levels):
+        parts = ((size, 1),)
+        counts = [1] * levels
+        for level in range(levels - 1, -1, -1):
+            parts = split(parts, chain[level])
+            counts[level] = count(parts)
+        result.append((chain, tuple(counts), sum(n * -(-s // lanes) for s, n in parts)))
+    return result
 
 
 def _chains(size: int, lanes: int, levels: int) -> list[tuple[int, ...]]:

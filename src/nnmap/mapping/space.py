@@ -12,6 +12,8 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS
 from nnmap.mapping.problem import Problem
 
+DIVISORS = 8  # how many of the largest divisors of a loop are tried as tiles
+SPLITS = 12  # near-even splits into 1..SPLITS tiles are tried
 Spatial = tuple[tuple[str, str, int], ...]
 Signature = tuple[tuple[bool, frozenset[int]], ...]
 
@@ -40,16 +42,16 @@ def spatial_options(problem: Problem) -> list[Spatial]:
 def tile_candidates(size: int, lanes: int) -> tuple[int, ...]:
     """Tile sizes tried for a loop of ``size`` unrolled ``lanes`` wide, ascending.
 
-    Divisors (up to 12 of them), multiples of the unrolling by powers of two, the near-even splits
+    The largest divisors, multiples of the unrolling by powers of two, the near-even splits
     ceil(size/k) and those splits rounded up to the unrolling; edge tiles are allowed.
     """
     values = {1, size}
-    values.update(sorted(d for d in range(1, size + 1) if size % d == 0)[-12:])
+    values.update(sorted(d for d in range(1, size + 1) if size % d == 0)[-DIVISORS:])
     multiple = lanes
     while multiple < size:
         values.add(multiple)
         multiple *= 2
-    for parts in range(1, 17):
+    for parts in range(1, SPLITS + 1):
         even = -(-size // parts)
         values.add(even)
         values.add(min(size, -(-even // lanes) * lanes))
