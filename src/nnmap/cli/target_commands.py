@@ -1,9 +1,149 @@
-"""Subcommands (filled in by their own issue)."""
+"""``nnmap targets`` (list, show) and ``nnmap map``: the built-in targets and per-layer mappings."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from nnmap.cli import console
+from nnmap.hw import ExecModule, Memory, Target
+from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.targets import get_target, names
+
+targets_app = typer.Typer(help="List the built-in targets, or show one in full.",
+                          invoke_without_command=True, no_args_is_help=False)
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.4g} {unit}"
+    return f"{nbytes:g} B"
+
+
+def _memories(module: ExecModule) -> str:
+    return " | ".join(", ".join(f"{mem.name} {_size(mem.size)}" for mem in level)
+                      for level in module.levels)
+
+
+@targets_app.callback()
+def list_targets(ctx: typer.Context) -> None:
+    """List the built-in targets with peak MACs/cycle, memories and clock."""
+    if ctx.invoked_subcommand is not None:
+        return
+    table = Table(title="built-in targets")
+    for column in ("target", "clock", "module", "peak MAC/cycle", "memories (innermost first)"):
+        table.add_column(column)
+    for name in names():
+        target = get_target(name)
+        for index, module in enumerate(target.modules()):
+            table.add_row(name if index == 0 else "",
+                          f"{target.clock_hz / 1e6:g} MHz" if index == 0 else "",
+                          module.name, f"{module.peak_macs_per_cycle:g}", _memories(module))
+    console.print(table)
+
+
+def _memory_row(table: Table, depth: int, memory: Memory) -> None:
+    table.add_row(str(depth), memory.name, _size(memory.size), "".join(memory.operands),
+                  str(memory.banks), f"{memory.read_bw:g}/{memory.write_bw:g}",
+                  f"{memory.latency:g}", "yes" if memory.double_buffer else "no")
+
+
+def _show_module(module: ExecModule, role: str) -> None:
+    array = module.array
+    axes = ", ".join(f"{axis.name} {axis.size} ({'/'.join(axis.loops)})" for axis in array.axes)
+    console.print(f"[bold]{role} {module.name}[/]: array {array.name}: {axes}; "
+                  f"{module.peak_macs_per_cycle:g} MAC/cycle, {'/'.join(array.dtypes)}, "
+                  f"stationary {array.stationary or '-'}, fill {array.fill_cycles} / drain "
+                  f"{array.drain_cycles} cycles", highlight=False)
+    table = Table(show_header=True)
+    for column in ("level", "memory", "size", "holds", "banks", "read/write B/cycle",
+                   "latency", "2x buffer"):
+        table.add_column(column)
+    for depth, level in enumerate(module.levels):
+        for memory in level:
+            _memory_row(table, depth, memory)
+    console.print(table)
+    if module.instructions:
+        console.print("  instructions: " + "; ".join(
+            f"{ins.name} ({ins.c_name}): {ins.meaning}" for ins in module.instructions),
+            highlight=False)
+    if module.timing:
+        console.print("  timing: " + ", ".join(f"{key}={value:g}"
+                                               for key, value in module.timing.items()))
+
+
+@targets_app.command("show")
+def show_target(name: Annotated[str, typer.Argument(help="target name")]) -> None:
+    """Print one target in full: every module, memory, instruction and timing parameter."""
+    target = get_target(name)
+    console.print(f"[bold]{target.name}[/] at {target.clock_hz / 1e6:g} MHz: {target.description}",
+                  highlight=False)
+    for module in target.accelerators:
+        _show_module(module, "accelerator")
+    _show_module(target.host, "host")
+    if target.shared:
+        console.print("shared memories: " + ", ".join(f"{mem.name} {_size(mem.size)}"
+                                                       for mem in target.shared))
+
+
+def _layer_record(choice: LayerMapping) -> dict:
+    cost = choice.cost
+    return {
+        "layer": choice.layer, "module": choice.module, "kind": choice.workload.kind,
+        "macs": cost.macs, "spatial": choice.mapping.describe_spatial(),
+        "levels": [choice.mapping.describe_level(i) for i in range(len(choice.mapping.tiles))],
+        "compute_cycles": cost.compute_cycles, "transfer_cycles": list(cost.transfer_cycles),
+        "total_cycles": cost.total_cycles, "utilization": cost.utilization,
+        "footprint": [{name: used for name, used, _ in level} for level in cost.footprint],
+        "search_s": choice.search_seconds,
+    }
+
+
+def _print_mapping(target: Target, records: list[dict]) -> None:
+    table = Table(title=f"mapping on {target.name}")
+    for column in ("layer", "module", "spatial", "tiles / order / 2x per level", "compute",
+                   "transfer", "total", "util", "footprint per level"):
+        table.add_column(column, justify="right" if column in ("compute", "transfer", "total",
+                                                               "util") else "left")
+    for r in records:
+        footprint = " | ".join(", ".join(f"{name} {_size(used)}" for name, used in level.items())
+                               for level in r["footprint"][:-1]) or "-"
+        table.add_row(r["layer"], r["module"], r["spatial"], "\n".join(r["levels"]) or "-",
+                      f"{r['compute_cycles']:.0f}", " + ".join(f"{c:.0f}"
+                                                               for c in r["transfer_cycles"]),
+                      f"{r['total_cycles']:.0f}", f"{r['utilization']:.0%}", footprint)
+    console.print(table)
+    total = sum(r["total_cycles"] for r in records)
+    macs = sum(r["macs"] for r in records)
+    search = sum(r["search_s"] for r in records)
+    console.print(f"total: {len(records)} layers, {macs} MACs, {total:.0f} cycles "
+                  f"({total / target.clock_hz * 1e3:.3f} ms at {target.clock_hz / 1e6:g} MHz), "
+                  f"search {search:.2f} s", highlight=False)
+
+
+def map_model(
+    model: Annotated[str, typer.Argument(help="model path or zoo:NAME")],
+    target: Annotated[str, typer.Option("--target", "-t", help="target name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    budget: Annotated[float, typer.Option(help="search budget per layer and module (s)")] = 2.0,
+) -> None:
+    """Map every compute layer of MODEL onto TARGET: module, tiling, cycles, footprints."""
+    from nnmap import load_model
+
+    chosen = get_target(target)
+    records = [_layer_record(choice) for choice in map_graph(load_model(model), chosen, budget)]
+    if as_json:
+        typer.echo(json.dumps({"target": chosen.name, "layers": records,
+                               "total_cycles": sum(r["total_cycles"] for r in records)}, indent=1))
+    else:
+        _print_mapping(chosen, records)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to ``app``."""
+    """Add ``targets`` (with ``show``) and ``map`` to ``app``."""
+    app.add_typer(targets_app, name="targets")
+    app.command("map")(map_model)
