@@ -43,7 +43,7 @@ def _schedule_reduce_inner(sch: s_tir.Schedule) -> None:
     if len(out_loops) >= 2:
         sch.compute_at(acc, out_loops[-2])
     acc_loops = sch.get_loops(acc)
-    inner = acc_loops[len(out_loops) - 1:]
+    inner = acc_loops[len(out_loops) - 1 :]
     channel, reductions = inner[0], inner[1:]
     if reductions:
         sch.reorder(*reductions, channel)
@@ -76,11 +76,11 @@ def _function_body(source: str, symbol: str) -> str:
     start = source.index(f"int32_t __tvm_ffi_{symbol}(void* self_handle")
     start = source.index("{", start)
     end = source.index("\n}\n", start)
-    wrapper = source[start + 1:end]
+    wrapper = source[start + 1 : end]
     unpacks = list(_POINTER_UNPACK.finditer(wrapper))
     if not unpacks:
         raise NnmapError(f"kernel {symbol}: unexpected TVM C output (no pointer unpacking)")
-    return wrapper[unpacks[-1].end():]
+    return wrapper[unpacks[-1].end() :]
 
 
 def plain_kernel_source(kernel: KernelDef, symbol: str, comment: str) -> KernelSource:
@@ -94,5 +94,5 @@ def plain_kernel_source(kernel: KernelDef, symbol: str, comment: str) -> KernelS
     workspace = sum(int(size) for size in _WORKSPACE_SIZE.findall(body))
     params = ", ".join(_parameter(p) for p in kernel.params)
     prototype = f"int32_t {symbol}({params})"
-    definition = f"/* {comment} */\n#include \"nnmap_kernels.h\"\n\n{prototype} {{{body}\n}}\n"
+    definition = f'/* {comment} */\n#include "nnmap_kernels.h"\n\n{prototype} {{{body}\n}}\n'
     return KernelSource(symbol, prototype, definition, workspace)

@@ -31,6 +31,7 @@ from nnmap.ir import (
     Pool2D,
     Requant,
     Tensor,
+    Transpose,
 )
 
 ACTIVATION, CONSTANT, OUTPUT = "activation", "constant", "output"
@@ -74,8 +75,15 @@ def _requant_arrays(rq: Requant, channels: int) -> dict[str, np.ndarray]:
     return {"mult": np.ascontiguousarray(multiplier), "shift": np.ascontiguousarray(shift)}
 
 
-def _requantized_output(acc: te.Tensor, rq: Requant, out: Tensor, clamp: Clamp,
-                        mult: te.Tensor, shift: te.Tensor, bias: te.Tensor) -> te.Tensor:
+def _requantized_output(
+    acc: te.Tensor,
+    rq: Requant,
+    out: Tensor,
+    clamp: Clamp,
+    mult: te.Tensor,
+    shift: te.Tensor,
+    bias: te.Tensor,
+) -> te.Tensor:
     low, high = clamp_range(clamp)
     may_shift_left = bool((rq.shift > 0).any())
     zp_out = tirx.const(_zero_point(out), "int32")
@@ -83,15 +91,17 @@ def _requantized_output(acc: te.Tensor, rq: Requant, out: Tensor, clamp: Clamp,
     def value(*index: tirx.Var) -> tirx.PrimExpr:
         k = index[-1]
         scaled = requant.multiply_by_quantized_multiplier(
-            acc(*index) + bias[k], mult[k], shift[k], may_shift_left=may_shift_left)
+            acc(*index) + bias[k], mult[k], shift[k], may_shift_left=may_shift_left
+        )
         return requant.saturate(scaled + zp_out, low, high, "int8")
 
     return te.compute(out.shape, value, name="out")
 
 
 def _params(tensors: list[te.Tensor], roles: list[str]) -> tuple[KernelParam, ...]:
-    return tuple(KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles,
-                                                                          strict=True))
+    return tuple(
+        KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles, strict=True)
+    )
 
 
 def _conv_weights(layer: Conv2D) -> tuple[np.ndarray, np.ndarray]:
@@ -145,8 +155,11 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
     acc = te.compute((batch, *out.shape[1:]), accumulate, name="acc")
     result = _requantized_output(acc, layer.requant, out, layer.clamp, mult, shift, bias)
     tensors = [data, w, bias, mult, shift, result]
-    constants = {"weight": weight, "bias": _folded_bias(layer.bias, sums, zp_in),
-                 **_requant_arrays(layer.requant, k_total)}
+    constants = {
+        "weight": weight,
+        "bias": _folded_bias(layer.bias, sums, zp_in),
+        **_requant_arrays(layer.requant, k_total),
+    }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
     return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
 
@@ -165,13 +178,19 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDe
     mult = te.placeholder((n_out,), "int32", name="mult")
     shift = te.placeholder((n_out,), "int32", name="shift")
     c = te.reduce_axis((0, n_in), "c")
-    acc = te.compute((rows, n_out), lambda b, n: te.sum(
-        data[b, c].astype("int32") * w[c, n].astype("int32"), axis=c), name="acc")
+    acc = te.compute(
+        (rows, n_out),
+        lambda b, n: te.sum(data[b, c].astype("int32") * w[c, n].astype("int32"), axis=c),
+        name="acc",
+    )
     flat_out = Tensor(out.name, (rows, n_out), out.dtype, out.scale, out.zero_point)
     result = _requantized_output(acc, layer.requant, flat_out, layer.clamp, mult, shift, bias)
     tensors = [data, w, bias, mult, shift, result]
-    constants = {"weight": weight, "bias": _folded_bias(layer.bias, sums, zp_in),
-                 **_requant_arrays(layer.requant, n_out)}
+    constants = {
+        "weight": weight,
+        "bias": _folded_bias(layer.bias, sums, zp_in),
+        **_requant_arrays(layer.requant, n_out),
+    }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
     return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
 
@@ -183,7 +202,8 @@ def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
     if first.shape != second.shape:
         raise UnsupportedOperatorError(
             f"layer {layer.name}: Add of shapes {first.shape} and {second.shape} (broadcasting) "
-            "is not supported on the host target")
+            "is not supported on the host target"
+        )
     low, high = clamp_range(layer.clamp)
     a = te.placeholder((out.size,), "int8", name="data")
     b = te.placeholder((out.size,), "int8", name="data_b")
@@ -191,25 +211,31 @@ def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
     def scaled(x: tirx.PrimExpr, zero_point: int, m: int, s: int) -> tirx.PrimExpr:
         shifted = (x.astype("int32") - zero_point) << rescale.left_shift
         return requant.multiply_by_quantized_multiplier(
-            shifted, tirx.const(m, "int32"), tirx.const(s, "int32"), may_shift_left=s > 0)
+            shifted, tirx.const(m, "int32"), tirx.const(s, "int32"), may_shift_left=s > 0
+        )
 
     def value(i: tirx.Var) -> tirx.PrimExpr:
-        total = (scaled(a[i], _zero_point(first), rescale.input1.multiplier, rescale.input1.shift)
-                 + scaled(b[i], _zero_point(second), rescale.input2.multiplier,
-                          rescale.input2.shift))
+        total = scaled(
+            a[i], _zero_point(first), rescale.input1.multiplier, rescale.input1.shift
+        ) + scaled(b[i], _zero_point(second), rescale.input2.multiplier, rescale.input2.shift)
         fixed = rescale.output
         result = requant.multiply_by_quantized_multiplier(
-            total, tirx.const(fixed.multiplier, "int32"), tirx.const(fixed.shift, "int32"),
-            may_shift_left=fixed.shift > 0)
+            total,
+            tirx.const(fixed.multiplier, "int32"),
+            tirx.const(fixed.shift, "int32"),
+            may_shift_left=fixed.shift > 0,
+        )
         return requant.saturate(result + _zero_point(out), low, high, "int8")
 
     result = te.compute((out.size,), value, name="out")
-    return KernelDef(_params([a, b, result], [ACTIVATION, ACTIVATION, OUTPUT]),
-                     (a, b, result), "elementwise")
+    return KernelDef(
+        _params([a, b, result], [ACTIVATION, ACTIVATION, OUTPUT]), (a, b, result), "elementwise"
+    )
 
 
-def _window_bounds(layer: Pool2D, inp: Tensor, y: tirx.PrimExpr, x: tirx.PrimExpr
-                   ) -> tuple[tirx.PrimExpr, tirx.PrimExpr]:
+def _window_bounds(
+    layer: Pool2D, inp: Tensor, y: tirx.PrimExpr, x: tirx.PrimExpr
+) -> tuple[tirx.PrimExpr, tirx.PrimExpr]:
     """The in-bounds element count of the window at output (y, x)."""
     _, height, width, _ = inp.shape
     top, left = layer.padding[:2]
@@ -248,13 +274,13 @@ def pool2d(layer: Pool2D, inp: Tensor, out: Tensor) -> KernelDef:
         rows, cols = _window_bounds(layer, inp, y, x)
         count = rows * cols
         half = tirx.truncdiv(count, 2)
-        mean = tirx.Select(total > 0, tirx.truncdiv(total + half, count),
-                           tirx.truncdiv(total - half, count))
+        mean = tirx.Select(
+            total > 0, tirx.truncdiv(total + half, count), tirx.truncdiv(total - half, count)
+        )
         return requant.saturate(mean, low, high, "int8")
 
     result = te.compute(out.shape, value, name="out")
-    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result),
-                     "reduce_inner")
+    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result), "reduce_inner")
 
 
 def pad(layer: Pad, inp: Tensor, out: Tensor) -> KernelDef:
@@ -264,28 +290,28 @@ def pad(layer: Pad, inp: Tensor, out: Tensor) -> KernelDef:
 
     def value(*index: tirx.Var) -> tirx.PrimExpr:
         source = [i - before for i, (before, _) in zip(index, layer.pads, strict=True)]
-        inside = tirx.all(*[s >= 0 for s in source], *[s < dim for s, dim in
-                                                         zip(source, inp.shape, strict=True)])
+        inside = tirx.all(
+            *[s >= 0 for s in source], *[s < dim for s, dim in zip(source, inp.shape, strict=True)]
+        )
         return te.if_then_else(inside, data[tuple(source)], fill)
 
     result = te.compute(out.shape, value, name="out")
-    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result),
-                     "elementwise")
+    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result), "elementwise")
 
 
-def _concat_source(tensor: Tensor, out: Tensor, data: te.Tensor, index: list[tirx.PrimExpr]
-                   ) -> tirx.PrimExpr:
+def _concat_source(
+    tensor: Tensor, out: Tensor, data: te.Tensor, index: list[tirx.PrimExpr]
+) -> tirx.PrimExpr:
     value = data[tuple(index)]
     if tensor.scale == out.scale and tensor.zero_point == out.zero_point:
         return value
     ratio = float(np.float32(tensor.scale) / np.float32(out.scale))
-    offset = float(-np.float32(tensor.zero_point) * np.float32(ratio)
-                   + np.float32(out.zero_point))
-    scaled = value.astype("float32") * tirx.const(ratio, "float32") + tirx.const(offset,
-                                                                                 "float32")
+    offset = float(-np.float32(tensor.zero_point) * np.float32(ratio) + np.float32(out.zero_point))
+    scaled = value.astype("float32") * tirx.const(ratio, "float32") + tirx.const(offset, "float32")
     rounded = tirx.nearbyint(scaled)
-    return tirx.max(tirx.min(rounded, tirx.const(127.0, "float32")),
-                    tirx.const(-128.0, "float32")).astype("int8")
+    return tirx.max(
+        tirx.min(rounded, tirx.const(127.0, "float32")), tirx.const(-128.0, "float32")
+    ).astype("int8")
 
 
 def concat(layer: Concat, ins: list[Tensor], out: Tensor) -> KernelDef:
@@ -300,14 +326,32 @@ def concat(layer: Concat, ins: list[Tensor], out: Tensor) -> KernelDef:
             shifted = list(index)
             shifted[axis] = index[axis] - int(starts[i])
             source = _concat_source(ins[i], out, datas[i], shifted)
-            result = source if result is None else tirx.Select(
-                index[axis] < int(starts[i + 1]), source, result)
+            result = (
+                source
+                if result is None
+                else tirx.Select(index[axis] < int(starts[i + 1]), source, result)
+            )
         return result
 
     result = te.compute(out.shape, value, name="out")
     tensors = [*datas, result]
-    return KernelDef(_params(tensors, [ACTIVATION] * len(datas) + [OUTPUT]), tuple(tensors),
-                     "elementwise")
+    return KernelDef(
+        _params(tensors, [ACTIVATION] * len(datas) + [OUTPUT]), tuple(tensors), "elementwise"
+    )
+
+
+def transpose(layer: Transpose, inp: Tensor, out: Tensor) -> KernelDef:
+    """``out[i] = in[j]`` with ``j[perm[a]] = i[a]``."""
+    data = te.placeholder(inp.shape, "int8", name="data")
+
+    def value(*index: tirx.Var) -> tirx.PrimExpr:
+        source: list[tirx.PrimExpr] = [tirx.const(0, "int32")] * len(index)
+        for axis, position in enumerate(layer.perm):
+            source[position] = index[axis]
+        return data[tuple(source)]
+
+    result = te.compute(out.shape, value, name="out")
+    return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result), "elementwise")
 
 
 def lower_layer(layer: Layer, graph: Graph) -> KernelDef:
@@ -326,6 +370,9 @@ def lower_layer(layer: Layer, graph: Graph) -> KernelDef:
         return pad(layer, ins[0], out)
     if isinstance(layer, Concat):
         return concat(layer, ins, out)
+    if isinstance(layer, Transpose):
+        return transpose(layer, ins[0], out)
     raise UnsupportedOperatorError(
         f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
-        "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat)")
+        "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose)"
+    )

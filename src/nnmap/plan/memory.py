@@ -72,8 +72,11 @@ def first_fit(buffers: list[Buffer]) -> tuple[dict[str, int], int]:
     placed: list[tuple[Buffer, int]] = []
     offsets: dict[str, int] = {}
     for buffer in sorted(buffers, key=lambda b: (-b.size, b.first, b.name)):
-        busy = sorted((offset, offset + other.size) for other, offset in placed
-                      if other.overlaps_in_time(buffer))
+        busy = sorted(
+            (offset, offset + other.size)
+            for other, offset in placed
+            if other.overlaps_in_time(buffer)
+        )
         candidate = 0
         for start, end in busy:
             if candidate + buffer.size <= start:
@@ -103,7 +106,8 @@ def _external_regions(graph: Graph, roots: dict[str, str]) -> dict[str, tuple[st
         if root in regions:
             raise UnsupportedOperatorError(
                 f"model output {name} is the storage of another model input or output "
-                f"({root}); the host target needs every output produced by its own layer")
+                f"({root}); the host target needs every output produced by its own layer"
+            )
         regions[root] = (OUTPUT, index)
     return regions
 
@@ -113,8 +117,11 @@ def plan_memory(graph: Graph, scratch_bytes: Mapping[str, int] | None = None) ->
     roots = alias_roots(graph)
     regions = _external_regions(graph, roots)
     lifetimes = _group_lifetimes(graph, roots)
-    buffers = [Buffer(root, graph.tensor(root).nbytes, *lifetimes[root])
-               for root in lifetimes if root not in regions]
+    buffers = [
+        Buffer(root, graph.tensor(root).nbytes, *lifetimes[root])
+        for root in lifetimes
+        if root not in regions
+    ]
     scratch = {name: size for name, size in (scratch_bytes or {}).items() if size > 0}
     for index, layer in enumerate(graph.layers):
         if layer.name in scratch:

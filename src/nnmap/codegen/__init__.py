@@ -1,0 +1,1 @@
+"""C code generation: TVM-generated layer kernels, the network driver, weights, the artifact."""

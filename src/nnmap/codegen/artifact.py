@@ -1,0 +1,89 @@
+"""An Artifact: a directory of standalone C for one model, with its report, built and run on demand."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnmap.codegen.build import build_id, compile_objects, link_shared
+from nnmap.codegen.driver import CFLAGS
+from nnmap.errors import NnmapError
+
+log = logging.getLogger(__name__)
+
+REPORT = "report.json"
+BUILD_DIR = "build"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The directory written by ``nnmap.compile``: network.h/.c, kernels, weights.c, Makefile,
+    report.json. Libraries built from it are cached under ``build/``, keyed by a source hash."""
+
+    path: Path
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return dict(json.loads((self.path / REPORT).read_text()))
+
+    @property
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(t["shape"]) for t in self.report["inputs"]]
+
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(t["shape"]) for t in self.report["outputs"]]
+
+    def library(self, cflags: str = CFLAGS) -> Path:
+        """The shared library built from the artifact with ``cflags`` (built once, then cached)."""
+        key = build_id(self.path, cflags)
+        library = self.path / BUILD_DIR / f"libnnmap_{key}.so"
+        if not library.exists():
+            log.info("building %s with %s", library, cflags)
+            objects = compile_objects(self.path, self.path / BUILD_DIR / key, cflags, self.path)
+            link_shared(objects, library, self.path)
+        return library
+
+    def _checked_inputs(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        shapes = self.input_shapes
+        if len(inputs) != len(shapes):
+            raise NnmapError(
+                f"{self.path}: the model takes {len(shapes)} input(s), got {len(inputs)}"
+            )
+        arrays = []
+        for i, (array, shape) in enumerate(zip(inputs, shapes, strict=True)):
+            if tuple(np.shape(array)) != shape:
+                raise NnmapError(f"input {i}: expected shape {shape}, got {np.shape(array)}")
+            arrays.append(np.ascontiguousarray(array, dtype=np.int8))
+        return arrays
+
+    def run(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
+        """One inference through the compiled C (via ctypes); int8 outputs in the model's shapes."""
+        arrays = self._checked_inputs(inputs)
+        outputs = [np.zeros(shape, dtype=np.int8) for shape in self.output_shapes]
+        entry = ctypes.CDLL(str(self.library(cflags))).nnmap_run
+        entry.restype = ctypes.c_int
+        pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)) for a in arrays + outputs]
+        status = entry(*pointers)
+        if status != 0:
+            raise NnmapError(f"{self.path}: nnmap_run failed in layer {status - 1}")
+        return outputs
+
+    def run_batch(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
+        """Run N samples: each input has a leading axis of N in place of the batch of 1."""
+        count = len(inputs[0])
+        results = [
+            self.run(
+                [x[i : i + 1].reshape(s) for x, s in zip(inputs, self.input_shapes, strict=True)],
+                cflags,
+            )
+            for i in range(count)
+        ]
+        return [np.concatenate([r[j] for r in results]) for j in range(len(self.output_shapes))]

@@ -1,0 +1,82 @@
+"""gcc builds of an artifact's C: objects, a shared library, and the code size of the kernels."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from nnmap.errors import BuildError
+
+COMPILER = "gcc"
+WEIGHTS_SOURCE = "weights.c"
+
+
+def _first_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line]
+    return (errors or lines or ["(no compiler output)"])[0]
+
+
+def _compile_object(source: Path, obj: Path, cflags: str, artifact: Path) -> Path:
+    command = [COMPILER, *shlex.split(cflags), "-fPIC", "-c", str(source), "-o", str(obj)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"gcc failed on {artifact}: {_first_error_line(result.stderr)}")
+    return obj
+
+
+def build_id(source_dir: Path, cflags: str) -> str:
+    """A short hash of the C sources and flags: the cache key of a built library."""
+    digest = hashlib.sha256(cflags.encode())
+    for path in sorted(source_dir.glob("*.[ch]")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def compile_objects(source_dir: Path, build_dir: Path, cflags: str, artifact: Path) -> list[Path]:
+    """Compile every .c of ``source_dir`` into ``build_dir`` (in parallel); BuildError on failure.
+
+    ``artifact`` is the path named in error messages (the artifact the user asked for).
+    """
+    if shutil.which(COMPILER) is None:
+        raise BuildError(f"{COMPILER} not found on PATH: it is needed to build {artifact}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    sources = sorted(source_dir.glob("*.c"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = [
+            pool.submit(_compile_object, s, build_dir / f"{s.stem}.o", cflags, artifact)
+            for s in sources
+        ]
+        return [job.result() for job in jobs]
+
+
+def link_shared(objects: list[Path], library: Path, artifact: Path) -> Path:
+    """Link objects into a shared library (written under a temporary name, then renamed)."""
+    partial = library.with_suffix(".so.partial")
+    command = [COMPILER, "-shared", *map(str, objects), "-o", str(partial), "-lm"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"linking {artifact} failed: {_first_error_line(result.stderr)}")
+    partial.replace(library)
+    return library
+
+
+def code_bytes(objects: list[Path]) -> int:
+    """Bytes of machine code (``.text*`` sections) in the objects, weights excluded."""
+    code = [obj for obj in objects if obj.name != Path(WEIGHTS_SOURCE).with_suffix(".o").name]
+    if not code or shutil.which("size") is None:
+        return 0
+    result = subprocess.run(
+        ["size", "-A", *map(str, code)], capture_output=True, text=True, check=False
+    )
+    total = 0
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].startswith(".text") and fields[1].isdigit():
+            total += int(fields[1])
+    return total

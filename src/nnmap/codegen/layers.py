@@ -1,0 +1,112 @@
+"""Per-layer C code: a TVM-generated kernel (or the shipped softmax) and how the driver calls it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnmap.codegen.emit_c import plain_kernel_source
+from nnmap.codegen.kernels import ACTIVATION, CONSTANT, KernelParam, lower_layer
+from nnmap.errors import QuantizationError
+from nnmap.ir import Graph, Layer, Reshape, Softmax
+
+SOFTMAX_SYMBOL = "nnmap_softmax_int8"
+SOFTMAX_PROTOTYPE = (
+    f"int32_t {SOFTMAX_SYMBOL}(const int8_t *restrict data, int8_t *restrict out, "
+    "int32_t rows, int32_t depth, int32_t input_multiplier, "
+    "int32_t input_left_shift, int32_t diff_min)"
+)
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One argument of a kernel call: a tensor (placed by the memory plan), a constant array in
+    weights.c, or a C literal."""
+
+    kind: str  # "input", "output", "constant" or "literal"
+    value: str  # tensor name, constant symbol or literal text
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCode:
+    """The C of one layer: its kernel file (None when it needs none) and the call the driver makes."""
+
+    layer: Layer
+    index: int
+    symbol: str
+    prototype: str
+    file_name: str | None
+    definition: str | None
+    arguments: tuple[Argument, ...]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    workspace_bytes: int = 0
+
+
+def layer_id(index: int, layer: Layer) -> str:
+    """A C identifier for a layer: its position and kind (names from model files are not C)."""
+    return f"layer_{index:02d}_{layer.kind.lower()}"
+
+
+def _comment(layer: Layer) -> str:
+    name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
+    return f"layer {name} ({layer.kind}): TVM-generated from a TE compute by nnmap"
+
+
+def _arguments(layer: Layer, params: tuple[KernelParam, ...], prefix: str) -> tuple[Argument, ...]:
+    inputs = iter(layer.inputs)
+    arguments = []
+    for param in params:
+        if param.role == ACTIVATION:
+            arguments.append(Argument("input", next(inputs)))
+        elif param.role == CONSTANT:
+            arguments.append(Argument("constant", f"{prefix}_{param.name}"))
+        else:
+            arguments.append(Argument("output", layer.output))
+    return tuple(arguments)
+
+
+def _softmax_code(layer: Softmax, graph: Graph, index: int) -> LayerCode:
+    if layer.scaling is None:
+        raise QuantizationError(f"layer {layer.name}: float softmax on the int8 host target")
+    out = graph.tensor(layer.output)
+    depth = out.shape[-1]
+    scaling = layer.scaling
+    literals = (
+        out.size // depth,
+        depth,
+        scaling.input_multiplier,
+        scaling.input_left_shift,
+        scaling.diff_min,
+    )
+    arguments = (
+        Argument("input", layer.inputs[0]),
+        Argument("output", layer.output),
+        *(Argument("literal", str(int(v))) for v in literals),
+    )
+    return LayerCode(layer, index, SOFTMAX_SYMBOL, SOFTMAX_PROTOTYPE, None, None, arguments)
+
+
+def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
+    """Generate the C of one layer; None for layers that are pure storage aliases (Reshape)."""
+    if isinstance(layer, Reshape):
+        return None
+    if isinstance(layer, Softmax):
+        return _softmax_code(layer, graph, index)
+    ident = layer_id(index, layer)
+    kernel = lower_layer(layer, graph)
+    source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
+    prefix = f"nnmap_{ident}"
+    constants = {f"{prefix}_{name}": array for name, array in kernel.constants.items()}
+    return LayerCode(
+        layer,
+        index,
+        source.symbol,
+        source.prototype,
+        f"{ident}.c",
+        source.definition,
+        _arguments(layer, kernel.params, prefix),
+        constants,
+        source.workspace_bytes,
+    )

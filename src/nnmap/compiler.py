@@ -1,0 +1,30 @@
+"""``nnmap.compile``: a model (Graph, file or ``zoo:NAME``) to a built artifact of standalone C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nnmap.codegen.artifact import Artifact
+from nnmap.codegen.generate import Progress, generate
+from nnmap.errors import TargetError
+from nnmap.frontend import load_model
+from nnmap.ir import Graph
+
+TARGETS = ("host",)
+
+
+def compile(
+    model: Graph | str | Path,
+    target: str = "host",
+    out_dir: str | Path = "nnmap_out",
+    progress: Progress | None = None,
+) -> Artifact:
+    """Compile ``model`` for ``target`` into ``out_dir``: network.h/.c, one kernel per layer,
+    weights.c, a Makefile and report.json, built once with gcc to check it and size it.
+
+    ``progress(index, count, layer_name)`` is called before each layer is generated.
+    """
+    if target not in TARGETS:
+        raise TargetError(f"target {target!r}: the C code generator supports {', '.join(TARGETS)}")
+    graph = model if isinstance(model, Graph) else load_model(model)
+    return generate(graph, Path(out_dir), progress)
