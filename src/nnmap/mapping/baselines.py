@@ -60,6 +60,8 @@ def _matmul_tiles(workload: Workload, module: ExecModule) -> dict[str, int]:
         return ((t["I"] * t["K"] + t["K"] * t["J"]) * dim <= spad_rows
                 and t["I"] * t["J"] * dim <= acc_rows)
 
+    while not fits(tile) and tile["K"] > 1:  # narrow matrices: the starting K may overflow
+        tile["K"] -= 1
     for axis in ("J", "I", "K"):
         while tile[axis] < blocks[axis] and fits({**tile, axis: tile[axis] + 1}):
             tile[axis] += 1

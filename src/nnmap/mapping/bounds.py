@@ -88,3 +88,48 @@ def roofline_cycles(problem: Problem) -> float:
     compute = problem.macs / problem.module.peak_macs_per_cycle
     traffic = max((cycles for cycles, _ in transfer_terms(problem)), default=0.0)
     return max(compute, traffic)
+
+
+FetchTerm = tuple[str, float, float]  # operand, cycles per element moved, latency per transfer
+
+
+def fetch_terms(problem: Problem) -> list[list[FetchTerm]]:
+    """Per interface and operand: what one tile transfer costs per element, and its latency.
+
+    Outputs take the faster of their two directions, so the bound also covers spilled sums.
+    """
+    module = problem.module
+    terms = []
+    for level in range(problem.tiled_levels):
+        row = []
+        for operand in ("I", "W", "O"):
+            width = problem.operand_bytes[operand]
+            if not width:
+                continue
+            inner = module.memory_for(level, operand)
+            outer = module.memory_for(level + 1, operand)
+            rate = min(outer.read_bw, inner.write_bw)
+            if operand == "O":
+                rate = max(rate, min(inner.read_bw, outer.write_bw))
+            row.append((operand, width / rate, outer.latency))
+        terms.append(row)
+    return terms
+
+
+def prologue_bound(problem: Problem, terms: list[list[FetchTerm]],
+                   averages: list[list[float]]) -> float:
+    """Least cycles of one tile transfer of every operand at every interface.
+
+    Each operand's first tile is either exposed (double-buffered) or part of its serial transfers,
+    so the total is at least compute plus this. ``averages[level][loop]`` bounds the mean tile.
+    """
+    total = 0.0
+    for row, mean in zip(terms, averages, strict=True):
+        for operand, per_element, latency in row:
+            if operand == "I":
+                elements = (mean[0] * mean[problem.input_channel] * max(mean[OY], mean[FY])
+                            * max(mean[OX], mean[FX]))
+            else:
+                elements = prod(mean[d] for d in problem.relevant[operand])
+            total += elements * per_element + latency
+    return total

@@ -17,8 +17,16 @@ from math import inf, prod
 from nnmap.errors import MappingError
 from nnmap.hw import ExecModule, Memory
 from nnmap.ir.workload import LOOPS, Workload
-from nnmap.mapping.bounds import compute_bound, transfer_bound, transfer_terms
+from nnmap.mapping.bounds import (
+    compute_bound,
+    fetch_terms,
+    prologue_bound,
+    transfer_bound,
+    transfer_terms,
+)
 from nnmap.mapping.cost import (
+    Flow,
+    Traffic,
     combine,
     compute_cycles,
     evaluate,
@@ -38,7 +46,7 @@ from nnmap.mapping.space import (
 )
 
 log = logging.getLogger(__name__)
-DIM_ORDER = (1, 2, 0, 3, 4, 5, 6)  # K, C, B, OY, OX, FY, FX: the loops that matter most first
+DIM_ORDER = (5, 6, 2, 1, 4, 3, 0)  # K, C, B, OY, OX, FY, FX: the loops that matter most first
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class _Partial:
     tiles: list[list[int]]
     counts: list[list[int]]
     factors: list[int]
+    assigned: list[bool]
 
 
 class _Searcher:
@@ -118,6 +127,7 @@ class _Searcher:
                                         for level in range(self.levels))))
         self.relevant = tuple(problem.relevant[op] for op in ("I", "W", "O"))
         self.terms = transfer_terms(problem)
+        self.fetches = fetch_terms(problem)
         self.widths = [[(memory.size, [(op, _width(problem, memory, op)) for op in memory.operands])
                         for memory in problem.module.levels[level]]
                        for level in range(self.levels)]
@@ -136,7 +146,8 @@ class _Searcher:
                 continue
             choices = {d: _choices(self.problem.sizes[d], unroll[d], self.levels) for d in order}
             state = _Partial([[1] * len(LOOPS) for _ in range(self.levels)],
-                             [[1] * len(LOOPS) for _ in range(self.levels)], list(factors))
+                             [[1] * len(LOOPS) for _ in range(self.levels)], list(factors),
+                             [False] * len(LOOPS))
             self._assign(order, 0, spatial, unroll, choices, state)
 
     def _assign(self, order: list[int], position: int, spatial: Spatial, unroll: tuple[int, ...],
@@ -148,6 +159,7 @@ class _Searcher:
             return
         d = order[position]
         least_factor = state.factors[d]
+        state.assigned[d] = True
         for chain, counts, factor in choices[d]:
             for level in range(self.levels):
                 state.tiles[level][d] = chain[level]
@@ -159,6 +171,7 @@ class _Searcher:
             state.tiles[level][d] = 1
             state.counts[level][d] = 1
         state.factors[d] = least_factor
+        state.assigned[d] = False
 
     def _fits_smallest(self, tiles: list[list[int]]) -> bool:
         """Whether the partial tiles (unassigned loops at 1, nothing doubled) fit every memory."""
@@ -174,7 +187,11 @@ class _Searcher:
 
     def _bound(self, state: _Partial) -> float:
         inner = prod(state.counts[0]) if self.levels else 1
-        return self.overhead + max(compute_bound(self.problem, state.factors, inner),
+        sizes = self.problem.sizes
+        averages = [[sizes[d] / counts[d] if state.assigned[d] else 1.0 for d in range(len(sizes))]
+                    for counts in state.counts]
+        prologue = prologue_bound(self.problem, self.fetches, averages)
+        return self.overhead + max(compute_bound(self.problem, state.factors, inner) + prologue,
                                    transfer_bound(self.terms, state.counts))
 
     def _leaf(self, spatial: Spatial, unroll: tuple[int, ...],
@@ -186,12 +203,14 @@ class _Searcher:
         parts = level_parts(problem, tiles)
         counts = [[count(loop) for loop in level] for level in parts]
         compute, _ = compute_cycles(problem, parts[0], unroll)
+        exact_compute = compute
         if self.overhead + compute >= self.best_total:
             return
         flows = [[operand_flow(problem, parts, level, op) for op in self.operands]
                  for level in range(self.levels)]
         once = [{flow.operand: scaled(flow, 1) for flow in level} for level in flows]
         floor = max((sum(t.cycles for t in flows.values()) for flows in once), default=0.0)
+        compute += _prologue(flows, once)
         if self.overhead + max(compute, floor) >= self.best_total:
             return
         sizes = (*tiles, problem.sizes)
@@ -213,7 +232,7 @@ class _Searcher:
             if self.overhead + max(compute, floor) >= self.best_total:
                 continue
             for buffered in buffers:
-                total = combine(problem, compute, traffic, buffered)
+                total = combine(problem, exact_compute, traffic, buffered)
                 if total < self.best_total:
                     self.best_total = total
                     self.best = Mapping(spatial, tiles, orders, buffered)
@@ -266,6 +285,19 @@ def _unroll(spatial: Spatial) -> tuple[int, ...]:
     for _, loop, factor in spatial:
         unroll[loop] *= factor
     return tuple(unroll[loop] for loop in LOOPS)
+
+
+def _prologue(flows: list[list[Flow]], once: list[dict[str, Traffic]]) -> float:
+    """Least cycles of the first tile transfers (see ``bounds.prologue_bound``), at a leaf."""
+    total = 0.0
+    for level_flows, level_once in zip(flows, once, strict=True):
+        for flow in level_flows:
+            if flow.operand != "O":
+                total += level_once[flow.operand].first
+            else:
+                rate = max(flow.rate_in, flow.rate_out)
+                total += flow.elements * flow.width / flow.fetches / rate + flow.latency
+    return total
 
 
 def _width(problem: Problem, memory: Memory, operand: str) -> float:
