@@ -11,5 +11,13 @@ from nnmap.hw.model import (
     Target,
 )
 
-__all__ = ["LOOP_NAMES", "OPERANDS", "ArrayAxis", "ComputeArray", "ExecModule", "Instruction",
-           "Memory", "Target"]
+__all__ = [
+    "LOOP_NAMES",
+    "OPERANDS",
+    "ArrayAxis",
+    "ComputeArray",
+    "ExecModule",
+    "Instruction",
+    "Memory",
+    "Target",
+]

@@ -48,15 +48,17 @@ class Memory:
         where = f"memory {self.name!r}"
         _require(self.size > 0, where, f"size must be > 0 bytes (got {self.size})")
         _require(self.read_bw > 0, where, f"read_bw must be > 0 bytes/cycle (got {self.read_bw})")
-        _require(self.write_bw > 0, where,
-                 f"write_bw must be > 0 bytes/cycle (got {self.write_bw})")
+        _require(
+            self.write_bw > 0, where, f"write_bw must be > 0 bytes/cycle (got {self.write_bw})"
+        )
         _require(self.latency >= 0, where, f"latency must be >= 0 (got {self.latency})")
         _require(self.banks >= 1, where, f"banks must be >= 1 (got {self.banks})")
         _require(self.burst_bytes >= 1, where, f"burst_bytes must be >= 1 (got {self.burst_bytes})")
         _require(len(self.operands) > 0, where, "operands must name at least one of I, W, O")
         unknown = [op for op in self.operands if op not in OPERANDS]
-        _require(not unknown, where, f"operands has {unknown[0] if unknown else ''!r}; "
-                 "use I, W or O")
+        _require(
+            not unknown, where, f"operands has {unknown[0] if unknown else ''!r}; use I, W or O"
+        )
 
     def holds(self, operand: str) -> bool:
         return operand in self.operands
@@ -75,8 +77,11 @@ class ArrayAxis:
         _require(self.size >= 1, where, f"size must be >= 1 (got {self.size})")
         _require(len(self.loops) > 0, where, "loops must list at least one loop it may unroll")
         unknown = [loop for loop in self.loops if loop not in LOOP_NAMES]
-        _require(not unknown, where, f"loops has {unknown[0] if unknown else ''!r}; "
-                 f"use {', '.join(LOOP_NAMES)}")
+        _require(
+            not unknown,
+            where,
+            f"loops has {unknown[0] if unknown else ''!r}; use {', '.join(LOOP_NAMES)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,11 @@ class ComputeArray:
         _require(len(set(names)) == len(names), where, "axes names must be distinct")
         _require(self.step_cycles >= 1, where, f"step_cycles must be >= 1 (got {self.step_cycles})")
         _require(self.acc_bytes >= 1, where, f"acc_bytes must be >= 1 (got {self.acc_bytes})")
-        _require(self.stationary in (None, *OPERANDS), where,
-                 f"stationary must be None, I, W or O (got {self.stationary!r})")
+        _require(
+            self.stationary in (None, *OPERANDS),
+            where,
+            f"stationary must be None, I, W or O (got {self.stationary!r})",
+        )
         for name in ("reload_cycles", "fill_cycles", "drain_cycles"):
             _require(getattr(self, name) >= 0, where, f"{name} must be >= 0")
 
@@ -164,10 +172,18 @@ class ExecModule:
             _require(len(level) > 0, where, f"levels[{depth}] is empty")
             for operand in OPERANDS:
                 holders = [mem.name for mem in level if mem.holds(operand)]
-                _require(len(holders) > 0, where, f"levels[{depth}] has no memory that can hold "
-                         f"operand {operand}; add it to one memory's operands")
-                _require(len(holders) == 1, where, f"levels[{depth}]: operand {operand} is held "
-                         f"by several memories {holders}; give it to exactly one")
+                _require(
+                    len(holders) > 0,
+                    where,
+                    f"levels[{depth}] has no memory that can hold "
+                    f"operand {operand}; add it to one memory's operands",
+                )
+                _require(
+                    len(holders) == 1,
+                    where,
+                    f"levels[{depth}]: operand {operand} is held "
+                    f"by several memories {holders}; give it to exactly one",
+                )
         for name, value in self.timing.items():
             _require(value >= 0, where, f"timing[{name!r}] must be >= 0 (got {value})")
         self._check_array_fits()
@@ -175,16 +191,25 @@ class ExecModule:
     def _check_array_fits(self) -> None:
         """The innermost level must hold at least one array tile of every operand it holds."""
         unroll = self.array.default_unrolling()
-        relevant = {"I": ("B", "C", "OY", "OX", "FY", "FX"), "W": ("K", "C", "FY", "FX"),
-                    "O": ("B", "K", "OY", "OX")}
+        relevant = {
+            "I": ("B", "C", "OY", "OX", "FY", "FX"),
+            "W": ("K", "C", "FY", "FX"),
+            "O": ("B", "K", "OY", "OX"),
+        }
         for memory in self.levels[0]:
             need = 0
             for operand in memory.operands:
-                width = self.array.acc_bytes if operand == "O" and memory.holds_psums \
+                width = (
+                    self.array.acc_bytes
+                    if operand == "O" and memory.holds_psums
                     else self.operand_bytes[operand]
+                )
                 need += width * prod(unroll[loop] for loop in relevant[operand])
-            _require(memory.size >= need, f"module {self.name!r} memory {memory.name!r}",
-                     f"size {memory.size} B is smaller than one tile of the array ({need} B)")
+            _require(
+                memory.size >= need,
+                f"module {self.name!r} memory {memory.name!r}",
+                f"size {memory.size} B is smaller than one tile of the array ({need} B)",
+            )
 
     def memory_for(self, depth: int, operand: str) -> Memory:
         return next(mem for mem in self.levels[depth] if mem.holds(operand))

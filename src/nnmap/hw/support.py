@@ -38,8 +38,7 @@ class SupportRule:
                 return f"dilation {workload.dilation} is not supported (only 1)"
         channels = workload["K"] * workload.groups
         if channels % self.out_channel_multiple:
-            return (f"{channels} output channels is not a multiple of "
-                    f"{self.out_channel_multiple}")
+            return f"{channels} output channels is not a multiple of {self.out_channel_multiple}"
         return None
 
 

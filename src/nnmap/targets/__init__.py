@@ -22,8 +22,7 @@ def get_target(name: str) -> Target:
     try:
         return _TARGETS[name]
     except KeyError:
-        raise TargetError(f"unknown target {name!r}; known targets: {', '.join(names())}") \
-            from None
+        raise TargetError(f"unknown target {name!r}; known targets: {', '.join(names())}") from None
 
 
 __all__ = ["get_target", "names"]

@@ -10,32 +10,57 @@ from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Instruction, Memory, T
 from nnmap.hw.support import SupportRule
 from nnmap.targets.host import cpu_core
 
-L2_HOST = Memory("l2", size=512 * 1024, operands=("I", "W", "O"),  # diana.md: L2 512 KiB
-                 read_bw=8, write_bw=8, latency=10)  # diana.md: 8 B/cycle, latency 10
-L2_ACCEL = Memory("l2-accel", size=448 * 1024, operands=("I", "W", "O"),  # diana.md: 448 KiB
-                  read_bw=8, write_bw=8,  # diana.md: 8 B/cycle
-                  latency=70)  # diana.md (MATCH): ~70 cycles per DMA call
-L1_ACT = Memory("l1-act", size=256 * 1000, operands=("I", "O"),  # diana.md: 256 KB (MATCH)
-                read_bw=64, write_bw=64)  # diana.md: 512-bit ports
-L1_WEIGHTS = Memory("l1-wgt", size=65536, operands=("W",),  # diana.md: 65,536 B
-                    read_bw=32, write_bw=32)  # diana.md: 32 B/cycle
+L2_HOST = Memory(
+    "l2",
+    size=512 * 1024,
+    operands=("I", "W", "O"),  # diana.md: L2 512 KiB
+    read_bw=8,
+    write_bw=8,
+    latency=10,
+)  # diana.md: 8 B/cycle, latency 10
+L2_ACCEL = Memory(
+    "l2-accel",
+    size=448 * 1024,
+    operands=("I", "W", "O"),  # diana.md: 448 KiB
+    read_bw=8,
+    write_bw=8,  # diana.md: 8 B/cycle
+    latency=70,
+)  # diana.md (MATCH): ~70 cycles per DMA call
+L1_ACT = Memory(
+    "l1-act",
+    size=256 * 1000,
+    operands=("I", "O"),  # diana.md: 256 KB (MATCH)
+    read_bw=64,
+    write_bw=64,
+)  # diana.md: 512-bit ports
+L1_WEIGHTS = Memory(
+    "l1-wgt",
+    size=65536,
+    operands=("W",),  # diana.md: 65,536 B
+    read_bw=32,
+    write_bw=32,
+)  # diana.md: 32 B/cycle
 
 DIGITAL = ExecModule(
     name="digital",
     array=ComputeArray(
         name="pe-array",
-        axes=(ArrayAxis("k", 16, ("K",)),  # diana.md: spatially K 16
-              ArrayAxis("ox", 16, ("OX",))),  # diana.md: spatially OX 16
+        axes=(
+            ArrayAxis("k", 16, ("K",)),  # diana.md: spatially K 16
+            ArrayAxis("ox", 16, ("OX",)),
+        ),  # diana.md: spatially OX 16
         dtypes=("int8",),
         fill_cycles=500,  # diana.md (MATCH): ~500 cycles per tile iteration
         drain_cycles=23,  # diana.md (MATCH compute model): +23 per row group
         mac_energy_pj=2 / 14,  # diana.md: 14 TOP/s/W at 8 bit = 1/14 pJ per op, 2 ops per MAC
     ),
     levels=((L1_ACT, L1_WEIGHTS), (L2_ACCEL,)),
-    supports=SupportRule(kinds=("conv", "depthwise", "dense"),  # diana.md: HTVM patterns
-                         kernels=((1, 1), (3, 3), (5, 5), (7, 7)),  # diana.md: kernel sizes
-                         strides=(1, 2),  # diana.md: strides 1 or 2
-                         out_channel_multiple=4),  # diana.md: sizes divisible by 4
+    supports=SupportRule(
+        kinds=("conv", "depthwise", "dense"),  # diana.md: HTVM patterns
+        kernels=((1, 1), (3, 3), (5, 5), (7, 7)),  # diana.md: kernel sizes
+        strides=(1, 2),  # diana.md: strides 1 or 2
+        out_channel_multiple=4,
+    ),  # diana.md: sizes divisible by 4
     instructions=(
         Instruction("dma", "diana_dma_transfer", "L2 <-> L1 DMA transfer"),
         Instruction("conv", "diana_digital_conv", "run a conv/dense tile on the PE array"),
@@ -47,24 +72,47 @@ ANALOG = ExecModule(
     name="analog",
     array=ComputeArray(
         name="aimc",
-        axes=(ArrayAxis("rows", 1152, ("C",)),  # diana.md: 1152 x 512 in-memory array
-              ArrayAxis("cols", 512, ("K",))),
+        axes=(
+            ArrayAxis("rows", 1152, ("C",)),  # diana.md: 1152 x 512 in-memory array
+            ArrayAxis("cols", 512, ("K",)),
+        ),
         dtypes=("ternary",),  # diana.md: ternary weights, 7-bit inputs
     ),
-    levels=((Memory("aimc-weights", size=147456, operands=("W",),  # diana.md: 147,456 B
-                    read_bw=64, write_bw=64),  # assumed: loaded once per layer
-             Memory("aimc-act", size=256 * 1000, operands=("I", "O"),  # shares L1 (diana.md)
-                    read_bw=64, write_bw=64)),  # diana.md: 512-bit ports
-            (L2_ACCEL,)),
-    supports=SupportRule(kinds=(), refuse_all="the analog core takes ternary weights and 7-bit "
-                         "inputs; int8 layers run on the digital core or the host"),
+    levels=(
+        (
+            Memory(
+                "aimc-weights",
+                size=147456,
+                operands=("W",),  # diana.md: 147,456 B
+                read_bw=64,
+                write_bw=64,
+            ),  # assumed: loaded once per layer
+            Memory(
+                "aimc-act",
+                size=256 * 1000,
+                operands=("I", "O"),  # shares L1 (diana.md)
+                read_bw=64,
+                write_bw=64,
+            ),
+        ),  # diana.md: 512-bit ports
+        (L2_ACCEL,),
+    ),
+    supports=SupportRule(
+        kinds=(),
+        refuse_all="the analog core takes ternary weights and 7-bit "
+        "inputs; int8 layers run on the digital core or the host",
+    ),
     operand_bytes={"I": 1, "W": 0.25, "O": 1},  # diana.md: 2-bit (ternary) weights
 )
 
 TARGET = Target(
     name="diana",
-    host=cpu_core("ri5cy", simd_lanes=4,  # diana.md: RI5CY (Xpulp: 4-way int8 SIMD dot product)
-                  levels=((L2_HOST,),), layer_overhead=100),  # assumed call overhead
+    host=cpu_core(
+        "ri5cy",
+        simd_lanes=4,  # diana.md: RI5CY (Xpulp: 4-way int8 SIMD dot product)
+        levels=((L2_HOST,),),
+        layer_overhead=100,
+    ),  # assumed call overhead
     accelerators=(DIGITAL, ANALOG),
     shared=(L2_HOST,),
     clock_hz=260e6,  # diana.md: HTVM's profiler assumes 260 MHz

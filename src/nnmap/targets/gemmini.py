@@ -15,8 +15,10 @@ DIM = 16  # gemmini.md "Default configuration": DIM = 16, a 16x16 mesh
 
 MESH = ComputeArray(
     name="mesh",
-    axes=(ArrayAxis("rows", DIM, ("C",)),  # WS: the reduction runs down the mesh rows
-          ArrayAxis("cols", DIM, ("K",))),  # WS: one output column per mesh column
+    axes=(
+        ArrayAxis("rows", DIM, ("C",)),  # WS: the reduction runs down the mesh rows
+        ArrayAxis("cols", DIM, ("K",)),
+    ),  # WS: one output column per mesh column
     dtypes=("int8",),  # gemmini.md: int8 inputs and weights
     acc_bytes=4,  # gemmini.md: int32 accumulators
     stationary="W",  # gemmini.md: weight-stationary dataflow (the one compilers use)
@@ -26,21 +28,30 @@ MESH = ComputeArray(
 )
 
 SCRATCHPAD = Memory(
-    "scratchpad", size=256 * 1024, operands=("I", "W"),  # gemmini.md: 256 KiB
+    "scratchpad",
+    size=256 * 1024,
+    operands=("I", "W"),  # gemmini.md: 256 KiB
     banks=4,  # gemmini.md: 4 banks x 4096 rows x 16 B
-    read_bw=DIM, write_bw=DIM,  # gemmini.md: single-ported, one 16 B row per cycle
+    read_bw=DIM,
+    write_bw=DIM,  # gemmini.md: single-ported, one 16 B row per cycle
     double_buffer=True,  # gemmini.md: WS double-buffers (loop_ws uses half the scratchpad)
 )
 ACCUMULATOR = Memory(
-    "accumulator", size=64 * 1024, operands=("O",),  # gemmini.md: 64 KiB
+    "accumulator",
+    size=64 * 1024,
+    operands=("O",),  # gemmini.md: 64 KiB
     banks=2,  # gemmini.md: 2 banks, 1024 rows x 64 B
-    read_bw=DIM, write_bw=4 * DIM,  # gemmini.md: store reads 1 row per 4 cycles; 64 B rows
+    read_bw=DIM,
+    write_bw=4 * DIM,  # gemmini.md: store reads 1 row per 4 cycles; 64 B rows
     holds_psums=True,  # gemmini.md: int32 accumulator rows
     double_buffer=True,
 )
 DRAM = Memory(
-    "dram", size=1 << 32, operands=("I", "W", "O"),  # assumed: 4 GiB address space
-    read_bw=8, write_bw=8,  # gemmini.md timing: DRAM 8 B/cycle
+    "dram",
+    size=1 << 32,
+    operands=("I", "W", "O"),  # assumed: 4 GiB address space
+    read_bw=8,
+    write_bw=8,  # gemmini.md timing: DRAM 8 B/cycle
     latency=20,  # gemmini.md timing: DRAM 20 cycles
     burst_bytes=64,  # gemmini.md: DMA 64 B per request
 )
@@ -53,8 +64,11 @@ INSTRUCTIONS = (
     Instruction("mvout", "gemmini_mvout", "accumulator -> DRAM with scale, activation, saturation"),
     Instruction("preload", "gemmini_preload", "load weights into the mesh, name output rows"),
     Instruction("compute_preloaded", "gemmini_compute_preloaded", "stream A rows through the mesh"),
-    Instruction("compute_accumulated", "gemmini_compute_accumulated",
-                "stream A rows, reusing the preloaded weights"),
+    Instruction(
+        "compute_accumulated",
+        "gemmini_compute_accumulated",
+        "stream A rows, reusing the preloaded weights",
+    ),
     Instruction("loop_ws", "gemmini_loop_ws", "a whole tiled matmul issued in hardware"),
     Instruction("loop_conv_ws", "gemmini_loop_conv_ws", "a whole tiled conv issued in hardware"),
     Instruction("flush", "gemmini_flush", "clear the mesh state"),
@@ -75,13 +89,23 @@ GEMMINI = ExecModule(
     },
 )
 
-ROCKET_L1 = Memory("rocket-l1d", size=16 * 1024, operands=("I", "W", "O"),  # assumed: 16 KiB L1D
-                   read_bw=8, write_bw=8, latency=2)  # assumed: 64-bit port
+ROCKET_L1 = Memory(
+    "rocket-l1d",
+    size=16 * 1024,
+    operands=("I", "W", "O"),  # assumed: 16 KiB L1D
+    read_bw=8,
+    write_bw=8,
+    latency=2,
+)  # assumed: 64-bit port
 
 TARGET = Target(
     name="gemmini",
-    host=cpu_core("rocket", simd_lanes=1,  # assumed: scalar in-order core, 1 MAC/cycle at best
-                  levels=((ROCKET_L1,), (DRAM,)), layer_overhead=50),  # assumed call overhead
+    host=cpu_core(
+        "rocket",
+        simd_lanes=1,  # assumed: scalar in-order core, 1 MAC/cycle at best
+        levels=((ROCKET_L1,), (DRAM,)),
+        layer_overhead=50,
+    ),  # assumed call overhead
     accelerators=(GEMMINI,),
     shared=(DRAM,),
     clock_hz=100e6,  # gemmini.md: peak quoted at 100 MHz

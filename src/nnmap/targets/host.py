@@ -15,8 +15,9 @@ HOST_INSTRUCTIONS = (
 )
 
 
-def cpu_core(name: str, *, simd_lanes: int, levels: tuple[tuple[Memory, ...], ...],
-             layer_overhead: float) -> ExecModule:
+def cpu_core(
+    name: str, *, simd_lanes: int, levels: tuple[tuple[Memory, ...], ...], layer_overhead: float
+) -> ExecModule:
     """A CPU running the C kernels: ``simd_lanes`` MACs/cycle along the input channels."""
     array = ComputeArray(
         name=f"{name}-alu",
@@ -24,19 +25,41 @@ def cpu_core(name: str, *, simd_lanes: int, levels: tuple[tuple[Memory, ...], ..
         acc_bytes=4,
         fill_cycles=20,  # assumed: loop set-up and register spill per innermost tile
     )
-    return ExecModule(name=name, array=array, levels=levels, supports=ANY_LAYER,
-                      instructions=HOST_INSTRUCTIONS, timing={"layer_overhead": layer_overhead})
+    return ExecModule(
+        name=name,
+        array=array,
+        levels=levels,
+        supports=ANY_LAYER,
+        instructions=HOST_INSTRUCTIONS,
+        timing={"layer_overhead": layer_overhead},
+    )
 
 
-MCU_L1 = Memory("l1", size=64 * 1024, operands=("I", "W", "O"),  # assumed: 64 KiB TCM
-                read_bw=8, write_bw=8, latency=1)  # assumed: 64-bit port, 1-cycle access
-MCU_L2 = Memory("l2", size=512 * 1024, operands=("I", "W", "O"),  # assumed: 512 KiB SRAM
-                read_bw=4, write_bw=4, latency=10)  # assumed: 32-bit bus, 10 cycles per DMA
+MCU_L1 = Memory(
+    "l1",
+    size=64 * 1024,
+    operands=("I", "W", "O"),  # assumed: 64 KiB TCM
+    read_bw=8,
+    write_bw=8,
+    latency=1,
+)  # assumed: 64-bit port, 1-cycle access
+MCU_L2 = Memory(
+    "l2",
+    size=512 * 1024,
+    operands=("I", "W", "O"),  # assumed: 512 KiB SRAM
+    read_bw=4,
+    write_bw=4,
+    latency=10,
+)  # assumed: 32-bit bus, 10 cycles per DMA
 
 HOST = Target(
     name="host",
-    host=cpu_core("mcu", simd_lanes=4,  # assumed: XpulpV2-style 4-way int8 dot product
-                  levels=((MCU_L1,), (MCU_L2,)), layer_overhead=100),  # assumed: call overhead
+    host=cpu_core(
+        "mcu",
+        simd_lanes=4,  # assumed: XpulpV2-style 4-way int8 dot product
+        levels=((MCU_L1,), (MCU_L2,)),
+        layer_overhead=100,
+    ),  # assumed: call overhead
     shared=(MCU_L2,),
     clock_hz=100e6,  # assumed: 100 MHz
     description="generic RISC-V MCU (all numbers assumed): 4-wide SIMD, 64 KiB L1, 512 KiB L2",
