@@ -36,7 +36,9 @@ DEEPBENCH = ROOT.parent / "shared" / "data" / "deepbench"
 MLPERF = ROOT.parent / "shared" / "models" / "mlperf_tiny"
 RESULTS = ROOT / "bench" / "results" / "mapping.json"
 BASELINES: dict[str, Callable[[Workload, ExecModule], Mapping]] = {
-    "gemmini": gemmini_default, "vta": vta_reference}
+    "gemmini": gemmini_default,
+    "vta": vta_reference,
+}
 console = Console()
 
 
@@ -45,19 +47,29 @@ def deepbench_problems(quick: bool) -> list[tuple[str, Workload]]:
     with (DEEPBENCH / "deepbench_gemm_inference.csv").open() as rows:
         for row in csv.DictReader(rows):
             name = f"gemm-{row['set']}{row['idx']}"
-            problems.append(("gemm", gemm_workload(name, int(row["M"]), int(row["N"]),
-                                                   int(row["K"]))))
+            problems.append(
+                ("gemm", gemm_workload(name, int(row["M"]), int(row["N"]), int(row["K"])))
+            )
     with (DEEPBENCH / "deepbench_conv_inference.csv").open() as rows:
         for row in csv.DictReader(rows):
             name = f"conv-{row['set']}{row['idx']}"
             pad_h, pad_w = int(row["pad_h"]), int(row["pad_w"])
-            problems.append(("conv", conv_workload(
-                name, batch=int(row["N"]), in_channels=int(row["C"]),
-                out_channels=int(row["K"]), out_height=int(row["P_out_h"]),
-                out_width=int(row["Q_out_w"]),
-                kernel=(int(row["R_filter_h"]), int(row["S_filter_w"])),
-                stride=(int(row["stride_h"]), int(row["stride_w"])),
-                padding=(pad_h, pad_w, pad_h, pad_w))))
+            problems.append(
+                (
+                    "conv",
+                    conv_workload(
+                        name,
+                        batch=int(row["N"]),
+                        in_channels=int(row["C"]),
+                        out_channels=int(row["K"]),
+                        out_height=int(row["P_out_h"]),
+                        out_width=int(row["Q_out_w"]),
+                        kernel=(int(row["R_filter_h"]), int(row["S_filter_w"])),
+                        stride=(int(row["stride_h"]), int(row["stride_w"])),
+                        padding=(pad_h, pad_w, pad_h, pad_w),
+                    ),
+                )
+            )
     return problems[::8] if quick else problems
 
 
@@ -69,22 +81,32 @@ def run_problem(kind: str, workload: Workload, target: str, budget: float) -> di
     module = get_target(target).accelerators[0]
     found = search_result(workload, module, budget)
     baseline = cost(workload, BASELINES[target](workload, module), module)
-    return {"target": target, "kind": kind, "name": workload.name, "macs": workload.macs,
-            "nnmap_cycles": found.cost.total_cycles, "compute_cycles": found.cost.compute_cycles,
-            "roofline_cycles": roofline_cycles(problem_of(workload, module)),
-            "baseline_cycles": baseline.total_cycles, "baseline_fits": baseline.fits,
-            "search_s": found.seconds, "proven_optimal": found.complete,
-            "mapping": found.mapping.describe_level(0)}
+    return {
+        "target": target,
+        "kind": kind,
+        "name": workload.name,
+        "macs": workload.macs,
+        "nnmap_cycles": found.cost.total_cycles,
+        "compute_cycles": found.cost.compute_cycles,
+        "roofline_cycles": roofline_cycles(problem_of(workload, module)),
+        "baseline_cycles": baseline.total_cycles,
+        "baseline_fits": baseline.fits,
+        "search_s": found.seconds,
+        "proven_optimal": found.complete,
+        "mapping": found.mapping.describe_level(0),
+    }
 
 
 def summarize(rows: list[dict]) -> dict:
     times = sorted(row["search_s"] for row in rows)
     return {
         "problems": len(rows),
-        "roofline_fraction_geomean": geomean([r["roofline_cycles"] / r["nnmap_cycles"]
-                                              for r in rows]),
-        "speedup_over_baseline_geomean": geomean([r["baseline_cycles"] / r["nnmap_cycles"]
-                                                  for r in rows]),
+        "roofline_fraction_geomean": geomean(
+            [r["roofline_cycles"] / r["nnmap_cycles"] for r in rows]
+        ),
+        "speedup_over_baseline_geomean": geomean(
+            [r["baseline_cycles"] / r["nnmap_cycles"] for r in rows]
+        ),
         "search_ms_median": 1000 * statistics.median(times),
         "search_ms_p95": 1000 * times[min(len(times) - 1, int(0.95 * len(times)))],
         "proven_optimal": sum(r["proven_optimal"] for r in rows),
@@ -107,20 +129,35 @@ def mlperf_times(budget: float) -> dict[str, dict] | str:
             start = time.perf_counter()
             layers = map_graph(graph, get_target(target), budget)
             result[f"{path.stem}@{target}"] = {
-                "layers": len(layers), "seconds": time.perf_counter() - start,
-                "cycles": sum(layer.cost.total_cycles for layer in layers)}
+                "layers": len(layers),
+                "seconds": time.perf_counter() - start,
+                "cycles": sum(layer.cost.total_cycles for layer in layers),
+            }
     return result
 
 
 def print_tables(summaries: dict[str, dict], models: dict[str, dict] | str) -> None:
     table = Table(title="nnmap mapping on DeepBench inference (modelled cycles)")
-    for column in ("target / set", "problems", "roofline / nnmap", "speedup vs baseline",
-                   "search median ms", "search p95 ms", "proven optimal"):
+    for column in (
+        "target / set",
+        "problems",
+        "roofline / nnmap",
+        "speedup vs baseline",
+        "search median ms",
+        "search p95 ms",
+        "proven optimal",
+    ):
         table.add_column(column, justify="right")
     for key, s in summaries.items():
-        table.add_row(key, str(s["problems"]), f"{s['roofline_fraction_geomean']:.1%}",
-                      f"{s['speedup_over_baseline_geomean']:.2f}x", f"{s['search_ms_median']:.0f}",
-                      f"{s['search_ms_p95']:.0f}", str(s["proven_optimal"]))
+        table.add_row(
+            key,
+            str(s["problems"]),
+            f"{s['roofline_fraction_geomean']:.1%}",
+            f"{s['speedup_over_baseline_geomean']:.2f}x",
+            f"{s['search_ms_median']:.0f}",
+            f"{s['search_ms_p95']:.0f}",
+            str(s["proven_optimal"]),
+        )
     console.print(table)
     if isinstance(models, str):
         console.print(f"MLPerf Tiny: {models}")
@@ -132,8 +169,9 @@ def print_tables(summaries: dict[str, dict], models: dict[str, dict] | str) -> N
         if "error" in row:
             model_table.add_row(name, "-", "-", row["error"][:60])
         else:
-            model_table.add_row(name, str(row["layers"]), f"{row['seconds']:.2f}",
-                                f"{row['cycles']:.3g}")
+            model_table.add_row(
+                name, str(row["layers"]), f"{row['seconds']:.2f}", f"{row['cycles']:.3g}"
+            )
     console.print(model_table)
 
 
@@ -149,16 +187,22 @@ def main() -> None:
     problems = deepbench_problems(args.quick)
     for target in ("gemmini", "vta"):
         with console.status(f"mapping {len(problems)} problems on {target}"):
-            rows += [run_problem(kind, workload, target, args.budget)
-                     for kind, workload in problems]
-    summaries = {f"{target} / {kind}": summarize([r for r in rows if r["target"] == target
-                                                   and r["kind"] == kind])
-                 for target in ("gemmini", "vta") for kind in ("gemm", "conv")}
+            rows += [
+                run_problem(kind, workload, target, args.budget) for kind, workload in problems
+            ]
+    summaries = {
+        f"{target} / {kind}": summarize(
+            [r for r in rows if r["target"] == target and r["kind"] == kind]
+        )
+        for target in ("gemmini", "vta")
+        for kind in ("gemm", "conv")
+    }
     models = mlperf_times(args.budget)
     print_tables(summaries, models)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"summary": summaries, "mlperf_tiny": models,
-                                   "problems": rows}, indent=1))
+    RESULTS.write_text(
+        json.dumps({"summary": summaries, "mlperf_tiny": models, "problems": rows}, indent=1)
+    )
     console.print(f"wrote {RESULTS}")
 
 

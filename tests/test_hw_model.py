@@ -8,10 +8,20 @@ from nnmap.errors import TargetError
 from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Memory, Target
 
 
-def memory(name: str = "buf", size: int = 4096, operands: tuple[str, ...] = ("I", "W", "O"),
-           **fields: float) -> Memory:
-    return Memory(name, size=size, operands=operands, read_bw=fields.pop("read_bw", 4),
-                  write_bw=fields.pop("write_bw", 4), **fields)  # type: ignore[arg-type]
+def memory(
+    name: str = "buf",
+    size: int = 4096,
+    operands: tuple[str, ...] = ("I", "W", "O"),
+    **fields: float,
+) -> Memory:
+    return Memory(
+        name,
+        size=size,
+        operands=operands,
+        read_bw=fields.pop("read_bw", 4),
+        write_bw=fields.pop("write_bw", 4),
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 ARRAY = ComputeArray("pe", axes=(ArrayAxis("rows", 4, ("C",)), ArrayAxis("cols", 4, ("K",))))
@@ -27,13 +37,16 @@ def test_a_valid_module_reports_its_peak() -> None:
     assert built.memory_for(1, "W").name == "dram"
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"read_bw": 0}, "read_bw must be > 0"),
-    ({"write_bw": -1}, "write_bw must be > 0"),
-    ({"size": 0}, "size must be > 0"),
-    ({"latency": -2}, "latency must be >= 0"),
-    ({"operands": ("I", "X")}, "operands has 'X'"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"read_bw": 0}, "read_bw must be > 0"),
+        ({"write_bw": -1}, "write_bw must be > 0"),
+        ({"size": 0}, "size must be > 0"),
+        ({"latency": -2}, "latency must be >= 0"),
+        ({"operands": ("I", "X")}, "operands has 'X'"),
+    ],
+)
 def test_memory_fields_are_checked(fields: dict, message: str) -> None:
     with pytest.raises(TargetError, match=message) as error:
         memory(**fields)

@@ -28,13 +28,28 @@ def small_graph(features: int = 10, fc_inputs: int = 8 * 8 * 16) -> Graph:
         "y": Tensor("y", (1, 8, 8, 16), "int8", 0.1, 0),
         "z": Tensor("z", (1, features), "int8", 0.1, 0),
     }
-    conv = Conv2D(name="conv", inputs=("x",), output="y",
-                  weight=rng.integers(-5, 5, (16, 3, 3, 3), dtype=np.int8),
-                  bias=np.zeros(16, np.int32), stride=(1, 1), dilation=(1, 1),
-                  padding=(1, 1, 1, 1), groups=1, requant=None, clamp=Clamp.int8())
-    dense = FullyConnected(name="fc", inputs=("y",), output="z",
-                           weight=rng.integers(-5, 5, (features, fc_inputs), dtype=np.int8),
-                           bias=np.zeros(features, np.int32), requant=None, clamp=Clamp.int8())
+    conv = Conv2D(
+        name="conv",
+        inputs=("x",),
+        output="y",
+        weight=rng.integers(-5, 5, (16, 3, 3, 3), dtype=np.int8),
+        bias=np.zeros(16, np.int32),
+        stride=(1, 1),
+        dilation=(1, 1),
+        padding=(1, 1, 1, 1),
+        groups=1,
+        requant=None,
+        clamp=Clamp.int8(),
+    )
+    dense = FullyConnected(
+        name="fc",
+        inputs=("y",),
+        output="z",
+        weight=rng.integers(-5, 5, (features, fc_inputs), dtype=np.int8),
+        bias=np.zeros(features, np.int32),
+        requant=None,
+        clamp=Clamp.int8(),
+    )
     return Graph("small", tensors, (conv, dense), ("x",), ("z",))
 
 
@@ -45,8 +60,9 @@ def test_map_graph_picks_the_cheapest_module_per_layer() -> None:
     for layer in layers:
         module = target.module(layer.module)
         assert layer.cost.fits
-        others = [search_result(layer.workload, other).cost.total_cycles
-                  for other in target.modules()]
+        others = [
+            search_result(layer.workload, other).cost.total_cycles for other in target.modules()
+        ]
         assert layer.cost.total_cycles == min(others)
         assert layer.cost == cost(layer.workload, layer.mapping, module)
 
@@ -62,8 +78,9 @@ def test_a_layer_no_module_can_hold_names_the_layer_and_what_to_do() -> None:
 
 
 def test_map_layer_falls_back_to_the_host_when_the_accelerator_refuses() -> None:
-    odd = conv_workload("odd", batch=1, in_channels=8, out_channels=10, out_height=6,
-                        out_width=6, kernel=(2, 2))  # NE16: 2x2 kernels and 10 channels refused
+    odd = conv_workload(
+        "odd", batch=1, in_channels=8, out_channels=10, out_height=6, out_width=6, kernel=(2, 2)
+    )  # NE16: 2x2 kernels and 10 channels refused
     choice = map_layer(odd, get_target("gap9"))
     assert choice.module in ("cluster", "fc")
 
@@ -79,19 +96,30 @@ def test_gemmini_default_tiling_follows_its_rules() -> None:
     # K fills the rest of half the scratchpad: (5 + 6) * K * 16 <= 8192 -> K = 46 blocks
     assert mapping.tile(0, "C") == 46 * 16
     assert cost(layer, mapping, module).fits
-    assert search_result(layer, module).cost.total_cycles <= cost(layer, mapping,
-                                                                  module).total_cycles
+    assert (
+        search_result(layer, module).cost.total_cycles <= cost(layer, mapping, module).total_cycles
+    )
 
 
 def test_gemmini_default_conv_and_vta_reference_fit() -> None:
-    layer = conv_workload("c", batch=1, in_channels=64, out_channels=128, out_height=28,
-                          out_width=28, kernel=(3, 3), padding=(1, 1, 1, 1))
+    layer = conv_workload(
+        "c",
+        batch=1,
+        in_channels=64,
+        out_channels=128,
+        out_height=28,
+        out_width=28,
+        kernel=(3, 3),
+        padding=(1, 1, 1, 1),
+    )
     for target, baseline in (("gemmini", gemmini_default), ("vta", vta_reference)):
         module = get_target(target).accelerators[0]
         mapping = baseline(layer, module)
         assert cost(layer, mapping, module).fits
-        assert search_result(layer, module).cost.total_cycles <= cost(layer, mapping,
-                                                                      module).total_cycles
+        assert (
+            search_result(layer, module).cost.total_cycles
+            <= cost(layer, mapping, module).total_cycles
+        )
 
 
 def test_cli_map_prints_layers_and_json(monkeypatch: pytest.MonkeyPatch) -> None:

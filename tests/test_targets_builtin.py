@@ -40,19 +40,33 @@ def test_vta_buffers_and_core() -> None:
 
 def test_diana_analog_core_is_declared_but_refuses_int8() -> None:
     diana = get_target("diana")
-    layer = conv_workload("c", batch=1, in_channels=16, out_channels=16, out_height=8,
-                          out_width=8, kernel=(3, 3))
+    layer = conv_workload(
+        "c", batch=1, in_channels=16, out_channels=16, out_height=8, out_width=8, kernel=(3, 3)
+    )
     assert "ternary" in str(diana.module("analog").supports(layer))
     assert diana.module("digital").supports(layer) is None
-    odd = conv_workload("c", batch=1, in_channels=16, out_channels=16, out_height=8,
-                        out_width=8, kernel=(2, 2))
+    odd = conv_workload(
+        "c", batch=1, in_channels=16, out_channels=16, out_height=8, out_width=8, kernel=(2, 2)
+    )
     assert "kernel 2x2 is not supported" in str(diana.module("digital").supports(odd))
 
 
 def test_gap9_ne16_takes_1x1_and_3x3_with_16_channel_multiples() -> None:
     ne16 = get_target("gap9").module("ne16")
-    assert ne16.supports(conv_workload("c", batch=1, in_channels=8, out_channels=32,
-                                       out_height=4, out_width=4, kernel=(3, 3))) is None
+    assert (
+        ne16.supports(
+            conv_workload(
+                "c",
+                batch=1,
+                in_channels=8,
+                out_channels=32,
+                out_height=4,
+                out_width=4,
+                kernel=(3, 3),
+            )
+        )
+        is None
+    )
     assert "multiple of 16" in str(ne16.supports(gemm_workload("g", 1, 10, 64)))
     assert get_target("gap9").module("cluster").peak_macs_per_cycle == 32
 

@@ -13,8 +13,11 @@ from nnmap.hw import ExecModule, Memory, Target
 from nnmap.mapping.graph import LayerMapping, map_graph
 from nnmap.targets import get_target, names
 
-targets_app = typer.Typer(help="List the built-in targets, or show one in full.",
-                          invoke_without_command=True, no_args_is_help=False)
+targets_app = typer.Typer(
+    help="List the built-in targets, or show one in full.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 def _size(nbytes: float) -> str:
@@ -25,8 +28,9 @@ def _size(nbytes: float) -> str:
 
 
 def _memories(module: ExecModule) -> str:
-    return " | ".join(", ".join(f"{mem.name} {_size(mem.size)}" for mem in level)
-                      for level in module.levels)
+    return " | ".join(
+        ", ".join(f"{mem.name} {_size(mem.size)}" for mem in level) for level in module.levels
+    )
 
 
 @targets_app.callback()
@@ -40,64 +44,98 @@ def list_targets(ctx: typer.Context) -> None:
     for name in names():
         target = get_target(name)
         for index, module in enumerate(target.modules()):
-            table.add_row(name if index == 0 else "",
-                          f"{target.clock_hz / 1e6:g} MHz" if index == 0 else "",
-                          module.name, f"{module.peak_macs_per_cycle:g}", _memories(module))
+            table.add_row(
+                name if index == 0 else "",
+                f"{target.clock_hz / 1e6:g} MHz" if index == 0 else "",
+                module.name,
+                f"{module.peak_macs_per_cycle:g}",
+                _memories(module),
+            )
     console.print(table)
 
 
 def _memory_row(table: Table, depth: int, memory: Memory) -> None:
-    table.add_row(str(depth), memory.name, _size(memory.size), "".join(memory.operands),
-                  str(memory.banks), f"{memory.read_bw:g}/{memory.write_bw:g}",
-                  f"{memory.latency:g}", "yes" if memory.double_buffer else "no")
+    table.add_row(
+        str(depth),
+        memory.name,
+        _size(memory.size),
+        "".join(memory.operands),
+        str(memory.banks),
+        f"{memory.read_bw:g}/{memory.write_bw:g}",
+        f"{memory.latency:g}",
+        "yes" if memory.double_buffer else "no",
+    )
 
 
 def _show_module(module: ExecModule, role: str) -> None:
     array = module.array
     axes = ", ".join(f"{axis.name} {axis.size} ({'/'.join(axis.loops)})" for axis in array.axes)
-    console.print(f"[bold]{role} {module.name}[/]: array {array.name}: {axes}; "
-                  f"{module.peak_macs_per_cycle:g} MAC/cycle, {'/'.join(array.dtypes)}, "
-                  f"stationary {array.stationary or '-'}, fill {array.fill_cycles} / drain "
-                  f"{array.drain_cycles} cycles", highlight=False)
+    console.print(
+        f"[bold]{role} {module.name}[/]: array {array.name}: {axes}; "
+        f"{module.peak_macs_per_cycle:g} MAC/cycle, {'/'.join(array.dtypes)}, "
+        f"stationary {array.stationary or '-'}, fill {array.fill_cycles} / drain "
+        f"{array.drain_cycles} cycles",
+        highlight=False,
+    )
     table = Table(show_header=True)
-    for column in ("level", "memory", "size", "holds", "banks", "read/write B/cycle",
-                   "latency", "2x buffer"):
+    for column in (
+        "level",
+        "memory",
+        "size",
+        "holds",
+        "banks",
+        "read/write B/cycle",
+        "latency",
+        "2x buffer",
+    ):
         table.add_column(column)
     for depth, level in enumerate(module.levels):
         for memory in level:
             _memory_row(table, depth, memory)
     console.print(table)
     if module.instructions:
-        console.print("  instructions: " + "; ".join(
-            f"{ins.name} ({ins.c_name}): {ins.meaning}" for ins in module.instructions),
-            highlight=False)
+        console.print(
+            "  instructions: "
+            + "; ".join(f"{ins.name} ({ins.c_name}): {ins.meaning}" for ins in module.instructions),
+            highlight=False,
+        )
     if module.timing:
-        console.print("  timing: " + ", ".join(f"{key}={value:g}"
-                                               for key, value in module.timing.items()))
+        console.print(
+            "  timing: " + ", ".join(f"{key}={value:g}" for key, value in module.timing.items())
+        )
 
 
 @targets_app.command("show")
 def show_target(name: Annotated[str, typer.Argument(help="target name")]) -> None:
     """Print one target in full: every module, memory, instruction and timing parameter."""
     target = get_target(name)
-    console.print(f"[bold]{target.name}[/] at {target.clock_hz / 1e6:g} MHz: {target.description}",
-                  highlight=False)
+    console.print(
+        f"[bold]{target.name}[/] at {target.clock_hz / 1e6:g} MHz: {target.description}",
+        highlight=False,
+    )
     for module in target.accelerators:
         _show_module(module, "accelerator")
     _show_module(target.host, "host")
     if target.shared:
-        console.print("shared memories: " + ", ".join(f"{mem.name} {_size(mem.size)}"
-                                                       for mem in target.shared))
+        console.print(
+            "shared memories: "
+            + ", ".join(f"{mem.name} {_size(mem.size)}" for mem in target.shared)
+        )
 
 
 def _layer_record(choice: LayerMapping) -> dict:
     cost = choice.cost
     return {
-        "layer": choice.layer, "module": choice.module, "kind": choice.workload.kind,
-        "macs": cost.macs, "spatial": choice.mapping.describe_spatial(),
+        "layer": choice.layer,
+        "module": choice.module,
+        "kind": choice.workload.kind,
+        "macs": cost.macs,
+        "spatial": choice.mapping.describe_spatial(),
         "levels": [choice.mapping.describe_level(i) for i in range(len(choice.mapping.tiles))],
-        "compute_cycles": cost.compute_cycles, "transfer_cycles": list(cost.transfer_cycles),
-        "total_cycles": cost.total_cycles, "utilization": cost.utilization,
+        "compute_cycles": cost.compute_cycles,
+        "transfer_cycles": list(cost.transfer_cycles),
+        "total_cycles": cost.total_cycles,
+        "utilization": cost.utilization,
         "footprint": [{name: used for name, used, _ in level} for level in cost.footprint],
         "search_s": choice.search_seconds,
     }
@@ -105,24 +143,50 @@ def _layer_record(choice: LayerMapping) -> dict:
 
 def _print_mapping(target: Target, records: list[dict]) -> None:
     table = Table(title=f"mapping on {target.name}")
-    for column in ("layer", "module", "spatial", "tiles / order / 2x per level", "compute",
-                   "transfer", "total", "util", "footprint per level"):
-        table.add_column(column, justify="right" if column in ("compute", "transfer", "total",
-                                                               "util") else "left")
+    for column in (
+        "layer",
+        "module",
+        "spatial",
+        "tiles / order / 2x per level",
+        "compute",
+        "transfer",
+        "total",
+        "util",
+        "footprint per level",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column in ("compute", "transfer", "total", "util") else "left",
+        )
     for r in records:
-        footprint = " | ".join(", ".join(f"{name} {_size(used)}" for name, used in level.items())
-                               for level in r["footprint"][:-1]) or "-"
-        table.add_row(r["layer"], r["module"], r["spatial"], "\n".join(r["levels"]) or "-",
-                      f"{r['compute_cycles']:.0f}", " + ".join(f"{c:.0f}"
-                                                               for c in r["transfer_cycles"]),
-                      f"{r['total_cycles']:.0f}", f"{r['utilization']:.0%}", footprint)
+        footprint = (
+            " | ".join(
+                ", ".join(f"{name} {_size(used)}" for name, used in level.items())
+                for level in r["footprint"][:-1]
+            )
+            or "-"
+        )
+        table.add_row(
+            r["layer"],
+            r["module"],
+            r["spatial"],
+            "\n".join(r["levels"]) or "-",
+            f"{r['compute_cycles']:.0f}",
+            " + ".join(f"{c:.0f}" for c in r["transfer_cycles"]),
+            f"{r['total_cycles']:.0f}",
+            f"{r['utilization']:.0%}",
+            footprint,
+        )
     console.print(table)
     total = sum(r["total_cycles"] for r in records)
     macs = sum(r["macs"] for r in records)
     search = sum(r["search_s"] for r in records)
-    console.print(f"total: {len(records)} layers, {macs} MACs, {total:.0f} cycles "
-                  f"({total / target.clock_hz * 1e3:.3f} ms at {target.clock_hz / 1e6:g} MHz), "
-                  f"search {search:.2f} s", highlight=False)
+    console.print(
+        f"total: {len(records)} layers, {macs} MACs, {total:.0f} cycles "
+        f"({total / target.clock_hz * 1e3:.3f} ms at {target.clock_hz / 1e6:g} MHz), "
+        f"search {search:.2f} s",
+        highlight=False,
+    )
 
 
 def map_model(
@@ -137,8 +201,16 @@ def map_model(
     chosen = get_target(target)
     records = [_layer_record(choice) for choice in map_graph(load_model(model), chosen, budget)]
     if as_json:
-        typer.echo(json.dumps({"target": chosen.name, "layers": records,
-                               "total_cycles": sum(r["total_cycles"] for r in records)}, indent=1))
+        typer.echo(
+            json.dumps(
+                {
+                    "target": chosen.name,
+                    "layers": records,
+                    "total_cycles": sum(r["total_cycles"] for r in records),
+                },
+                indent=1,
+            )
+        )
     else:
         _print_mapping(chosen, records)
 

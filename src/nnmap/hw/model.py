@@ -197,7 +197,7 @@ class ExecModule:
             "O": ("B", "K", "OY", "OX"),
         }
         for memory in self.levels[0]:
-            need = 0
+            need = 0.0
             for operand in memory.operands:
                 width = (
                     self.array.acc_bytes

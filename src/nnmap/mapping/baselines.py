@@ -42,31 +42,41 @@ def gemmini_default(workload: Workload, module: ExecModule) -> Mapping:
     elif workload.kind == "conv":
         tiles, order = _conv_tiles(workload, module), CONV_ORDER
     else:
-        raise MappingError(f"layer {workload.name}: Gemmini's default heuristics cover dense and "
-                           f"conv layers, not {workload.kind}")
+        raise MappingError(
+            f"layer {workload.name}: Gemmini's default heuristics cover dense and "
+            f"conv layers, not {workload.kind}"
+        )
     return Mapping(spatial, (tuple(tiles[loop] for loop in LOOPS),), (order,), (ALL,))
 
 
 def _matmul_tiles(workload: Workload, module: ExecModule) -> dict[str, int]:
     dim = _systolic_dim(module)
     spad_rows, acc_rows = _spad_rows(module)
-    blocks = {"I": -(-workload["B"] // dim), "J": -(-workload["K"] // dim),
-              "K": -(-workload["C"] // dim)}
+    blocks = {
+        "I": -(-workload["B"] // dim),
+        "J": -(-workload["K"] // dim),
+        "K": -(-workload["C"] // dim),
+    }
     side = isqrt(acc_rows // dim)
     tile = {"I": min(blocks["I"], side), "J": min(blocks["J"], side)}
     tile["K"] = min(blocks["K"], max(1, spad_rows // dim // (tile["I"] * tile["J"])))
 
     def fits(t: dict[str, int]) -> bool:
-        return ((t["I"] * t["K"] + t["K"] * t["J"]) * dim <= spad_rows
-                and t["I"] * t["J"] * dim <= acc_rows)
+        return (t["I"] * t["K"] + t["K"] * t["J"]) * dim <= spad_rows and t["I"] * t[
+            "J"
+        ] * dim <= acc_rows
 
     while not fits(tile) and tile["K"] > 1:  # narrow matrices: the starting K may overflow
         tile["K"] -= 1
     for axis in ("J", "I", "K"):
         while tile[axis] < blocks[axis] and fits({**tile, axis: tile[axis] + 1}):
             tile[axis] += 1
-    return {**dict.fromkeys(LOOPS, 1), "B": min(workload["B"], tile["I"] * dim),
-            "K": min(workload["K"], tile["J"] * dim), "C": min(workload["C"], tile["K"] * dim)}
+    return {
+        **dict.fromkeys(LOOPS, 1),
+        "B": min(workload["B"], tile["I"] * dim),
+        "K": min(workload["K"], tile["J"] * dim),
+        "C": min(workload["C"], tile["K"] * dim),
+    }
 
 
 def _conv_tiles(workload: Workload, module: ExecModule) -> dict[str, int]:
@@ -91,8 +101,9 @@ def _conv_tiles(workload: Workload, module: ExecModule) -> dict[str, int]:
         return dim if loop in channels and args[loop] > dim else 1
 
     while not fits(args):
-        shrinkable = [loop for loop in LOOPS if args[loop] > 1
-                      and not (loop == "OX" and args[loop] <= dim)]
+        shrinkable = [
+            loop for loop in LOOPS if args[loop] > 1 and not (loop == "OX" and args[loop] <= dim)
+        ]
         largest = max(shrinkable, key=lambda loop: args[loop])
         args[largest] = max(1, args[largest] - step(largest))
     grown = True
@@ -116,10 +127,16 @@ def vta_reference(workload: Workload, module: ExecModule) -> Mapping:
     tutorial's fixed tile, halved until it fits with double buffering."""
     problem = problem_of(workload, module)
     check_runnable(problem)
-    spatial = tuple((axis.name, axis.loops[0], min(axis.size, workload[axis.loops[0]]))
-                    for axis in module.array.axes)
-    tile = {**dict.fromkeys(LOOPS, 1), **VTA_TUTORIAL_TILE,
-            "FY": workload["FY"], "FX": workload["FX"]}
+    spatial = tuple(
+        (axis.name, axis.loops[0], min(axis.size, workload[axis.loops[0]]))
+        for axis in module.array.axes
+    )
+    tile = {
+        **dict.fromkeys(LOOPS, 1),
+        **VTA_TUTORIAL_TILE,
+        "FY": workload["FY"],
+        "FX": workload["FX"],
+    }
     if workload.kind == "dense":
         tile["B"] = VTA_DENSE_ROWS
     tile = {loop: min(size, workload[loop]) for loop, size in tile.items()}

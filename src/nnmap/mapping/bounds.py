@@ -17,8 +17,11 @@ def input_extent_bound(outputs: int, taps: int, stride: int, dilation: int) -> i
     n output tiles and m tap tiles fetch ``m*(outputs-n)*stride + n*(taps-m)*dilation + n*m`` rows
     whatever their sizes: bilinear in (n, m), so the minimum over the box is at a corner.
     """
-    return min(m * (outputs - n) * stride + n * (taps - m) * dilation + n * m
-               for n in (1, outputs) for m in (1, taps))
+    return min(
+        m * (outputs - n) * stride + n * (taps - m) * dilation + n * m
+        for n in (1, outputs)
+        for m in (1, taps)
+    )
 
 
 def compulsory_bytes(problem: Problem) -> dict[str, float]:
@@ -51,16 +54,20 @@ def transfer_terms(problem: Problem) -> list[tuple[float, list[LatencyTerm]]]:
                 continue
             inner = module.memory_for(level, operand)
             outer = module.memory_for(level + 1, operand)
-            rate = (min(inner.read_bw, outer.write_bw) if operand == "O"
-                    else min(outer.read_bw, inner.write_bw))
+            rate = (
+                min(inner.read_bw, outer.write_bw)
+                if operand == "O"
+                else min(outer.read_bw, inner.write_bw)
+            )
             cycles += moved / rate
             latency.append((problem.groups * outer.latency, problem.relevant[operand]))
         terms.append((cycles, latency))
     return terms
 
 
-def transfer_bound(terms: list[tuple[float, list[LatencyTerm]]],
-                   tile_counts: list[list[int]]) -> float:
+def transfer_bound(
+    terms: list[tuple[float, list[LatencyTerm]]], tile_counts: list[list[int]]
+) -> float:
     """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds tile counts."""
     busiest = 0.0
     for (cycles, latency), counts in zip(terms, tile_counts, strict=True):
@@ -116,8 +123,9 @@ def fetch_terms(problem: Problem) -> list[list[FetchTerm]]:
     return terms
 
 
-def prologue_bound(problem: Problem, terms: list[list[FetchTerm]],
-                   averages: list[list[float]]) -> float:
+def prologue_bound(
+    problem: Problem, terms: list[list[FetchTerm]], averages: list[list[float]]
+) -> float:
     """Least cycles of one tile transfer of every operand at every interface.
 
     Each operand's first tile is either exposed (double-buffered) or part of its serial transfers,
@@ -127,8 +135,12 @@ def prologue_bound(problem: Problem, terms: list[list[FetchTerm]],
     for row, mean in zip(terms, averages, strict=True):
         for operand, per_element, latency in row:
             if operand == "I":
-                elements = (mean[0] * mean[problem.input_channel] * max(mean[OY], mean[FY])
-                            * max(mean[OX], mean[FX]))
+                elements = (
+                    mean[0]
+                    * mean[problem.input_channel]
+                    * max(mean[OY], mean[FY])
+                    * max(mean[OX], mean[FX])
+                )
             else:
                 elements = prod(mean[d] for d in problem.relevant[operand])
             total += elements * per_element + latency

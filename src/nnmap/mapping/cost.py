@@ -43,9 +43,15 @@ def evaluate(problem: Problem, mapping: Mapping) -> Cost:
     unroll = unroll_vector(mapping)
     compute, steps = compute_cycles(problem, parts[0], unroll)
     counts = [[count(loop) for loop in level] for level in parts]
-    traffic = [level_traffic(problem, parts, level,
-                             multipliers(problem, counts, mapping.tiles, mapping.orders, level))
-               for level in range(problem.tiled_levels)]
+    traffic = [
+        level_traffic(
+            problem,
+            parts,
+            level,
+            multipliers(problem, counts, mapping.tiles, mapping.orders, level),
+        )
+        for level in range(problem.tiled_levels)
+    ]
     total = combine(problem, compute, traffic, mapping.double_buffered)
     lanes = problem.module.array.lanes
     peak = problem.module.peak_macs_per_cycle
@@ -67,12 +73,15 @@ def unroll_vector(mapping: Mapping) -> tuple[int, ...]:
     return tuple(unroll[loop] for loop in LOOPS)
 
 
-def compute_cycles(problem: Problem, inner: list[Parts], unroll: tuple[int, ...]
-                   ) -> tuple[float, int]:
+def compute_cycles(
+    problem: Problem, inner: list[Parts], unroll: tuple[int, ...]
+) -> tuple[float, int]:
     """(cycles, array steps) of all innermost tiles."""
     array = problem.module.array
-    factors = [sum(number * -(-size // lanes) for size, number in parts)
-               for parts, lanes in zip(inner, unroll, strict=True)]
+    factors = [
+        sum(number * -(-size // lanes) for size, number in parts)
+        for parts, lanes in zip(inner, unroll, strict=True)
+    ]
     steps = prod(factors)
     tiles = prod(count(parts) for parts in inner)
     if array.stationary is None or array.reload_cycles == 0:
@@ -81,8 +90,12 @@ def compute_cycles(problem: Problem, inner: list[Parts], unroll: tuple[int, ...]
         held = problem.relevant[array.stationary]
         blocks = prod(factors[d] for d in held)
         streamed = [d for d in range(len(LOOPS)) if d not in held]
-        busy = blocks * stream_cycles([inner[d] for d in streamed], [unroll[d] for d in streamed],
-                                      array.step_cycles, array.reload_cycles)
+        busy = blocks * stream_cycles(
+            [inner[d] for d in streamed],
+            [unroll[d] for d in streamed],
+            array.step_cycles,
+            array.reload_cycles,
+        )
     fixed = tiles * (array.fill_cycles + array.drain_cycles)
     return problem.groups * (busy + fixed), problem.groups * steps
 
@@ -97,8 +110,13 @@ def stream_cycles(parts: list[Parts], unroll: list[int], step_cycles: int, reloa
     return total
 
 
-def multipliers(problem: Problem, counts: list[list[int]], tiles: tuple[tuple[int, ...], ...],
-                orders: tuple[tuple[str, ...], ...], level: int) -> dict[str, int]:
+def multipliers(
+    problem: Problem,
+    counts: list[list[int]],
+    tiles: tuple[tuple[int, ...], ...],
+    orders: tuple[tuple[str, ...], ...],
+    level: int,
+) -> dict[str, int]:
     """How often each operand's level-``level`` tiles are fetched (1: once); ``counts[level][loop]``
     is the number of tiles along a loop."""
     nest = loop_nest(problem, tiles, orders, level)
@@ -107,15 +125,19 @@ def multipliers(problem: Problem, counts: list[list[int]], tiles: tuple[tuple[in
         relevant = problem.relevant[operand]
         last = max((i for i, (d, _) in enumerate(nest) if d in relevant), default=-1)
         finest: dict[int, int] = {}
-        for d, depth in nest[:max(last, 0)]:
+        for d, depth in nest[: max(last, 0)]:
             if d not in relevant:
                 finest[d] = min(finest.get(d, depth), depth)
         result[operand] = prod(counts[depth][d] for d, depth in finest.items())
     return result
 
 
-def loop_nest(problem: Problem, tiles: tuple[tuple[int, ...], ...],
-              orders: tuple[tuple[str, ...], ...], level: int) -> list[tuple[int, int]]:
+def loop_nest(
+    problem: Problem,
+    tiles: tuple[tuple[int, ...], ...],
+    orders: tuple[tuple[str, ...], ...],
+    level: int,
+) -> list[tuple[int, int]]:
     """The loops stepping level-``level`` tiles, outermost first, as (loop, tile level stepped)."""
     sizes = (*tiles, problem.sizes)
     nest = []
@@ -127,10 +149,14 @@ def loop_nest(problem: Problem, tiles: tuple[tuple[int, ...], ...],
     return nest
 
 
-def level_traffic(problem: Problem, parts: list[list[Parts]], level: int,
-                  mult: dict[str, int]) -> dict[str, Traffic]:
-    return {operand: scaled(operand_flow(problem, parts, level, operand), mult[operand])
-            for operand in OPERAND_NAMES if problem.operand_bytes[operand]}
+def level_traffic(
+    problem: Problem, parts: list[list[Parts]], level: int, mult: dict[str, int]
+) -> dict[str, Traffic]:
+    return {
+        operand: scaled(operand_flow(problem, parts, level, operand), mult[operand])
+        for operand in OPERAND_NAMES
+        if problem.operand_bytes[operand]
+    }
 
 
 @dataclass(frozen=True)
@@ -157,10 +183,18 @@ def operand_flow(problem: Problem, parts: list[list[Parts]], level: int, operand
     width = problem.operand_bytes[operand]
     psum = module.array.acc_bytes if operand == "O" and inner.holds_psums else width
     fetches = problem.groups * prod(count(parts[level][d]) for d in problem.relevant[operand])
-    return Flow(operand, problem.groups * touched_elements(problem, parts[level], operand),
-                fetches, width, psum, problem.contiguous_run(operand, tile), outer.burst_bytes,
-                min(outer.read_bw, inner.write_bw), min(inner.read_bw, outer.write_bw),
-                outer.latency)
+    return Flow(
+        operand,
+        problem.groups * touched_elements(problem, parts[level], operand),
+        fetches,
+        width,
+        psum,
+        problem.contiguous_run(operand, tile),
+        outer.burst_bytes,
+        min(outer.read_bw, inner.write_bw),
+        min(inner.read_bw, outer.write_bw),
+        outer.latency,
+    )
 
 
 def scaled(flow: Flow, mult: int) -> Traffic:
@@ -170,8 +204,9 @@ def scaled(flow: Flow, mult: int) -> Traffic:
         cycles = moved / flow.rate_in + mult * flow.fetches * flow.latency
         return Traffic(moved, cycles, cycles / (mult * flow.fetches))
     spills = (mult - 1) * flow.elements
-    out_bytes = burst_bytes(flow.elements * flow.width + spills * flow.psum_width,
-                            flow.row * flow.width, flow.burst)
+    out_bytes = burst_bytes(
+        flow.elements * flow.width + spills * flow.psum_width, flow.row * flow.width, flow.burst
+    )
     back_bytes = burst_bytes(spills * flow.psum_width, flow.row * flow.psum_width, flow.burst)
     transfers = (2 * mult - 1) * flow.fetches
     cycles = out_bytes / flow.rate_out + back_bytes / flow.rate_in + transfers * flow.latency
@@ -183,10 +218,12 @@ def touched_elements(problem: Problem, parts: list[Parts], operand: str) -> int:
     sizes = problem.sizes
     if operand != "I":
         return prod(sizes[d] for d in problem.relevant[operand])
-    rows = sum(a * b * problem.input_rows(oy, fy)
-               for (oy, a), (fy, b) in product(parts[3], parts[5]))
-    cols = sum(a * b * problem.input_cols(ox, fx)
-               for (ox, a), (fx, b) in product(parts[4], parts[6]))
+    rows = sum(
+        a * b * problem.input_rows(oy, fy) for (oy, a), (fy, b) in product(parts[3], parts[5])
+    )
+    cols = sum(
+        a * b * problem.input_cols(ox, fx) for (ox, a), (fx, b) in product(parts[4], parts[6])
+    )
     return sizes[0] * sizes[problem.input_channel] * rows * cols
 
 
@@ -197,8 +234,12 @@ def burst_bytes(total: float, row: float, burst: int) -> float:
     return total / row * (-(-row // burst) * burst)
 
 
-def combine(problem: Problem, compute: float, traffic: list[dict[str, Traffic]],
-            double_buffered: tuple[frozenset[str], ...]) -> float:
+def combine(
+    problem: Problem,
+    compute: float,
+    traffic: list[dict[str, Traffic]],
+    double_buffered: tuple[frozenset[str], ...],
+) -> float:
     """Total cycles: first tiles, then compute overlapped with double-buffered transfers."""
     first = 0.0
     single = 0.0
@@ -215,9 +256,11 @@ def combine(problem: Problem, compute: float, traffic: list[dict[str, Traffic]],
     return problem.module.timing.get("layer_overhead", 0.0) + first + max(compute, overlap) + single
 
 
-def footprints(problem: Problem, tiles: tuple[tuple[int, ...], ...],
-               double_buffered: tuple[frozenset[str], ...]
-               ) -> tuple[tuple[tuple[str, int, int], ...], ...]:
+def footprints(
+    problem: Problem,
+    tiles: tuple[tuple[int, ...], ...],
+    double_buffered: tuple[frozenset[str], ...],
+) -> tuple[tuple[tuple[str, int, int], ...], ...]:
     """(memory, bytes used, capacity) at every level; the outermost holds whole tensors."""
     result = []
     for level, memories in enumerate(problem.module.levels):
@@ -246,8 +289,10 @@ def energy(problem: Problem, traffic: list[dict[str, Traffic]]) -> float | None:
     total = per_mac * problem.macs
     for level, flows in enumerate(traffic):
         for operand, flow in flows.items():
-            for memory in (problem.module.memory_for(level, operand),
-                           problem.module.memory_for(level + 1, operand)):
+            for memory in (
+                problem.module.memory_for(level, operand),
+                problem.module.memory_for(level + 1, operand),
+            ):
                 if memory.energy_pj_per_byte is None:
                     return None
                 total += memory.energy_pj_per_byte * flow.bytes

@@ -51,13 +51,17 @@ def map_layer(workload: Workload, target: Target, budget_s: float = 2.0) -> Laye
         except MappingError as error:
             reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
             continue
-        log.debug("layer %s on %s: %.0f cycles", workload.name, module.name,
-                  found.cost.total_cycles)
+        log.debug(
+            "layer %s on %s: %.0f cycles", workload.name, module.name, found.cost.total_cycles
+        )
         if best is None or found.cost.total_cycles < best.cost.total_cycles:
-            best = LayerMapping(workload.name, module.name, workload, found.mapping, found.cost,
-                                found.seconds)
+            best = LayerMapping(
+                workload.name, module.name, workload, found.mapping, found.cost, found.seconds
+            )
     if best is None:
-        raise MappingError(f"layer {workload.name}: no module of target {target.name} can hold "
-                           f"it ({'; '.join(reasons)}); split the layer or pick a target with "
-                           "larger memories")
+        raise MappingError(
+            f"layer {workload.name}: no module of target {target.name} can hold "
+            f"it ({'; '.join(reasons)}); split the layer or pick a target with "
+            "larger memories"
+        )
     return best

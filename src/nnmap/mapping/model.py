@@ -68,5 +68,9 @@ class Cost:
 
     def overflows(self) -> list[str]:
         """Memories whose capacity the mapping exceeds, as 'name (used > size B)'."""
-        return [f"{name} ({used} > {size} B)" for level in self.footprint
-                for name, used, size in level if used > size]
+        return [
+            f"{name} ({used} > {size} B)"
+            for level in self.footprint
+            for name, used, size in level
+            if used > size
+        ]

@@ -44,8 +44,12 @@ class Problem:
     def layout(self, operand: str, tile: tuple[int, ...]) -> tuple[int, ...]:
         """The operand's tile along its memory layout, outermost axis first (NHWC / OHWI)."""
         if operand == "I":
-            return (tile[B], self.input_rows(tile[OY], tile[FY]),
-                    self.input_cols(tile[OX], tile[FX]), tile[self.input_channel])
+            return (
+                tile[B],
+                self.input_rows(tile[OY], tile[FY]),
+                self.input_cols(tile[OX], tile[FX]),
+                tile[self.input_channel],
+            )
         if operand == "W":
             return (tile[K], tile[FY], tile[FX], tile[C])
         return (tile[B], tile[OY], tile[OX], tile[K])
@@ -78,8 +82,11 @@ def problem_of(workload: Workload, module: ExecModule) -> Problem:
     if not workload.has_weights:
         relevant["W"] = ()
     weight_bytes = module.operand_bytes["W"] if workload.has_weights else 0.0
-    operand_bytes = {"I": module.operand_bytes["I"], "W": weight_bytes,
-                     "O": module.operand_bytes["O"]}
+    operand_bytes = {
+        "I": module.operand_bytes["I"],
+        "W": weight_bytes,
+        "O": module.operand_bytes["O"],
+    }
     return Problem(workload, module, tuple(sizes), groups, relevant, input_channel, operand_bytes)
 
 

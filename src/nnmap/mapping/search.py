@@ -36,7 +36,7 @@ from nnmap.mapping.cost import (
     scaled,
 )
 from nnmap.mapping.model import Cost, Mapping
-from nnmap.mapping.problem import Problem, count, level_parts, problem_of, split
+from nnmap.mapping.problem import Parts, Problem, count, level_parts, problem_of, split
 from nnmap.mapping.space import (
     Spatial,
     buffering_options,
@@ -72,14 +72,26 @@ def search_result(workload: Workload, module: ExecModule, budget_s: float = 2.0)
     searcher = _Searcher(problem, start + budget_s)
     searcher.run()
     if searcher.best is None:
-        raise MappingError(f"layer {workload.name}: no tiling fits the memories of module "
-                           f"{module.name}; use a target with larger memories")
+        raise MappingError(
+            f"layer {workload.name}: no tiling fits the memories of module "
+            f"{module.name}; use a target with larger memories"
+        )
     seconds = time.perf_counter() - start
     if searcher.timed_out:
-        log.warning("layer %s on %s: search stopped at its %.2f s budget; the mapping is the best "
-                    "found, not proven optimal", workload.name, module.name, budget_s)
-    return SearchResult(searcher.best, evaluate(problem, searcher.best), searcher.leaves, seconds,
-                        not searcher.timed_out)
+        log.warning(
+            "layer %s on %s: search stopped at its %.2f s budget; the mapping is the best "
+            "found, not proven optimal",
+            workload.name,
+            module.name,
+            budget_s,
+        )
+    return SearchResult(
+        searcher.best,
+        evaluate(problem, searcher.best),
+        searcher.leaves,
+        seconds,
+        not searcher.timed_out,
+    )
 
 
 def check_runnable(problem: Problem) -> None:
@@ -92,8 +104,10 @@ def check_runnable(problem: Problem) -> None:
     buffers = tuple(frozenset[str]() for _ in range(problem.tiled_levels))
     for memory, used, size in footprints(problem, whole, buffers)[-1]:
         if used > size:
-            raise MappingError(f"layer {name}: its tensors need {used} B but {module.name}'s "
-                               f"{memory} holds {size} B; split the layer or use a larger target")
+            raise MappingError(
+                f"layer {name}: its tensors need {used} B but {module.name}'s "
+                f"{memory} holds {size} B; split the layer or use a larger target"
+            )
 
 
 _Choice = tuple[tuple[int, ...], tuple[int, ...], int]  # tiles per level, tile counts, steps
@@ -123,21 +137,32 @@ class _Searcher:
         self.overhead = problem.module.timing.get("layer_overhead", 0.0)
         operands = tuple(op for op in ("I", "W", "O") if problem.operand_bytes[op])
         self.operands = operands
-        self.buffering = list(product(*(buffering_options(problem.module, level, operands)
-                                        for level in range(self.levels))))
+        self.buffering = list(
+            product(
+                *(
+                    buffering_options(problem.module, level, operands)
+                    for level in range(self.levels)
+                )
+            )
+        )
         self.relevant = tuple(problem.relevant[op] for op in ("I", "W", "O"))
         self.terms = transfer_terms(problem)
         self.fetches = fetch_terms(problem)
-        self.widths = [[(memory.size, [(op, _width(problem, memory, op)) for op in memory.operands])
-                        for memory in problem.module.levels[level]]
-                       for level in range(self.levels)]
+        self.widths = [
+            [
+                (memory.size, [(op, _width(problem, memory, op)) for op in memory.operands])
+                for memory in problem.module.levels[level]
+            ]
+            for level in range(self.levels)
+        ]
 
     def run(self) -> None:
         ranked = []
         for spatial in spatial_options(self.problem):
             unroll = _unroll(spatial)
-            factors = [-(-size // lanes) for size, lanes in zip(self.problem.sizes, unroll,
-                                                                  strict=True)]
+            factors = [
+                -(-size // lanes) for size, lanes in zip(self.problem.sizes, unroll, strict=True)
+            ]
             ranked.append((compute_bound(self.problem, factors, 1), spatial, unroll, factors))
         ranked.sort(key=lambda item: item[0])
         order = [d for d in DIM_ORDER if self.problem.sizes[d] > 1]
@@ -145,13 +170,23 @@ class _Searcher:
             if self.overhead + bound >= self.best_total or self.timed_out:
                 continue
             choices = {d: _choices(self.problem.sizes[d], unroll[d], self.levels) for d in order}
-            state = _Partial([[1] * len(LOOPS) for _ in range(self.levels)],
-                             [[1] * len(LOOPS) for _ in range(self.levels)], list(factors),
-                             [False] * len(LOOPS))
+            state = _Partial(
+                [[1] * len(LOOPS) for _ in range(self.levels)],
+                [[1] * len(LOOPS) for _ in range(self.levels)],
+                list(factors),
+                [False] * len(LOOPS),
+            )
             self._assign(order, 0, spatial, unroll, choices, state)
 
-    def _assign(self, order: list[int], position: int, spatial: Spatial, unroll: tuple[int, ...],
-                choices: dict[int, list[_Choice]], state: _Partial) -> None:
+    def _assign(
+        self,
+        order: list[int],
+        position: int,
+        spatial: Spatial,
+        unroll: tuple[int, ...],
+        choices: dict[int, list[_Choice]],
+        state: _Partial,
+    ) -> None:
         if self.timed_out:
             return
         if position == len(order):
@@ -188,14 +223,19 @@ class _Searcher:
     def _bound(self, state: _Partial) -> float:
         inner = prod(state.counts[0]) if self.levels else 1
         sizes = self.problem.sizes
-        averages = [[sizes[d] / counts[d] if state.assigned[d] else 1.0 for d in range(len(sizes))]
-                    for counts in state.counts]
+        averages = [
+            [sizes[d] / counts[d] if state.assigned[d] else 1.0 for d in range(len(sizes))]
+            for counts in state.counts
+        ]
         prologue = prologue_bound(self.problem, self.fetches, averages)
-        return self.overhead + max(compute_bound(self.problem, state.factors, inner) + prologue,
-                                   transfer_bound(self.terms, state.counts))
+        return self.overhead + max(
+            compute_bound(self.problem, state.factors, inner) + prologue,
+            transfer_bound(self.terms, state.counts),
+        )
 
-    def _leaf(self, spatial: Spatial, unroll: tuple[int, ...],
-              tiles: tuple[tuple[int, ...], ...]) -> None:
+    def _leaf(
+        self, spatial: Spatial, unroll: tuple[int, ...], tiles: tuple[tuple[int, ...], ...]
+    ) -> None:
         self.leaves += 1
         if self.leaves % 256 == 0 and time.perf_counter() > self.deadline:
             self.timed_out = True
@@ -206,8 +246,10 @@ class _Searcher:
         exact_compute = compute
         if self.overhead + compute >= self.best_total:
             return
-        flows = [[operand_flow(problem, parts, level, op) for op in self.operands]
-                 for level in range(self.levels)]
+        flows = [
+            [operand_flow(problem, parts, level, op) for op in self.operands]
+            for level in range(self.levels)
+        ]
         once = [{flow.operand: scaled(flow, 1) for flow in level} for level in flows]
         floor = max((sum(t.cycles for t in flows.values()) for flows in once), default=0.0)
         compute += _prologue(flows, once)
@@ -215,9 +257,12 @@ class _Searcher:
             return
         sizes = (*tiles, problem.sizes)
         per_level_orders = [
-            representative_orders(tuple(d for d in range(len(LOOPS))
-                                        if sizes[level][d] < sizes[level + 1][d]), self.relevant)
-            for level in range(self.levels)]
+            representative_orders(
+                tuple(d for d in range(len(LOOPS)) if sizes[level][d] < sizes[level + 1][d]),
+                self.relevant,
+            )
+            for level in range(self.levels)
+        ]
         buffers = self._widest_buffering(tiles)
         if not buffers:
             return
@@ -237,8 +282,9 @@ class _Searcher:
                     self.best_total = total
                     self.best = Mapping(spatial, tiles, orders, buffered)
 
-    def _widest_buffering(self, tiles: tuple[tuple[int, ...], ...]
-                          ) -> list[tuple[frozenset[str], ...]]:
+    def _widest_buffering(
+        self, tiles: tuple[tuple[int, ...], ...]
+    ) -> list[tuple[frozenset[str], ...]]:
         """The double-buffering choices that fit and are not contained in another that fits.
 
         Double-buffering one more operand never costs cycles in the model (its transfers move from
@@ -246,10 +292,14 @@ class _Searcher:
         """
         singles = self._single_bytes(tiles)
         fitting = [buffered for buffered in self.buffering if self._fits(singles, buffered)]
-        return [buffered for buffered in fitting
-                if not any(other != buffered and all(a <= b for a, b in
-                                                     zip(buffered, other, strict=True))
-                           for other in fitting)]
+        return [
+            buffered
+            for buffered in fitting
+            if not any(
+                other != buffered and all(a <= b for a, b in zip(buffered, other, strict=True))
+                for other in fitting
+            )
+        ]
 
     def _single_bytes(self, tiles: tuple[tuple[int, ...], ...]) -> list[list[tuple[int, dict]]]:
         """Per level and memory: (capacity, bytes of one buffer of each operand it holds)."""
@@ -269,12 +319,12 @@ class _Searcher:
         return result
 
     @staticmethod
-    def _fits(singles: list[list[tuple[int, dict]]], buffered: tuple[frozenset[str], ...]
-              ) -> bool:
+    def _fits(singles: list[list[tuple[int, dict]]], buffered: tuple[frozenset[str], ...]) -> bool:
         for level, rows in enumerate(singles):
             for size, share in rows:
-                used = sum(nbytes * (2 if op in buffered[level] else 1)
-                           for op, nbytes in share.items())
+                used = sum(
+                    nbytes * (2 if op in buffered[level] else 1) for op, nbytes in share.items()
+                )
                 if -(-used // 1) > size:
                     return False
         return True
@@ -310,7 +360,7 @@ def _choices(size: int, lanes: int, levels: int) -> list[_Choice]:
     """Each tile chain of one loop with its tile count per level and its array steps."""
     result = []
     for chain in _chains(size, lanes, levels):
-        parts = ((size, 1),)
+        parts: Parts = ((size, 1),)
         counts = [1] * levels
         for level in range(levels - 1, -1, -1):
             parts = split(parts, chain[level])

@@ -59,8 +59,9 @@ def tile_candidates(size: int, lanes: int) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=4096)
-def representative_orders(active: tuple[int, ...], relevant: tuple[tuple[int, ...], ...]
-                          ) -> tuple[tuple[str, ...], ...]:
+def representative_orders(
+    active: tuple[int, ...], relevant: tuple[tuple[int, ...], ...]
+) -> tuple[tuple[str, ...], ...]:
     """One loop order (outermost first) per distinct reuse signature of the ``active`` loops.
 
     Only loops that step more than once matter; for each operand what counts is whether any of its
@@ -80,13 +81,14 @@ def order_signature(order: tuple[int, ...], relevant: tuple[tuple[int, ...], ...
     signature = []
     for dims in relevant:
         last = max((i for i, d in enumerate(order) if d in dims), default=-1)
-        outside = frozenset(d for d in order[:max(last, 0)] if d not in dims)
+        outside = frozenset(d for d in order[: max(last, 0)] if d not in dims)
         signature.append((last >= 0, outside))
     return tuple(signature)
 
 
-def buffering_options(module: ExecModule, level: int, operands: tuple[str, ...]
-                      ) -> list[frozenset[str]]:
+def buffering_options(
+    module: ExecModule, level: int, operands: tuple[str, ...]
+) -> list[frozenset[str]]:
     """Subsets of the operands that may be double-buffered at ``level``."""
     allowed = [op for op in operands if module.memory_for(level, op).double_buffer]
     subsets = chain.from_iterable(combinations(allowed, n) for n in range(len(allowed) + 1))
