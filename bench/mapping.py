@@ -125,7 +125,7 @@ def mlperf_times(budget: float) -> dict[str, dict] | str:
         except Exception as error:  # the frontend may not handle this model yet
             result[path.stem] = {"error": f"load_model failed: {error}"}
             continue
-        for target in ("gemmini", "vta", "diana", "gap9"):
+        for target in ("host", "gemmini", "vta", "diana", "gap9"):
             start = time.perf_counter()
             layers = map_graph(graph, get_target(target), budget)
             result[f"{path.stem}@{target}"] = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from math import inf
 
 from nnmap.errors import MappingError
 from nnmap.hw import Target
@@ -11,7 +13,7 @@ from nnmap.ir.graph import Graph
 from nnmap.ir.layers import COMPUTE_KINDS
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.model import Cost, Mapping
-from nnmap.mapping.search import search_result
+from nnmap.mapping.search import search_below
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +44,29 @@ def map_graph(graph: Graph, target: Target, budget_s: float = 2.0) -> list[Layer
 
 
 def map_layer(workload: Workload, target: Target, budget_s: float = 2.0) -> LayerMapping:
-    """The cheapest (module, mapping) of one workload; MappingError when no module can hold it."""
+    """The cheapest (module, mapping) of one workload; MappingError when no module can hold it.
+
+    Accelerators are searched first; each later module is searched only for mappings cheaper
+    than the best so far, which prunes most of a slow host's space and keeps the choice exact.
+    """
     best: LayerMapping | None = None
     reasons = []
+    start = time.perf_counter()
     for module in target.modules():
+        cutoff = inf if best is None else best.cost.total_cycles
         try:
-            found = search_result(workload, module, budget_s)
+            found = search_below(workload, module, cutoff, budget_s)
         except MappingError as error:
             reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
             continue
-        log.debug(
-            "layer %s on %s: %.0f cycles", workload.name, module.name, found.cost.total_cycles
-        )
-        if best is None or found.cost.total_cycles < best.cost.total_cycles:
-            best = LayerMapping(
-                workload.name, module.name, workload, found.mapping, found.cost, found.seconds
-            )
+        if found is None:
+            log.debug("layer %s: %s cannot beat %.0f cycles", workload.name, module.name, cutoff)
+            continue
+        best = LayerMapping(workload.name, module.name, workload, found.mapping, found.cost, 0.0)
     if best is None:
         raise MappingError(
             f"layer {workload.name}: no module of target {target.name} can hold "
             f"it ({'; '.join(reasons)}); split the layer or pick a target with "
             "larger memories"
         )
-    return best
+    return replace(best, search_seconds=time.perf_counter() - start)

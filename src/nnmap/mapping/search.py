@@ -66,17 +66,28 @@ def search(workload: Workload, module: ExecModule, budget_s: float = 2.0) -> Map
 
 
 def search_result(workload: Workload, module: ExecModule, budget_s: float = 2.0) -> SearchResult:
-    problem = problem_of(workload, module)
-    check_runnable(problem)
-    start = time.perf_counter()
-    searcher = _Searcher(problem, start + budget_s)
-    searcher.run()
-    if searcher.best is None:
+    """The optimum with its cost and search statistics; MappingError when nothing fits."""
+    found = search_below(workload, module, inf, budget_s)
+    if found is None:
         raise MappingError(
             f"layer {workload.name}: no tiling fits the memories of module "
             f"{module.name}; use a target with larger memories"
         )
-    seconds = time.perf_counter() - start
+    return found
+
+
+def search_below(
+    workload: Workload, module: ExecModule, cutoff: float, budget_s: float = 2.0
+) -> SearchResult | None:
+    """The optimum if it costs fewer than ``cutoff`` cycles, else None (pruned against it)."""
+    problem = problem_of(workload, module)
+    check_runnable(problem)
+    start = time.perf_counter()
+    searcher = _Searcher(problem, start + budget_s)
+    searcher.best_total = cutoff
+    searcher.run()
+    if searcher.best is None:
+        return None
     if searcher.timed_out:
         log.warning(
             "layer %s on %s: search stopped at its %.2f s budget; the mapping is the best "
@@ -85,6 +96,7 @@ def search_result(workload: Workload, module: ExecModule, budget_s: float = 2.0)
             module.name,
             budget_s,
         )
+    seconds = time.perf_counter() - start
     return SearchResult(
         searcher.best,
         evaluate(problem, searcher.best),
