@@ -59,6 +59,9 @@ def map_layer(workload: Workload, target: Target, budget_s: float = 2.0) -> Laye
         except MappingError as error:
             reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
             continue
+        if found is None and best is None:
+            reasons.append(f"no tiling fits the memories of module {module.name}")
+            continue
         if found is None:
             log.debug("layer %s: %s cannot beat %.0f cycles", workload.name, module.name, cutoff)
             continue

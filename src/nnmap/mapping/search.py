@@ -144,6 +144,7 @@ class _Searcher:
         self.best: Mapping | None = None
         self.best_total = inf
         self.leaves = 0
+        self.nodes = 0
         self.timed_out = False
         self.levels = problem.tiled_levels
         self.overhead = problem.module.timing.get("layer_overhead", 0.0)
@@ -199,6 +200,9 @@ class _Searcher:
         choices: dict[int, list[_Choice]],
         state: _Partial,
     ) -> None:
+        self.nodes += 1
+        if self.nodes % 1024 == 0 and time.perf_counter() > self.deadline:
+            self.timed_out = True
         if self.timed_out:
             return
         if position == len(order):
