@@ -38,17 +38,16 @@ def compulsory_bytes(problem: Problem) -> dict[str, float]:
     return result
 
 
-LatencyTerm = tuple[float, tuple[int, ...]]  # (cycles per tile fetched, loops the tile follows)
+TransferTerm = tuple[float, float, tuple[int, ...]]  # cycles of its bytes, per tile, its loops
 
 
-def transfer_terms(problem: Problem) -> list[tuple[float, list[LatencyTerm]]]:
-    """Per interface: least bandwidth cycles, and the latency paid per tile of each operand."""
+def transfer_terms(problem: Problem) -> list[list[TransferTerm]]:
+    """Per interface and operand: cycles to move it once, latency per tile, its relevant loops."""
     module = problem.module
     least = compulsory_bytes(problem)
     terms = []
     for level in range(problem.tiled_levels):
-        cycles = 0.0
-        latency = []
+        row = []
         for operand, moved in least.items():
             if not moved:
                 continue
@@ -59,24 +58,41 @@ def transfer_terms(problem: Problem) -> list[tuple[float, list[LatencyTerm]]]:
                 if operand == "O"
                 else min(outer.read_bw, inner.write_bw)
             )
-            cycles += moved / rate
-            latency.append((problem.groups * outer.latency, problem.relevant[operand]))
-        terms.append((cycles, latency))
+            row.append((moved / rate, problem.groups * outer.latency, problem.relevant[operand]))
+        terms.append(row)
     return terms
 
 
 def transfer_bound(
-    terms: list[tuple[float, list[LatencyTerm]]], tile_counts: list[list[int]]
+    terms: list[list[TransferTerm]], tile_counts: list[list[int]], open_loops: list[bool]
 ) -> float:
-    """Least cycles of the busiest interface; ``tile_counts[level][loop]`` bounds tile counts."""
+    """Least cycles of the busiest interface, whatever the loop orders.
+
+    ``tile_counts[level][loop]`` bounds the tile counts (1 for loops not yet chosen, which
+    ``open_loops`` marks). Whichever loop ends up innermost, every operand it indexes is fetched
+    again for every tile of the loops it does not index (counted at the coarsest tiled level).
+    """
     busiest = 0.0
-    for (cycles, latency), counts in zip(terms, tile_counts, strict=True):
-        for per_tile, loops in latency:
-            tiles = 1
-            for d in loops:
-                tiles *= counts[d]
-            cycles += per_tile * tiles
-        busiest = max(busiest, cycles)
+    coarsest = tile_counts[-1] if tile_counts else []
+    for row, counts in zip(terms, tile_counts, strict=True):
+        once = []
+        for cycles, per_tile, loops in row:
+            tiles = refetch = 1
+            for d, number in enumerate(counts):
+                if d in loops:
+                    tiles *= number
+                else:
+                    refetch *= coarsest[d]
+            once.append((cycles + per_tile * tiles, loops, refetch))
+        innermost = [d for d, number in enumerate(counts) if number > 1 or open_loops[d]]
+        least = min(
+            (
+                sum(cost * refetch if d in loops else cost for cost, loops, refetch in once)
+                for d in innermost
+            ),
+            default=sum(cost for cost, _, _ in once),
+        )
+        busiest = max(busiest, least)
     return busiest
 
 
@@ -93,7 +109,9 @@ def compute_bound(problem: Problem, factors: list[int], tiles: int) -> float:
 def roofline_cycles(problem: Problem) -> float:
     """max(compute-bound, bandwidth-bound) cycles: peak MACs, each operand moved once."""
     compute = problem.macs / problem.module.peak_macs_per_cycle
-    traffic = max((cycles for cycles, _ in transfer_terms(problem)), default=0.0)
+    traffic = max(
+        (sum(cycles for cycles, _, _ in row) for row in transfer_terms(problem)), default=0.0
+    )
     return max(compute, traffic)
 
 

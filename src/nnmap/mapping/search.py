@@ -237,21 +237,27 @@ class _Searcher:
         return True
 
     def _bound(self, state: _Partial) -> float:
+        """A lower bound on every completion (the cheap compute side first)."""
         inner = prod(state.counts[0]) if self.levels else 1
         sizes = self.problem.sizes
         averages = [
-            [sizes[d] / counts[d] if state.assigned[d] else 1.0 for d in range(len(sizes))]
+            [
+                size / number if known else 1.0
+                for size, number, known in zip(sizes, counts, state.assigned, strict=True)
+            ]
             for counts in state.counts
         ]
         prologue = prologue_bound(self.problem, self.fetches, averages)
-        return self.overhead + max(
-            compute_bound(self.problem, state.factors, inner) + prologue,
-            transfer_bound(self.terms, state.counts),
-        )
+        least = self.overhead + compute_bound(self.problem, state.factors, inner) + prologue
+        if least >= self.best_total:
+            return least
+        open_loops = [not known for known in state.assigned]
+        return max(least, self.overhead + transfer_bound(self.terms, state.counts, open_loops))
 
     def _leaf(
         self, spatial: Spatial, unroll: tuple[int, ...], tiles: tuple[tuple[int, ...], ...]
     ) -> None:
+        """Cost every representative loop order with the widest double-buffering that fits."""
         self.leaves += 1
         if self.leaves % 256 == 0 and time.perf_counter() > self.deadline:
             self.timed_out = True
@@ -259,7 +265,6 @@ class _Searcher:
         parts = level_parts(problem, tiles)
         counts = [[count(loop) for loop in level] for level in parts]
         compute, _ = compute_cycles(problem, parts[0], unroll)
-        exact_compute = compute
         if self.overhead + compute >= self.best_total:
             return
         flows = [
@@ -267,36 +272,39 @@ class _Searcher:
             for level in range(self.levels)
         ]
         once = [{flow.operand: scaled(flow, 1) for flow in level} for level in flows]
-        floor = max((sum(t.cycles for t in flows.values()) for flows in once), default=0.0)
-        compute += _prologue(flows, once)
-        if self.overhead + max(compute, floor) >= self.best_total:
+        least = self.overhead + compute + _prologue(flows, once)
+        if max(least, self.overhead + _busiest(once)) >= self.best_total:
             return
-        sizes = (*tiles, problem.sizes)
-        per_level_orders = [
+        buffers = self._widest_buffering(tiles)
+        if not buffers:
+            return
+        for orders in product(*self._orders(tiles)):
+            traffic = []
+            for level in range(self.levels):
+                mult = multipliers(problem, counts, tiles, orders, level)
+                traffic.append(
+                    {flow.operand: scaled(flow, mult[flow.operand]) for flow in flows[level]}
+                )
+            if max(least, self.overhead + _busiest(traffic)) >= self.best_total:
+                continue
+            for buffered in buffers:
+                total = combine(problem, compute, traffic, buffered)
+                if total < self.best_total:
+                    self.best_total = total
+                    self.best = Mapping(spatial, tiles, orders, buffered)
+            if self.best_total <= least:  # this leaf cannot do better with another order
+                return
+
+    def _orders(self, tiles: tuple[tuple[int, ...], ...]) -> list[tuple[tuple[str, ...], ...]]:
+        """Per tiled level, one loop order per reuse signature of the loops that step there."""
+        sizes = (*tiles, self.problem.sizes)
+        return [
             representative_orders(
                 tuple(d for d in range(len(LOOPS)) if sizes[level][d] < sizes[level + 1][d]),
                 self.relevant,
             )
             for level in range(self.levels)
         ]
-        buffers = self._widest_buffering(tiles)
-        if not buffers:
-            return
-        for orders in product(*per_level_orders):
-            traffic = []
-            floor = 0.0
-            for level in range(self.levels):
-                mult = multipliers(problem, counts, tiles, orders, level)
-                moved = {flow.operand: scaled(flow, mult[flow.operand]) for flow in flows[level]}
-                floor = max(floor, sum(flow.cycles for flow in moved.values()))
-                traffic.append(moved)
-            if self.overhead + max(compute, floor) >= self.best_total:
-                continue
-            for buffered in buffers:
-                total = combine(problem, exact_compute, traffic, buffered)
-                if total < self.best_total:
-                    self.best_total = total
-                    self.best = Mapping(spatial, tiles, orders, buffered)
 
     def _widest_buffering(
         self, tiles: tuple[tuple[int, ...], ...]
@@ -351,6 +359,11 @@ def _unroll(spatial: Spatial) -> tuple[int, ...]:
     for _, loop, factor in spatial:
         unroll[loop] *= factor
     return tuple(unroll[loop] for loop in LOOPS)
+
+
+def _busiest(traffic: list[dict[str, Traffic]]) -> float:
+    """Cycles of the busiest interface: the total is never below them."""
+    return max((sum(flow.cycles for flow in level.values()) for level in traffic), default=0.0)
 
 
 def _prologue(flows: list[list[Flow]], once: list[dict[str, Traffic]]) -> float:
