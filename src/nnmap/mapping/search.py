@@ -122,7 +122,8 @@ def check_runnable(problem: Problem) -> None:
             )
 
 
-_Choice = tuple[tuple[int, ...], tuple[int, ...], int]  # tiles per level, tile counts, steps
+# tiles per level, tile counts per level, array steps, mean tile per level
+_Choice = tuple[tuple[int, ...], tuple[int, ...], int, tuple[float, ...]]
 
 
 @dataclass
@@ -133,6 +134,15 @@ class _Partial:
     counts: list[list[int]]
     factors: list[int]
     assigned: list[bool]
+    means: list[list[float]]
+
+    def set(self, d: int, choice: _Choice) -> None:
+        chain, counts, factor, means = choice
+        for level, tile in enumerate(chain):
+            self.tiles[level][d] = tile
+            self.counts[level][d] = counts[level]
+            self.means[level][d] = means[level]
+        self.factors[d] = factor
 
 
 class _Searcher:
@@ -188,6 +198,7 @@ class _Searcher:
                 [[1] * len(LOOPS) for _ in range(self.levels)],
                 list(factors),
                 [False] * len(LOOPS),
+                [[1.0] * len(LOOPS) for _ in range(self.levels)],
             )
             self._assign(order, 0, spatial, unroll, choices, state)
 
@@ -211,18 +222,32 @@ class _Searcher:
         d = order[position]
         least_factor = state.factors[d]
         state.assigned[d] = True
-        for chain, counts, factor in choices[d]:
-            for level in range(self.levels):
-                state.tiles[level][d] = chain[level]
-                state.counts[level][d] = counts[level]
-            state.factors[d] = factor
-            if self._fits_smallest(state.tiles) and self._bound(state) < self.best_total:
+        options = choices[d]
+        single_level = self.levels == 1
+        start = self._first_fitting(d, options, state) if single_level else 0
+        for choice in options[start:]:
+            state.set(d, choice)
+            if (single_level or self._fits_smallest(state.tiles)) and self._bound(
+                state
+            ) < self.best_total:
                 self._assign(order, position + 1, spatial, unroll, choices, state)
-        for level in range(self.levels):
-            state.tiles[level][d] = 1
-            state.counts[level][d] = 1
-        state.factors[d] = least_factor
+        state.set(d, ((1,) * self.levels, (1,) * self.levels, least_factor, (1.0,) * self.levels))
         state.assigned[d] = False
+
+    def _first_fitting(self, d: int, options: list[_Choice], state: _Partial) -> int:
+        """Index of the largest tile of loop ``d`` that fits (options run largest first).
+
+        With one tiled level footprints grow with the tile, so a bisection finds it.
+        """
+        low, high = 0, len(options)
+        while low < high:
+            middle = (low + high) // 2
+            state.set(d, options[middle])
+            if self._fits_smallest(state.tiles):
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     def _fits_smallest(self, tiles: list[list[int]]) -> bool:
         """Whether the partial tiles (unassigned loops at 1, nothing doubled) fit every memory."""
@@ -239,15 +264,7 @@ class _Searcher:
     def _bound(self, state: _Partial) -> float:
         """A lower bound on every completion (the cheap compute side first)."""
         inner = prod(state.counts[0]) if self.levels else 1
-        sizes = self.problem.sizes
-        averages = [
-            [
-                size / number if known else 1.0
-                for size, number, known in zip(sizes, counts, state.assigned, strict=True)
-            ]
-            for counts in state.counts
-        ]
-        prologue = prologue_bound(self.problem, self.fetches, averages)
+        prologue = prologue_bound(self.problem, self.fetches, state.means)
         least = self.overhead + compute_bound(self.problem, state.factors, inner) + prologue
         if least >= self.best_total:
             return least
@@ -278,6 +295,7 @@ class _Searcher:
         buffers = self._widest_buffering(tiles)
         if not buffers:
             return
+        leaf_best = inf
         for orders in product(*self._orders(tiles)):
             traffic = []
             for level in range(self.levels):
@@ -289,10 +307,11 @@ class _Searcher:
                 continue
             for buffered in buffers:
                 total = combine(problem, compute, traffic, buffered)
+                leaf_best = min(leaf_best, total)
                 if total < self.best_total:
                     self.best_total = total
                     self.best = Mapping(spatial, tiles, orders, buffered)
-            if self.best_total <= least:  # this leaf cannot do better with another order
+            if leaf_best <= least:  # no other order of this leaf can do better
                 return
 
     def _orders(self, tiles: tuple[tuple[int, ...], ...]) -> list[tuple[tuple[str, ...], ...]]:
@@ -394,7 +413,8 @@ def _choices(size: int, lanes: int, levels: int) -> list[_Choice]:
         for level in range(levels - 1, -1, -1):
             parts = split(parts, chain[level])
             counts[level] = count(parts)
-        result.append((chain, tuple(counts), sum(n * -(-s // lanes) for s, n in parts)))
+        steps = sum(n * -(-s // lanes) for s, n in parts)
+        result.append((chain, tuple(counts), steps, tuple(size / n for n in counts)))
     return result
 
 
