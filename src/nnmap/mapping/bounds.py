@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from math import prod
 
+from nnmap.mapping.cost import Flow, Traffic
 from nnmap.mapping.problem import FX, FY, OX, OY, Problem
 
 
@@ -162,4 +163,22 @@ def prologue_bound(
             else:
                 elements = prod(mean[d] for d in problem.relevant[operand])
             total += elements * per_element + latency
+    return total
+
+
+def busiest_interface(traffic: list[dict[str, Traffic]]) -> float:
+    """Cycles of the busiest interface: the total is never below them."""
+    return max((sum(flow.cycles for flow in level.values()) for level in traffic), default=0.0)
+
+
+def leaf_prologue(flows: list[list[Flow]], once: list[dict[str, Traffic]]) -> float:
+    """Least cycles of the first tile transfers (see ``bounds.prologue_bound``), at a leaf."""
+    total = 0.0
+    for level_flows, level_once in zip(flows, once, strict=True):
+        for flow in level_flows:
+            if flow.operand != "O":
+                total += level_once[flow.operand].first
+            else:
+                rate = max(flow.rate_in, flow.rate_out)
+                total += flow.elements * flow.width / flow.fetches / rate + flow.latency
     return total

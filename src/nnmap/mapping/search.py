@@ -15,18 +15,18 @@ from itertools import product
 from math import inf, prod
 
 from nnmap.errors import MappingError
-from nnmap.hw import ExecModule, Memory
+from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.bounds import (
+    busiest_interface,
     compute_bound,
     fetch_terms,
+    leaf_prologue,
     prologue_bound,
     transfer_bound,
     transfer_terms,
 )
 from nnmap.mapping.cost import (
-    Flow,
-    Traffic,
     combine,
     compute_cycles,
     evaluate,
@@ -36,17 +36,17 @@ from nnmap.mapping.cost import (
     scaled,
 )
 from nnmap.mapping.model import Cost, Mapping
-from nnmap.mapping.problem import Parts, Problem, count, level_parts, problem_of, split
+from nnmap.mapping.partial import Choice, Partial, storage_width, tile_choices, unroll_of
+from nnmap.mapping.problem import Problem, count, level_parts, problem_of
 from nnmap.mapping.space import (
     Spatial,
     buffering_options,
     representative_orders,
     spatial_options,
-    tile_candidates,
 )
 
 log = logging.getLogger(__name__)
-DIM_ORDER = (5, 6, 2, 1, 4, 3, 0)  # K, C, B, OY, OX, FY, FX: the loops that matter most first
+DIM_ORDER = (5, 6, 2, 1, 4, 3, 0)  # FY, FX (small, usually whole) then C, K, OX, OY, B
 
 
 @dataclass(frozen=True)
@@ -122,29 +122,6 @@ def check_runnable(problem: Problem) -> None:
             )
 
 
-# tiles per level, tile counts per level, array steps, mean tile per level
-_Choice = tuple[tuple[int, ...], tuple[int, ...], int, tuple[float, ...]]
-
-
-@dataclass
-class _Partial:
-    """The loops assigned so far: tiles and tile counts per level, array steps per loop."""
-
-    tiles: list[list[int]]
-    counts: list[list[int]]
-    factors: list[int]
-    assigned: list[bool]
-    means: list[list[float]]
-
-    def set(self, d: int, choice: _Choice) -> None:
-        chain, counts, factor, means = choice
-        for level, tile in enumerate(chain):
-            self.tiles[level][d] = tile
-            self.counts[level][d] = counts[level]
-            self.means[level][d] = means[level]
-        self.factors[d] = factor
-
-
 class _Searcher:
     """Branch-and-bound state for one problem: the incumbent and the counters."""
 
@@ -173,7 +150,7 @@ class _Searcher:
         self.fetches = fetch_terms(problem)
         self.widths = [
             [
-                (memory.size, [(op, _width(problem, memory, op)) for op in memory.operands])
+                (memory.size, [(op, storage_width(problem, memory, op)) for op in memory.operands])
                 for memory in problem.module.levels[level]
             ]
             for level in range(self.levels)
@@ -182,7 +159,7 @@ class _Searcher:
     def run(self) -> None:
         ranked = []
         for spatial in spatial_options(self.problem):
-            unroll = _unroll(spatial)
+            unroll = unroll_of(spatial)
             factors = [
                 -(-size // lanes) for size, lanes in zip(self.problem.sizes, unroll, strict=True)
             ]
@@ -192,8 +169,10 @@ class _Searcher:
         for bound, spatial, unroll, factors in ranked:
             if self.overhead + bound >= self.best_total or self.timed_out:
                 continue
-            choices = {d: _choices(self.problem.sizes[d], unroll[d], self.levels) for d in order}
-            state = _Partial(
+            choices = {
+                d: tile_choices(self.problem.sizes[d], unroll[d], self.levels) for d in order
+            }
+            state = Partial(
                 [[1] * len(LOOPS) for _ in range(self.levels)],
                 [[1] * len(LOOPS) for _ in range(self.levels)],
                 list(factors),
@@ -208,8 +187,8 @@ class _Searcher:
         position: int,
         spatial: Spatial,
         unroll: tuple[int, ...],
-        choices: dict[int, list[_Choice]],
-        state: _Partial,
+        choices: dict[int, list[Choice]],
+        state: Partial,
     ) -> None:
         self.nodes += 1
         if self.nodes % 1024 == 0 and time.perf_counter() > self.deadline:
@@ -234,7 +213,7 @@ class _Searcher:
         state.set(d, ((1,) * self.levels, (1,) * self.levels, least_factor, (1.0,) * self.levels))
         state.assigned[d] = False
 
-    def _first_fitting(self, d: int, options: list[_Choice], state: _Partial) -> int:
+    def _first_fitting(self, d: int, options: list[Choice], state: Partial) -> int:
         """Index of the largest tile of loop ``d`` that fits (options run largest first).
 
         With one tiled level footprints grow with the tile, so a bisection finds it.
@@ -261,7 +240,7 @@ class _Searcher:
                     return False
         return True
 
-    def _bound(self, state: _Partial) -> float:
+    def _bound(self, state: Partial) -> float:
         """A lower bound on every completion (the cheap compute side first)."""
         inner = prod(state.counts[0]) if self.levels else 1
         prologue = prologue_bound(self.problem, self.fetches, state.means)
@@ -289,8 +268,8 @@ class _Searcher:
             for level in range(self.levels)
         ]
         once = [{flow.operand: scaled(flow, 1) for flow in level} for level in flows]
-        least = self.overhead + compute + _prologue(flows, once)
-        if max(least, self.overhead + _busiest(once)) >= self.best_total:
+        least = self.overhead + compute + leaf_prologue(flows, once)
+        if max(least, self.overhead + busiest_interface(once)) >= self.best_total:
             return
         buffers = self._widest_buffering(tiles)
         if not buffers:
@@ -303,7 +282,7 @@ class _Searcher:
                 traffic.append(
                     {flow.operand: scaled(flow, mult[flow.operand]) for flow in flows[level]}
                 )
-            if max(least, self.overhead + _busiest(traffic)) >= self.best_total:
+            if max(least, self.overhead + busiest_interface(traffic)) >= self.best_total:
                 continue
             for buffered in buffers:
                 total = combine(problem, compute, traffic, buffered)
@@ -371,59 +350,3 @@ class _Searcher:
                 if -(-used // 1) > size:
                     return False
         return True
-
-
-def _unroll(spatial: Spatial) -> tuple[int, ...]:
-    unroll = dict.fromkeys(LOOPS, 1)
-    for _, loop, factor in spatial:
-        unroll[loop] *= factor
-    return tuple(unroll[loop] for loop in LOOPS)
-
-
-def _busiest(traffic: list[dict[str, Traffic]]) -> float:
-    """Cycles of the busiest interface: the total is never below them."""
-    return max((sum(flow.cycles for flow in level.values()) for level in traffic), default=0.0)
-
-
-def _prologue(flows: list[list[Flow]], once: list[dict[str, Traffic]]) -> float:
-    """Least cycles of the first tile transfers (see ``bounds.prologue_bound``), at a leaf."""
-    total = 0.0
-    for level_flows, level_once in zip(flows, once, strict=True):
-        for flow in level_flows:
-            if flow.operand != "O":
-                total += level_once[flow.operand].first
-            else:
-                rate = max(flow.rate_in, flow.rate_out)
-                total += flow.elements * flow.width / flow.fetches / rate + flow.latency
-    return total
-
-
-def _width(problem: Problem, memory: Memory, operand: str) -> float:
-    if operand == "O" and memory.holds_psums:
-        return problem.module.array.acc_bytes
-    return problem.operand_bytes[operand]
-
-
-def _choices(size: int, lanes: int, levels: int) -> list[_Choice]:
-    """Each tile chain of one loop with its tile count per level and its array steps."""
-    result = []
-    for chain in _chains(size, lanes, levels):
-        parts: Parts = ((size, 1),)
-        counts = [1] * levels
-        for level in range(levels - 1, -1, -1):
-            parts = split(parts, chain[level])
-            counts[level] = count(parts)
-        steps = sum(n * -(-s // lanes) for s, n in parts)
-        result.append((chain, tuple(counts), steps, tuple(size / n for n in counts)))
-    return result
-
-
-def _chains(size: int, lanes: int, levels: int) -> list[tuple[int, ...]]:
-    """Nested tile sizes (innermost first) of one loop across the tiled levels, largest first."""
-    if levels == 0:
-        return [()]
-    candidates = tile_candidates(size, lanes)
-    chains: list[tuple[int, ...]] = [(t,) for t in candidates]
-    for _ in range(levels - 1):
-        chains = [(inner, *outer) for outer in chains for inner in candidates if inner <= outer[0]]
-    return sorted(chains, key=lambda chain: tuple(reversed(chain)), reverse=True)
