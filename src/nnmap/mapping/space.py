@@ -12,8 +12,8 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS
 from nnmap.mapping.problem import Problem
 
-DIVISORS = 8  # how many of the largest divisors of a loop are tried as tiles
-SPLITS = 12  # near-even splits into 1..SPLITS tiles are tried
+DIVISORS = 6  # how many of the largest divisors of a loop are tried as tiles
+SPLITS = 8  # near-even splits into 1..SPLITS tiles are tried
 Spatial = tuple[tuple[str, str, int], ...]
 Signature = tuple[tuple[bool, frozenset[int]], ...]
 
