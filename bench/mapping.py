@@ -136,6 +136,23 @@ def mlperf_times(budget: float) -> dict[str, dict] | str:
     return result
 
 
+def print_problems(rows: list[dict]) -> None:
+    table = Table(title="per problem (modelled cycles)")
+    for column in ("target", "problem", "MACs", "nnmap", "roofline", "baseline", "search ms"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(
+            r["target"],
+            r["name"],
+            f"{r['macs']:.3g}",
+            f"{r['nnmap_cycles']:.4g}",
+            f"{r['roofline_cycles']:.4g}",
+            f"{r['baseline_cycles']:.4g}",
+            f"{1000 * r['search_s']:.0f}",
+        )
+    console.print(table)
+
+
 def print_tables(summaries: dict[str, dict], models: dict[str, dict] | str) -> None:
     table = Table(title="nnmap mapping on DeepBench inference (modelled cycles)")
     for column in (
@@ -178,6 +195,7 @@ def print_tables(summaries: dict[str, dict], models: dict[str, dict] | str) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="every 8th DeepBench problem")
+    parser.add_argument("--problems", action="store_true", help="also print every problem")
     parser.add_argument("--budget", type=float, default=2.0, help="search budget per layer (s)")
     args = parser.parse_args()
     if not DEEPBENCH.exists():
@@ -197,6 +215,9 @@ def main() -> None:
         for target in ("gemmini", "vta")
         for kind in ("gemm", "conv")
     }
+    summaries["all"] = summarize(rows)
+    if args.problems:
+        print_problems(rows)
     models = mlperf_times(args.budget)
     print_tables(summaries, models)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
