@@ -118,7 +118,7 @@ def mlperf_times(budget: float) -> dict[str, dict] | str:
         return f"skipped: {MLPERF} not found"
     from nnmap import load_model
 
-    result = {}
+    result: dict[str, dict] = {}
     for path in sorted(MLPERF.glob("*.tflite")):
         try:
             graph = load_model(str(path))
