@@ -12,34 +12,34 @@ from nnmap.targets.host import cpu_core
 
 L2_HOST = Memory(
     "l2",
-    size=512 * 1024,
-    operands=("I", "W", "O"),  # diana.md: L2 512 KiB
-    read_bw=8,
-    write_bw=8,
-    latency=10,
-)  # diana.md: 8 B/cycle, latency 10
+    size=512 * 1024,  # diana.md: L2 512 KiB
+    operands=("I", "W", "O"),
+    read_bw=8,  # diana.md: 8 B/cycle
+    write_bw=8,  # diana.md: 8 B/cycle
+    latency=10,  # diana.md: latency 10
+)
 L2_ACCEL = Memory(
     "l2-accel",
-    size=448 * 1024,
-    operands=("I", "W", "O"),  # diana.md: 448 KiB
-    read_bw=8,
+    size=448 * 1024,  # diana.md: the accelerators reach 448 KiB of L2
+    operands=("I", "W", "O"),
+    read_bw=8,  # diana.md: 8 B/cycle
     write_bw=8,  # diana.md: 8 B/cycle
-    latency=70,
-)  # diana.md (MATCH): ~70 cycles per DMA call
+    latency=70,  # diana.md (MATCH): ~70 cycles per DMA call
+)
 L1_ACT = Memory(
     "l1-act",
-    size=256 * 1000,
-    operands=("I", "O"),  # diana.md: 256 KB (MATCH)
-    read_bw=64,
-    write_bw=64,
-)  # diana.md: 512-bit ports
+    size=256 * 1000,  # diana.md: 256 KB (MATCH)
+    operands=("I", "O"),
+    read_bw=64,  # diana.md: 512-bit ports
+    write_bw=64,  # diana.md: 512-bit ports
+)
 L1_WEIGHTS = Memory(
     "l1-wgt",
-    size=65536,
-    operands=("W",),  # diana.md: 65,536 B
-    read_bw=32,
-    write_bw=32,
-)  # diana.md: 32 B/cycle
+    size=65536,  # diana.md: 65,536 B
+    operands=("W",),
+    read_bw=32,  # diana.md: 32 B/cycle
+    write_bw=32,  # diana.md: 32 B/cycle
+)
 
 DIGITAL = ExecModule(
     name="digital",
@@ -47,8 +47,8 @@ DIGITAL = ExecModule(
         name="pe-array",
         axes=(
             ArrayAxis("k", 16, ("K",)),  # diana.md: spatially K 16
-            ArrayAxis("ox", 16, ("OX",)),
-        ),  # diana.md: spatially OX 16
+            ArrayAxis("ox", 16, ("OX",)),  # diana.md: spatially OX 16
+        ),
         dtypes=("int8",),
         fill_cycles=500,  # diana.md (MATCH): ~500 cycles per tile iteration
         drain_cycles=23,  # diana.md (MATCH compute model): +23 per row group
@@ -59,8 +59,8 @@ DIGITAL = ExecModule(
         kinds=("conv", "depthwise", "dense"),  # diana.md: HTVM patterns
         kernels=((1, 1), (3, 3), (5, 5), (7, 7)),  # diana.md: kernel sizes
         strides=(1, 2),  # diana.md: strides 1 or 2
-        out_channel_multiple=4,
-    ),  # diana.md: sizes divisible by 4
+        out_channel_multiple=4,  # diana.md: sizes divisible by 4
+    ),
     instructions=(
         Instruction("dma", "diana_dma_transfer", "L2 <-> L1 DMA transfer"),
         Instruction("conv", "diana_digital_conv", "run a conv/dense tile on the PE array"),
@@ -74,7 +74,7 @@ ANALOG = ExecModule(
         name="aimc",
         axes=(
             ArrayAxis("rows", 1152, ("C",)),  # diana.md: 1152 x 512 in-memory array
-            ArrayAxis("cols", 512, ("K",)),
+            ArrayAxis("cols", 512, ("K",)),  # diana.md: 1152 x 512 in-memory array
         ),
         dtypes=("ternary",),  # diana.md: ternary weights, 7-bit inputs
     ),
@@ -82,19 +82,19 @@ ANALOG = ExecModule(
         (
             Memory(
                 "aimc-weights",
-                size=147456,
-                operands=("W",),  # diana.md: 147,456 B
-                read_bw=64,
-                write_bw=64,
-            ),  # assumed: loaded once per layer
+                size=147456,  # diana.md: 147,456 B
+                operands=("W",),
+                read_bw=64,  # assumed: loaded once per layer over the 512-bit port
+                write_bw=64,  # assumed: as above
+            ),
             Memory(
                 "aimc-act",
-                size=256 * 1000,
-                operands=("I", "O"),  # shares L1 (diana.md)
-                read_bw=64,
-                write_bw=64,
+                size=256 * 1000,  # diana.md: it shares the 256 KB activation L1
+                operands=("I", "O"),
+                read_bw=64,  # diana.md: 512-bit ports
+                write_bw=64,  # diana.md: 512-bit ports
             ),
-        ),  # diana.md: 512-bit ports
+        ),
         (L2_ACCEL,),
     ),
     supports=SupportRule(
@@ -111,8 +111,8 @@ TARGET = Target(
         "ri5cy",
         simd_lanes=4,  # diana.md: RI5CY (Xpulp: 4-way int8 SIMD dot product)
         levels=((L2_HOST,),),
-        layer_overhead=100,
-    ),  # assumed call overhead
+        layer_overhead=100,  # assumed call overhead
+    ),
     accelerators=(DIGITAL, ANALOG),
     shared=(L2_HOST,),
     clock_hz=260e6,  # diana.md: HTVM's profiler assumes 260 MHz

@@ -12,21 +12,21 @@ from nnmap.targets.host import cpu_core
 
 L1 = Memory(
     "l1",
-    size=120_000,
-    operands=("I", "W", "O"),  # gap9.md: DORY budgets 120,000 B
-    read_bw=32,
-    write_bw=32,
-    latency=1,  # gap9.md: 32 B/cycle, latency 1
-    banks=16,
-)  # assumed: 16 TCDM banks
+    size=120_000,  # gap9.md: DORY budgets 120,000 B of the 128 KiB L1 for tiles
+    operands=("I", "W", "O"),
+    read_bw=32,  # gap9.md: 32 B/cycle
+    write_bw=32,  # gap9.md: 32 B/cycle
+    latency=1,  # gap9.md: latency 1
+    banks=16,  # assumed: 16 TCDM banks
+)
 L2 = Memory(
     "l2",
-    size=1_536_000,
-    operands=("I", "W", "O"),  # gap9.md: 1,536,000 B
-    read_bw=8,
+    size=1_536_000,  # gap9.md: 1,536,000 B
+    operands=("I", "W", "O"),
+    read_bw=8,  # gap9.md: DMA L2<->L1 8 B/cycle
     write_bw=8,  # gap9.md: DMA L2<->L1 8 B/cycle
-    latency=10,
-)  # gap9.md: DMA latency 10 cycles
+    latency=10,  # gap9.md: DMA latency 10 cycles
+)
 
 DMA_INSTRUCTIONS = (
     Instruction("dma", "pi_cl_dma_cmd_2d", "non-blocking 2-D L2 <-> L1 transfer"),
@@ -39,8 +39,8 @@ CLUSTER = ExecModule(
         name="cores",
         axes=(
             ArrayAxis("cores", 8, ("OY", "OX", "K", "B")),  # gap9.md: 8 worker cores
-            ArrayAxis("simd", 4, ("C",)),
-        ),  # gap9.md: sdotusp4, 4 MAC/cycle/core
+            ArrayAxis("simd", 4, ("C",)),  # gap9.md: sdotusp4, 4 MAC/cycle/core
+        ),
         dtypes=("int8",),
         fill_cycles=100,  # assumed: fork + barrier per tile
     ),
@@ -60,11 +60,11 @@ NE16 = ExecModule(
         name="ne16",
         axes=(
             ArrayAxis("fy", 3, ("FY", "K")),  # gap9.md: 3x3 taps (K in 1x1 mode: assumed)
-            ArrayAxis("fx", 3, ("FX", "K")),
+            ArrayAxis("fx", 3, ("FX", "K")),  # gap9.md: 3x3 taps (K in 1x1 mode: assumed)
             ArrayAxis("oy", 3, ("OY",)),  # gap9.md: 3x3 output patch
-            ArrayAxis("ox", 3, ("OX",)),
-            ArrayAxis("cin", 16, ("C",)),
-        ),  # gap9.md: blocks of 16 input channels
+            ArrayAxis("ox", 3, ("OX",)),  # gap9.md: 3x3 output patch
+            ArrayAxis("cin", 16, ("C",)),  # gap9.md: blocks of 16 input channels
+        ),
         dtypes=("int8",),
         step_cycles=8,  # gap9.md: weights streamed bit-serially, 8 bits
         fill_cycles=6 + 6 + 2,  # gap9.md: FIFO latency 6, weight offset 6, index update 2
@@ -75,8 +75,8 @@ NE16 = ExecModule(
         kinds=("conv", "depthwise", "dense"),
         kernels=((1, 1), (3, 3)),  # gap9.md: 1x1 and 3x3 modes
         strides=(1, 2),  # gap9.md (MATCH): stride 1 or 2
-        out_channel_multiple=16,
-    ),  # gap9.md (MATCH): K a multiple of 16
+        out_channel_multiple=16,  # gap9.md (MATCH): K a multiple of 16
+    ),
     instructions=(
         *DMA_INSTRUCTIONS,
         Instruction("ne16_job", "ne16_nnx_dispatch", "configure and start one NE16 job"),
@@ -91,20 +91,20 @@ TARGET = Target(
         "fc",
         simd_lanes=4,  # assumed: the fabric controller has the same Xpulp SIMD
         levels=((L2,),),
-        layer_overhead=100,
-    ),  # assumed call overhead
+        layer_overhead=100,  # assumed call overhead
+    ),
     accelerators=(NE16, CLUSTER),
     shared=(
         L2,
         Memory(
             "l3",
-            size=8 * 1024 * 1024,
-            operands=("I", "W", "O"),  # gap9.md: 8 MB
-            read_bw=1,
-            write_bw=1,
-            latency=100,
+            size=8 * 1024 * 1024,  # gap9.md: 8 MB
+            operands=("I", "W", "O"),
+            read_bw=1,  # assumed: gap9.md gives no L3 bandwidth
+            write_bw=1,  # assumed: as above
+            latency=100,  # assumed
         ),
-    ),  # assumed: L3 bandwidth not given
+    ),
     clock_hz=370e6,  # gap9.md: 370 MHz
     description="GAP9: fabric controller, 8-core cluster (32 MAC/cycle), NE16, L1 + 1.5 MB L2",
 )

@@ -17,8 +17,8 @@ MESH = ComputeArray(
     name="mesh",
     axes=(
         ArrayAxis("rows", DIM, ("C",)),  # WS: the reduction runs down the mesh rows
-        ArrayAxis("cols", DIM, ("K",)),
-    ),  # WS: one output column per mesh column
+        ArrayAxis("cols", DIM, ("K",)),  # WS: one output column per mesh column
+    ),
     dtypes=("int8",),  # gemmini.md: int8 inputs and weights
     acc_bytes=4,  # gemmini.md: int32 accumulators
     stationary="W",  # gemmini.md: weight-stationary dataflow (the one compilers use)
@@ -29,28 +29,28 @@ MESH = ComputeArray(
 
 SCRATCHPAD = Memory(
     "scratchpad",
-    size=256 * 1024,
-    operands=("I", "W"),  # gemmini.md: 256 KiB
+    size=256 * 1024,  # gemmini.md: 256 KiB
+    operands=("I", "W"),
     banks=4,  # gemmini.md: 4 banks x 4096 rows x 16 B
-    read_bw=DIM,
+    read_bw=DIM,  # gemmini.md: single-ported, one 16 B row per cycle
     write_bw=DIM,  # gemmini.md: single-ported, one 16 B row per cycle
     double_buffer=True,  # gemmini.md: WS double-buffers (loop_ws uses half the scratchpad)
 )
 ACCUMULATOR = Memory(
     "accumulator",
-    size=64 * 1024,
-    operands=("O",),  # gemmini.md: 64 KiB
+    size=64 * 1024,  # gemmini.md: 64 KiB
+    operands=("O",),
     banks=2,  # gemmini.md: 2 banks, 1024 rows x 64 B
-    read_bw=DIM,
-    write_bw=4 * DIM,  # gemmini.md: store reads 1 row per 4 cycles; 64 B rows
+    read_bw=DIM,  # gemmini.md timing: store reads 1 row (64 B) per 4 cycles
+    write_bw=4 * DIM,  # gemmini.md: one 64 B accumulator row per cycle
     holds_psums=True,  # gemmini.md: int32 accumulator rows
-    double_buffer=True,
+    double_buffer=True,  # gemmini.md: WS double-buffers (half the accumulator per loop_ws)
 )
 DRAM = Memory(
     "dram",
-    size=1 << 32,
-    operands=("I", "W", "O"),  # assumed: 4 GiB address space
-    read_bw=8,
+    size=1 << 32,  # assumed: 4 GiB address space
+    operands=("I", "W", "O"),
+    read_bw=8,  # gemmini.md timing: DRAM 8 B/cycle
     write_bw=8,  # gemmini.md timing: DRAM 8 B/cycle
     latency=20,  # gemmini.md timing: DRAM 20 cycles
     burst_bytes=64,  # gemmini.md: DMA 64 B per request
@@ -91,12 +91,12 @@ GEMMINI = ExecModule(
 
 ROCKET_L1 = Memory(
     "rocket-l1d",
-    size=16 * 1024,
-    operands=("I", "W", "O"),  # assumed: 16 KiB L1D
-    read_bw=8,
-    write_bw=8,
-    latency=2,
-)  # assumed: 64-bit port
+    size=16 * 1024,  # assumed: 16 KiB L1 data cache
+    operands=("I", "W", "O"),
+    read_bw=8,  # assumed: 64-bit port
+    write_bw=8,  # assumed: 64-bit port
+    latency=2,  # assumed
+)
 
 TARGET = Target(
     name="gemmini",
@@ -104,8 +104,8 @@ TARGET = Target(
         "rocket",
         simd_lanes=1,  # assumed: scalar in-order core, 1 MAC/cycle at best
         levels=((ROCKET_L1,), (DRAM,)),
-        layer_overhead=50,
-    ),  # assumed call overhead
+        layer_overhead=50,  # assumed call overhead
+    ),
     accelerators=(GEMMINI,),
     shared=(DRAM,),
     clock_hz=100e6,  # gemmini.md: peak quoted at 100 MHz

@@ -22,7 +22,7 @@ def cpu_core(
     array = ComputeArray(
         name=f"{name}-alu",
         axes=(ArrayAxis("simd", simd_lanes, ("C", "K", "OX")),),
-        acc_bytes=4,
+        acc_bytes=4,  # int32 accumulators (TFLite int8 kernels)
         fill_cycles=20,  # assumed: loop set-up and register spill per innermost tile
     )
     return ExecModule(
@@ -37,20 +37,20 @@ def cpu_core(
 
 MCU_L1 = Memory(
     "l1",
-    size=64 * 1024,
-    operands=("I", "W", "O"),  # assumed: 64 KiB TCM
-    read_bw=8,
-    write_bw=8,
-    latency=1,
-)  # assumed: 64-bit port, 1-cycle access
+    size=64 * 1024,  # assumed: 64 KiB TCM
+    operands=("I", "W", "O"),
+    read_bw=8,  # assumed: 64-bit port
+    write_bw=8,  # assumed: 64-bit port
+    latency=1,  # assumed: 1-cycle access
+)
 MCU_L2 = Memory(
     "l2",
-    size=512 * 1024,
-    operands=("I", "W", "O"),  # assumed: 512 KiB SRAM
-    read_bw=4,
-    write_bw=4,
-    latency=10,
-)  # assumed: 32-bit bus, 10 cycles per DMA
+    size=512 * 1024,  # assumed: 512 KiB SRAM
+    operands=("I", "W", "O"),
+    read_bw=4,  # assumed: 32-bit bus
+    write_bw=4,  # assumed: 32-bit bus
+    latency=10,  # assumed: 10 cycles per DMA transfer
+)
 
 HOST = Target(
     name="host",
@@ -58,8 +58,8 @@ HOST = Target(
         "mcu",
         simd_lanes=4,  # assumed: XpulpV2-style 4-way int8 dot product
         levels=((MCU_L1,), (MCU_L2,)),
-        layer_overhead=100,
-    ),  # assumed: call overhead
+        layer_overhead=100,  # assumed: call overhead
+    ),
     shared=(MCU_L2,),
     clock_hz=100e6,  # assumed: 100 MHz
     description="generic RISC-V MCU (all numbers assumed): 4-wide SIMD, 64 KiB L1, 512 KiB L2",

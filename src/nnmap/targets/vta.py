@@ -15,43 +15,43 @@ GEMM_CORE = ComputeArray(
     axes=(
         ArrayAxis("batch", 1, ("B", "OY", "OX")),  # vta.md: BATCH = 1
         ArrayAxis("block_in", 16, ("C", "FX", "FY")),  # vta.md: BLOCK_IN = 16 (reduction)
-        ArrayAxis("block_out", 16, ("K",)),
-    ),  # vta.md: BLOCK_OUT = 16
+        ArrayAxis("block_out", 16, ("K",)),  # vta.md: BLOCK_OUT = 16
+    ),
     dtypes=("int8",),  # vta.md: int8 operands, int32 accumulate
-    acc_bytes=4,
+    acc_bytes=4,  # vta.md: int32 accumulate
     fill_cycles=80,  # vta.md cost table: GEMM = x + 80 cycles per instruction
 )
 
 INPUT_BUFFER = Memory(
     "inp_buf",
-    size=32 * 1024,
-    operands=("I",),  # vta.md: 2048 x 16 B
-    read_bw=16,
-    write_bw=16 / 1.1,
-)  # vta.md: LOAD INP 1.1 cycles per 16 B entry
+    size=32 * 1024,  # vta.md: 2048 x 16 B
+    operands=("I",),
+    read_bw=16,  # vta.md: one 16 B entry per GEMM cycle
+    write_bw=16 / 1.1,  # vta.md cost table: LOAD INP 1.1 cycles per 16 B entry
+)
 WEIGHT_BUFFER = Memory(
     "wgt_buf",
-    size=256 * 1024,
-    operands=("W",),  # vta.md: 1024 x 256 B
-    read_bw=256,
-    write_bw=256 / 17,
-)  # vta.md: LOAD WGT 17 cycles per 256 B
+    size=256 * 1024,  # vta.md: 1024 x 256 B
+    operands=("W",),
+    read_bw=256,  # vta.md: one 16x16 block per GEMM cycle
+    write_bw=256 / 17,  # vta.md cost table: LOAD WGT 17 cycles per 256 B
+)
 ACC_BUFFER = Memory(
     "acc_buf",
-    size=128 * 1024,
-    operands=("O",),  # vta.md: 2048 x 64 B
+    size=128 * 1024,  # vta.md: 2048 x 64 B
+    operands=("O",),
     read_bw=16,  # vta.md: STORE x + 150, one 16 B int8 output entry per cycle
     write_bw=64,  # vta.md: LOAD ACC x + 150, one 64 B entry per cycle
-    holds_psums=True,
+    holds_psums=True,  # vta.md: int32 accumulator entries
 )
 DRAM = Memory(
     "dram",
-    size=1 << 30,
-    operands=("I", "W", "O"),  # assumed: 1 GiB (Pynq board)
-    read_bw=16,
-    write_bw=16,  # assumed: 128-bit bus at the core clock (vta.md boards)
-    latency=150,
-)  # vta.md cost table: +150 cycles per LOAD/STORE
+    size=1 << 30,  # assumed: 1 GiB (Pynq board)
+    operands=("I", "W", "O"),
+    read_bw=16,  # assumed: 128-bit bus at the core clock (vta.md boards)
+    write_bw=16,  # assumed: as above
+    latency=150,  # vta.md cost table: +150 cycles per LOAD/STORE
+)
 
 INSTRUCTIONS = (
     Instruction("load", "VTALoadBuffer2D", "DRAM -> SRAM 2-D strided load with on-the-fly padding"),
@@ -78,12 +78,12 @@ VTA = ExecModule(
 
 ARM_L1 = Memory(
     "arm-l1d",
-    size=32 * 1024,
-    operands=("I", "W", "O"),  # assumed: Cortex-A9 32 KiB
-    read_bw=8,
-    write_bw=8,
-    latency=2,
-)  # assumed
+    size=32 * 1024,  # assumed: Cortex-A9 32 KiB L1 data cache
+    operands=("I", "W", "O"),
+    read_bw=8,  # assumed: 64-bit port
+    write_bw=8,  # assumed: 64-bit port
+    latency=2,  # assumed
+)
 
 TARGET = Target(
     name="vta",
@@ -91,8 +91,8 @@ TARGET = Target(
         "arm",
         simd_lanes=4,  # assumed: Cortex-A9 NEON, 4 int8 MAC/cycle sustained
         levels=((ARM_L1,), (DRAM,)),
-        layer_overhead=200,
-    ),  # assumed call overhead
+        layer_overhead=200,  # assumed call overhead
+    ),
     accelerators=(VTA,),
     shared=(DRAM,),
     clock_hz=100e6,  # vta.md boards: Pynq at 100 MHz
