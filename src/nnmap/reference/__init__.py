@@ -1,5 +1,5 @@
 """Numpy execution of a Graph with TFLite's integer semantics: the definition of the numerics."""
 
-from nnmap.reference.run import run, run_batch
+from nnmap.reference.run import run, run_batch, run_layer
 
-__all__ = ["run", "run_batch"]
+__all__ = ["run", "run_batch", "run_layer"]

@@ -25,7 +25,8 @@ from nnmap.reference import kernels
 from nnmap.reference.softmax import softmax_int8
 
 
-def _execute(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.ndarray:
+def run_layer(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.ndarray:
+    """One layer on batched values of its inputs (a dict from tensor name to array)."""
     args = [values[name] for name in layer.inputs]
     ins = [graph.tensor(name) for name in layer.inputs]
     out = graph.tensor(layer.output)
@@ -67,7 +68,7 @@ def run_batch(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
             )
         values[name] = np.asarray(array, dtype=tensor.dtype)
     for layer in graph.layers:
-        values[layer.output] = _execute(graph, layer, values)
+        values[layer.output] = run_layer(graph, layer, values)
     return [values[name] for name in graph.outputs]
 
 
