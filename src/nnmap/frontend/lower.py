@@ -9,19 +9,34 @@ from tvm import relax
 from nnmap.errors import QuantizationError
 from nnmap.frontend.builder import GraphBuilder
 from nnmap.frontend.float_lower import lower_float
-from nnmap.frontend.quantized_patterns import PATTERNS, Match, build_concat, pad_widths
+from nnmap.frontend.quantized_patterns import (
+    PATTERNS,
+    Match,
+    build_concat,
+    pad_widths,
+    pool_layer,
+)
 from nnmap.frontend.relax_values import (
     NotConstant,
     dtype_of,
     int_list,
     is_constant,
     op_name,
-    pair,
-    quad,
     scalar,
     shape_of,
 )
-from nnmap.ir import AveragePool, Clamp, Graph, MaxPool, Pad, Reshape, Tensor, Transpose
+from nnmap.ir import (
+    AveragePool,
+    Clamp,
+    Graph,
+    Layer,
+    MaxPool,
+    Pad,
+    Pool2D,
+    Reshape,
+    Tensor,
+    Transpose,
+)
 
 # Ops that only shape constants (weights) or are absorbed into a matched pattern.
 _ABSORBED = {
@@ -83,6 +98,32 @@ def _tighten_clamp(builder: GraphBuilder, binding: relax.Binding) -> None:
     builder.values[binding.var] = stored
 
 
+def _same_quant_output(
+    builder: GraphBuilder, binding: relax.Binding, x: Tensor, kind: str, image: bool
+) -> Tensor:
+    """The output of an int8 op that keeps its input's quantization (pool, reshape, pad...)."""
+    template = Tensor(kind, (), "int8", *x.quant)
+    if image:
+        return builder.image_output(binding.var, template, shape_of(binding.var))
+    out = builder.new_tensor(
+        Tensor(builder.fresh(f"{kind}_out"), shape_of(binding.var), "int8", *x.quant)
+    )
+    builder.bind(binding.var, out.name)
+    return out
+
+
+def _int8_pool(
+    builder: GraphBuilder,
+    binding: relax.Binding,
+    pool: relax.Call,
+    data: relax.Expr,
+    kind: type[Pool2D],
+) -> None:
+    x = builder.tensors[builder.nhwc(data, f"binding {binding.var.name}")]
+    out = _same_quant_output(builder, binding, x, "pool", image=True)
+    builder.add_layer(pool_layer(builder, kind, pool.attrs, x.name, out.name, Clamp.int8()))
+
+
 def _int8_average_pool(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> bool:
     """``astype(avg_pool2d(astype(x, int32)), int8)``: TFLite's integer average pooling."""
     pool = var2val.get(binding.value.args[0])
@@ -91,93 +132,47 @@ def _int8_average_pool(builder: GraphBuilder, binding: relax.Binding, var2val: d
     widened = var2val.get(pool.args[0])
     if widened is None or op_name(widened) != "relax.astype":
         return False
-    where = f"binding {binding.var.name}"
-    x = builder.tensors[builder.nhwc(widened.args[0], where)]
-    out = builder.image_output(
-        binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point), shape_of(binding.var)
-    )
-    attrs = pool.attrs
-    builder.add_layer(
-        AveragePool(
-            name=builder.fresh("averagepool"),
-            inputs=(x.name,),
-            output=out.name,
-            kernel=pair(attrs.pool_size),
-            stride=pair(attrs.strides),
-            padding=quad(attrs.padding),
-            clamp=Clamp.int8(),
-        )
-    )
+    _int8_pool(builder, binding, pool, widened.args[0], AveragePool)
     return True
 
 
+def _int8_data_movement(builder: GraphBuilder, binding: relax.Binding, op: str) -> None:
+    """Reshape, transpose and zero-point pad of an int8 value."""
+    value, where = binding.value, f"binding {binding.var.name}"
+    x = builder.tensors[builder.native(value.args[0], where)]
+    kind = op.split(".")[-1]
+    if kind == "pad" and (
+        str(value.attrs.pad_mode) != "constant" or int(float(value.attrs.pad_value)) != x.quant[1]
+    ):
+        raise builder.unsupported("an int8 pad whose value is not the zero point", where)
+    out = _same_quant_output(builder, binding, x, kind, image=False)
+    name, inputs = builder.fresh(kind), (x.name,)
+    layer: Layer
+    if kind == "reshape":
+        layer = Reshape(name=name, inputs=inputs, output=out.name)
+    elif kind == "permute_dims":
+        perm = tuple(int_list(value.attrs.axes))
+        layer = Transpose(name=name, inputs=inputs, output=out.name, perm=perm)
+    else:
+        layer = Pad(name=name, inputs=inputs, output=out.name, pads=pad_widths(value.attrs))
+    builder.add_layer(layer)
+
+
 def _lower_int8_op(builder: GraphBuilder, binding: relax.Binding, var2val: dict) -> None:
-    """Int8 values computed without a dequantize: clips, casts, reshapes, max pools, transposes."""
+    """Int8 values computed without a dequantize: clips, casts, reshapes, pads, pools."""
     name = op_name(binding.value)
-    where = f"binding {binding.var.name}"
     if name == "relax.quantize":
         _lower_quantize(builder, binding, var2val)
     elif name == "relax.clip":
         _tighten_clamp(builder, binding)
     elif name == "relax.astype" and _int8_average_pool(builder, binding, var2val):
         pass
-    elif name in ("relax.reshape", "relax.permute_dims"):
-        x = builder.tensors[builder.native(binding.value.args[0], where)]
-        out = builder.new_tensor(
-            Tensor(
-                builder.fresh(name.split(".")[-1] + "_out"),
-                shape_of(binding.var),
-                "int8",
-                x.scale,
-                x.zero_point,
-            )
-        )
-        if name == "relax.reshape":
-            layer = Reshape(name=builder.fresh("reshape"), inputs=(x.name,), output=out.name)
-        else:
-            perm = tuple(int_list(binding.value.attrs.axes))
-            layer = Transpose(
-                name=builder.fresh("transpose"), inputs=(x.name,), output=out.name, perm=perm
-            )  # type: ignore[assignment]
-        builder.add_layer(layer)
-        builder.bind(binding.var, out.name)
-    elif name == "relax.nn.pad":
-        x = builder.tensors[builder.native(binding.value.args[0], where)]
-        if str(binding.value.attrs.pad_mode) != "constant" or (
-            int(float(binding.value.attrs.pad_value)) != x.quant[1]
-        ):
-            raise builder.unsupported("an int8 pad whose value is not the zero point", where)
-        out = builder.new_tensor(
-            Tensor(builder.fresh("pad_out"), shape_of(binding.var), "int8", *x.quant)
-        )
-        builder.add_layer(
-            Pad(
-                name=builder.fresh("pad"),
-                inputs=(x.name,),
-                output=out.name,
-                pads=pad_widths(binding.value.attrs),
-            )
-        )
-        builder.bind(binding.var, out.name)
+    elif name in ("relax.reshape", "relax.permute_dims", "relax.nn.pad"):
+        _int8_data_movement(builder, binding, name)
     elif name == "relax.nn.max_pool2d":
-        x = builder.tensors[builder.nhwc(binding.value.args[0], where)]
-        out = builder.image_output(
-            binding.var, Tensor("pool", (), "int8", x.scale, x.zero_point), shape_of(binding.var)
-        )
-        attrs = binding.value.attrs
-        builder.add_layer(
-            MaxPool(
-                name=builder.fresh("maxpool"),
-                inputs=(x.name,),
-                output=out.name,
-                kernel=pair(attrs.pool_size),
-                stride=pair(attrs.strides),
-                padding=quad(attrs.padding),
-                clamp=Clamp.int8(),
-            )
-        )
+        _int8_pool(builder, binding, binding.value, binding.value.args[0], MaxPool)
     else:
-        raise builder.unsupported(f"int8 operator {name}", where)
+        raise builder.unsupported(f"int8 operator {name}", f"binding {binding.var.name}")
 
 
 def _outputs(func: relax.Function) -> list[relax.Expr]:

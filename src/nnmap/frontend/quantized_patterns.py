@@ -34,6 +34,7 @@ from nnmap.ir import (
     FullyConnected,
     MaxPool,
     Pad,
+    Pool2D,
     Requant,
     Reshape,
     Softmax,
@@ -213,25 +214,35 @@ def _check_same_quant(match: Match, x: Tensor, out: Tensor, what: str) -> None:
         raise match.builder.unsupported(f"{what} that changes the quantization", match.where)
 
 
+def pool_layer(
+    builder: GraphBuilder, kind: type[Pool2D], attrs: object, x: str, out: str, clamp: Clamp
+) -> Pool2D:
+    """A pooling layer from Relax ``avg_pool2d`` / ``max_pool2d`` attributes."""
+    return kind(
+        name=builder.fresh(kind.__name__.lower()),
+        inputs=(x,),
+        output=out,
+        kernel=pair(attrs.pool_size),  # type: ignore[attr-defined]
+        stride=pair(attrs.strides),  # type: ignore[attr-defined]
+        padding=quad(attrs.padding),  # type: ignore[attr-defined]
+        clamp=clamp,
+    )
+
+
 def build_pool(match: Match) -> None:
     pool = match.call("core")
-    attrs = pool.attrs
     x = match.input("x", nhwc=True)
     out = match.output("pool", shape_of(pool), image=True)
     _check_same_quant(match, x, out, pool.op.name)
     kind = AveragePool if pool.op.name == "relax.nn.avg_pool2d" else MaxPool
-    if kind is AveragePool and bool(attrs.count_include_pad) and any(int_list(attrs.padding)):
+    if (
+        kind is AveragePool
+        and bool(pool.attrs.count_include_pad)
+        and any(int_list(pool.attrs.padding))
+    ):
         raise match.builder.unsupported("average pooling that counts padding", match.where)
     match.builder.add_layer(
-        kind(
-            name=match.builder.fresh(kind.__name__.lower()),
-            inputs=(x.name,),
-            output=out.name,
-            kernel=pair(attrs.pool_size),
-            stride=pair(attrs.strides),
-            padding=quad(attrs.padding),
-            clamp=match.clamp(),
-        )
+        pool_layer(match.builder, kind, pool.attrs, x.name, out.name, match.clamp())
     )
 
 
