@@ -9,13 +9,8 @@ from tvm import relax
 from nnmap.errors import QuantizationError
 from nnmap.frontend.builder import GraphBuilder
 from nnmap.frontend.float_lower import lower_float
-from nnmap.frontend.quantized_patterns import (
-    PATTERNS,
-    Match,
-    build_concat,
-    pad_widths,
-    pool_layer,
-)
+from nnmap.frontend.layer_builders import Match, build_concat, pad_widths, pool_layer
+from nnmap.frontend.quantized_patterns import PATTERNS
 from nnmap.frontend.relax_values import (
     NotConstant,
     dtype_of,
