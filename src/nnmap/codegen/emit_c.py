@@ -50,6 +50,16 @@ def _schedule_reduce_inner(sch: s_tir.Schedule) -> None:
         sch.decompose_reduction(acc, reductions[0])
 
 
+def _schedule_fused_stages(sch: s_tir.Schedule) -> None:
+    """Compute every intermediate stage inside the output's loop (one element at a time)."""
+    out = sch.get_sblock("out")
+    pending = list(sch.get_producers(out))
+    while pending:
+        block = pending.pop()
+        sch.compute_at(block, sch.get_loops(out)[-1])
+        pending.extend(sch.get_producers(block))
+
+
 def scheduled_module(kernel: KernelDef, symbol: str) -> tvm.IRModule:
     """The kernel's PrimFunc under ``symbol``, with its schedule applied."""
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
@@ -57,6 +67,8 @@ def scheduled_module(kernel: KernelDef, symbol: str) -> tvm.IRModule:
     sch.work_on(symbol)
     if kernel.schedule == "reduce_inner":
         _schedule_reduce_inner(sch)
+    elif kernel.schedule == "fused_stages":
+        _schedule_fused_stages(sch)
     return sch.mod
 
 

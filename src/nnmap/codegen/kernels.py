@@ -52,7 +52,7 @@ class KernelDef:
 
     params: tuple[KernelParam, ...]
     tensors: tuple[te.Tensor, ...]
-    schedule: str  # "reduce_inner" or "elementwise"
+    schedule: str  # "reduce_inner", "fused_stages" or "elementwise"
     constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -207,30 +207,32 @@ def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
     low, high = clamp_range(layer.clamp)
     a = te.placeholder((out.size,), "int8", name="data")
     b = te.placeholder((out.size,), "int8", name="data_b")
+    # Multipliers and shifts travel as a constant array, and every requantization reads its
+    # input from a stage of its own: TVM's bound analysis rejects Let-bound requantizations of
+    # narrow (int8-derived) values, and without Let bindings one nested expression blows up.
+    fixed = (rescale.input1, rescale.input2, rescale.output)
+    table = np.array([*(v for f in fixed for v in (f.multiplier, f.shift)), rescale.left_shift],
+                     dtype=np.int32)
+    params = te.placeholder((table.size,), "int32", name="rescale")
 
-    def scaled(x: tirx.PrimExpr, zero_point: int, m: int, s: int) -> tirx.PrimExpr:
-        shifted = (x.astype("int32") - zero_point) << rescale.left_shift
+    def requantize(x: tirx.PrimExpr, which: int) -> tirx.PrimExpr:
         return requant.multiply_by_quantized_multiplier(
-            shifted, tirx.const(m, "int32"), tirx.const(s, "int32"), may_shift_left=s > 0
-        )
+            x, params[2 * which], params[2 * which + 1], may_shift_left=fixed[which].shift > 0,
+            bind=False)
 
-    def value(i: tirx.Var) -> tirx.PrimExpr:
-        total = scaled(
-            a[i], _zero_point(first), rescale.input1.multiplier, rescale.input1.shift
-        ) + scaled(b[i], _zero_point(second), rescale.input2.multiplier, rescale.input2.shift)
-        fixed = rescale.output
-        result = requant.multiply_by_quantized_multiplier(
-            total,
-            tirx.const(fixed.multiplier, "int32"),
-            tirx.const(fixed.shift, "int32"),
-            may_shift_left=fixed.shift > 0,
-        )
-        return requant.saturate(result + _zero_point(out), low, high, "int8")
+    def scaled(x: te.Tensor, zero_point: int, which: int) -> te.Tensor:
+        shifted = te.compute((out.size,), lambda i: (x[i].astype("int32") - zero_point)
+                             << params[6], name=f"shifted{which}")
+        return te.compute((out.size,), lambda i: requantize(shifted[i], which),
+                          name=f"scaled{which}")
 
-    result = te.compute((out.size,), value, name="out")
-    return KernelDef(
-        _params([a, b, result], [ACTIVATION, ACTIVATION, OUTPUT]), (a, b, result), "elementwise"
-    )
+    lhs, rhs = scaled(a, _zero_point(first), 0), scaled(b, _zero_point(second), 1)
+    total = te.compute((out.size,), lambda i: lhs[i] + rhs[i], name="total")
+    result = te.compute((out.size,), lambda i: requant.saturate(
+        requantize(total[i], 2) + _zero_point(out), low, high, "int8"), name="out")
+    tensors = [a, b, params, result]
+    return KernelDef(_params(tensors, [ACTIVATION, ACTIVATION, CONSTANT, OUTPUT]),
+                     tuple(tensors), "fused_stages", {"rescale": table})
 
 
 def _window_bounds(

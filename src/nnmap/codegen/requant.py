@@ -8,6 +8,8 @@ so the kernels build TFLite's double rounding from plain integer TIR operations 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tvm import tirx
 
 _I32 = "int32"
@@ -22,36 +24,59 @@ def _i32(value: int) -> tirx.PrimExpr:
     return tirx.const(value, _I32)
 
 
-def doubling_high_mul(x: tirx.PrimExpr, multiplier: tirx.PrimExpr) -> tirx.PrimExpr:
+def let(name: str, dtype: str, value: tirx.PrimExpr,
+           body: Callable[[tirx.PrimExpr], tirx.PrimExpr], bind: bool) -> tirx.PrimExpr:
+    """``body(value)``, with ``value`` bound once by a Let when ``bind`` (keeps the TIR small)."""
+    if not bind:
+        return body(value)
+    var = tirx.Var(name, dtype)
+    return tirx.Let(var, value, body(var))
+
+
+def doubling_high_mul(x: tirx.PrimExpr, multiplier: tirx.PrimExpr, bind: bool = True
+                      ) -> tirx.PrimExpr:
     """gemmlowp's saturating rounding doubling high multiply (``multiplier`` is never INT32_MIN)."""
-    product = x.astype(_I64) * multiplier.astype(_I64)
-    nudge = tirx.Select(product >= _i64(0), _i64(1 << 30), _i64(1 - (1 << 30)))
-    return tirx.truncdiv(product + nudge, _i64(1 << 31)).astype(_I32)
+
+    def high(product: tirx.PrimExpr) -> tirx.PrimExpr:
+        nudge = tirx.Select(product >= _i64(0), _i64(1 << 30), _i64(1 - (1 << 30)))
+        return tirx.truncdiv(product + nudge, _i64(1 << 31)).astype(_I32)
+
+    return let("product", _I64, x.astype(_I64) * multiplier.astype(_I64), high, bind)
 
 
-def rounding_divide_by_pot(x: tirx.PrimExpr, exponent: tirx.PrimExpr) -> tirx.PrimExpr:
+def rounding_divide_by_pot(x: tirx.PrimExpr, exponent: tirx.PrimExpr, bind: bool = True
+                           ) -> tirx.PrimExpr:
     """gemmlowp's ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded half away from zero."""
-    mask = (_i32(1) << exponent) - _i32(1)
-    remainder = tirx.bitwise_and(x, mask)
-    threshold = (mask >> _i32(1)) + tirx.Select(x < _i32(0), _i32(1), _i32(0))
-    return (x >> exponent) + tirx.Select(remainder > threshold, _i32(1), _i32(0))
+
+    def rounded(value: tirx.PrimExpr) -> tirx.PrimExpr:
+        mask = (_i32(1) << exponent) - _i32(1)
+        remainder = tirx.bitwise_and(value, mask)
+        threshold = (mask >> _i32(1)) + tirx.Select(value < _i32(0), _i32(1), _i32(0))
+        return (value >> exponent) + tirx.Select(remainder > threshold, _i32(1), _i32(0))
+
+    return let("value", _I32, x, rounded, bind)
 
 
 def multiply_by_quantized_multiplier(
-    x: tirx.PrimExpr, multiplier: tirx.PrimExpr, shift: tirx.PrimExpr, *, may_shift_left: bool
-) -> tirx.PrimExpr:
+    x: tirx.PrimExpr, multiplier: tirx.PrimExpr, shift: tirx.PrimExpr, *, may_shift_left: bool,
+    bind: bool = True) -> tirx.PrimExpr:
     """``x * multiplier * 2**(shift - 31)`` with TFLite's rounding; int32 in, int32 out.
 
     With ``may_shift_left`` false the caller guarantees ``shift <= 0`` for every channel, which
-    drops the left-shift stage from the generated code.
+    drops the left-shift stage from the generated code. ``bind`` names the intermediates with Let
+    bindings, which keeps TVM's simplifier fast (it duplicates unnamed subexpressions).
     """
     if may_shift_left:
         left = tirx.max(shift, _i32(0))
         x = (x.astype(_I64) << left.astype(_I64)).astype(_I32)
     right = tirx.max(_i32(0) - shift, _i32(0))
-    return rounding_divide_by_pot(doubling_high_mul(x, multiplier), right)
+    return rounding_divide_by_pot(doubling_high_mul(x, multiplier, bind), right, bind)
 
 
 def saturate(x: tirx.PrimExpr, low: int, high: int, dtype: str) -> tirx.PrimExpr:
     """Clamp an int32 expression to ``[low, high]`` and narrow it to ``dtype``."""
-    return tirx.max(tirx.min(x, _i32(high)), _i32(low)).astype(dtype)
+
+    def clamped(value: tirx.PrimExpr) -> tirx.PrimExpr:
+        return tirx.max(tirx.min(value, _i32(high)), _i32(low)).astype(dtype)
+
+    return let("unclamped", _I32, x, clamped, True)
