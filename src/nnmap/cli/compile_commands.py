@@ -1,9 +1,96 @@
-"""Subcommands (filled in by their own issue)."""
+"""``nnmap compile`` and ``nnmap run``: standalone C for a target, built, run and compared."""
 
 from __future__ import annotations
 
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nnmap.cli import console
+from nnmap.codegen.artifact import Artifact
+from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
+from nnmap.compiler import compile as compile_model
+from nnmap.frontend import load_model, resolve_model_path
+from nnmap.ir import Graph
+
+
+def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Artifact, float]:
+    columns = (TextColumn("[bold]compiling[/] {task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total} layers"), TimeElapsedColumn())
+    start = time.perf_counter()
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(graph.name, total=len(graph.layers))
+
+        def advance(index: int, count: int, name: str) -> None:
+            progress.update(task, completed=index, description=f"{graph.name}: {name}")
+
+        artifact = compile_model(graph, target, out_dir, progress=advance)
+        progress.update(task, completed=len(graph.layers))
+    return artifact, time.perf_counter() - start
+
+
+def compile_command(
+    model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
+    target: str = typer.Option("host", "--target", help="code generation target"),
+    out: Path = typer.Option(Path("nnmap_out"), "-o", "--out", help="artifact directory"),
+) -> None:
+    """Compile MODEL to standalone C (network.h/.c, kernels, weights.c, Makefile, report.json)."""
+    graph = load_model(model)
+    artifact, seconds = _compile_with_progress(graph, target, out)
+    report = artifact.report
+    console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
+                  f"{report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B, code "
+                  f"{report['code_bytes']:,} B", highlight=False)
+
+
+def _random_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, size=(count, *t.shape[1:]), dtype=np.int8)
+            for t in graph.input_tensors()]
+
+
+def _result_table(name: str, reference: str, difference: int, report: dict[str, object],
+                  tflm_arena: int | None, seconds: float, count: int) -> Table:
+    table = Table(title=f"{name} on the host: {count} random inputs")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(f"max |difference| vs {reference}", str(difference))
+    table.add_row("arena bytes (nnmap)", f"{report['arena_bytes']:,}")
+    table.add_row("arena bytes (TFLite Micro head)",
+                  "-" if tflm_arena is None else f"{tflm_arena:,}")
+    table.add_row("weight bytes", f"{report['weight_bytes']:,}")
+    table.add_row("code bytes", f"{report['code_bytes']:,}")
+    table.add_row("compile time", f"{seconds:.2f} s")
+    return table
+
+
+def run_command(
+    model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
+    target: str = typer.Option("host", "--target", help="code generation target"),
+    inputs: int = typer.Option(10, "--inputs", min=1, help="how many random inputs"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
+) -> None:
+    """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference."""
+    graph = load_model(model)
+    with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:
+        artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name)
+        samples = _random_inputs(graph, inputs, seed)
+        actual = artifact.run_batch(samples)
+        path = resolve_model_path(model)
+        reference, expected = reference_outputs_for(path, graph, samples)
+        difference = max(int(np.abs(e.astype(np.int64) - a.astype(np.int64)).max(initial=0))
+                         for e, a in zip(expected, actual, strict=True))
+        tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
+        console.print(_result_table(graph.name, reference, difference, artifact.report, tflm,
+                                    seconds, inputs))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to ``app``."""
+    """Add ``compile`` and ``run`` to ``app``."""
+    app.command("compile")(compile_command)
+    app.command("run")(run_command)

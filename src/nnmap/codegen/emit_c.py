@@ -67,6 +67,9 @@ def scheduled_module(kernel: KernelDef, symbol: str) -> tvm.IRModule:
     sch.work_on(symbol)
     if kernel.schedule == "reduce_inner":
         _schedule_reduce_inner(sch)
+    elif kernel.schedule == "dot_inner":
+        out = sch.get_sblock("out")
+        sch.compute_at(sch.get_sblock("acc"), sch.get_loops(out)[-1])
     elif kernel.schedule == "fused_stages":
         _schedule_fused_stages(sch)
     return sch.mod

@@ -52,7 +52,7 @@ class KernelDef:
 
     params: tuple[KernelParam, ...]
     tensors: tuple[te.Tensor, ...]
-    schedule: str  # "reduce_inner", "fused_stages" or "elementwise"
+    schedule: str  # "reduce_inner", "dot_inner", "fused_stages" or "elementwise"
     constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -165,22 +165,22 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
 
 
 def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDef:
-    """``out[b, n] = requant(sum_c x[b, c] * w[c, n] + bias[n])`` over flattened input rows."""
+    """``out[b, n] = requant(sum_c x[b, c] * w[n, c] + bias[n])``: one dot product per output."""
     assert layer.requant is not None
     n_out, n_in = layer.weight.shape
     rows = inp.size // n_in
-    weight = np.ascontiguousarray(layer.weight.astype(np.int8).T)
+    weight = np.ascontiguousarray(layer.weight.astype(np.int8))
     sums = layer.weight.astype(np.int64).sum(axis=1)
     zp_in = _zero_point(inp)
     data = te.placeholder((rows, n_in), "int8", name="data")
-    w = te.placeholder((n_in, n_out), "int8", name="weight")
+    w = te.placeholder((n_out, n_in), "int8", name="weight")
     bias = te.placeholder((n_out,), "int32", name="bias")
     mult = te.placeholder((n_out,), "int32", name="mult")
     shift = te.placeholder((n_out,), "int32", name="shift")
     c = te.reduce_axis((0, n_in), "c")
     acc = te.compute(
         (rows, n_out),
-        lambda b, n: te.sum(data[b, c].astype("int32") * w[c, n].astype("int32"), axis=c),
+        lambda b, n: te.sum(data[b, c].astype("int32") * w[n, c].astype("int32"), axis=c),
         name="acc",
     )
     flat_out = Tensor(out.name, (rows, n_out), out.dtype, out.scale, out.zero_point)
@@ -192,7 +192,7 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDe
         **_requant_arrays(layer.requant, n_out),
     }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
-    return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
+    return KernelDef(_params(tensors, roles), tuple(tensors), "dot_inner", constants)
 
 
 def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
