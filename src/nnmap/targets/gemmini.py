@@ -86,6 +86,10 @@ GEMMINI = ExecModule(
         "fence": 2,  # gemmini.md timing: fence 2 cycles
         "store_latency": 12,  # gemmini.md timing: store pipeline latency 12
         "layer_overhead": 5 + 2,  # front end + fence once per layer (gemmini.md timing)
+        "load_queue": 8,  # gemmini.md timing: reservation station load queue 8 entries
+        "execute_queue": 16,  # gemmini.md timing: reservation station execute queue 16 entries
+        "store_queue": 4,  # gemmini.md timing: reservation station store queue 4 entries
+        "issue_interval": 1,  # assumed: the host issues one RoCC command per cycle
     },
 )
 

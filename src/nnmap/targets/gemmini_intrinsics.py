@@ -1,0 +1,409 @@
+"""Gemmini's instructions, declared once: each is a Python function whose body is its meaning.
+
+A meaning is numpy over an explicit ``GemminiState`` (DRAM bytes, scratchpad int8 rows,
+accumulator int32 rows, the weights in the mesh, configs). The ``intrinsic`` decorator records
+the public C macro of ``gemmini.h`` that issues it, its argument names (in the macro's order) and
+each argument's role, so code generators, the C emulator's tests and the cost model read one
+table. Facts from shared/reference/gemmini.md ("ISA"); argument orders from gemmini-rocc-tests
+``include/gemmini.h``.
+
+Local addresses: bit 31 selects the accumulator, bit 30 accumulates instead of overwriting,
+bit 29 reads the accumulator at full int32 width; all ones is the garbage address (nothing is
+read or written). Rows and columns of every tile are 1..DIM; a shorter tile touches only its
+rows and columns. DRAM addresses are byte offsets into ``GemminiState.dram``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from nnmap.hw import Instruction
+from nnmap.targets.gemmini import ACCUMULATOR, DIM, SCRATCHPAD
+
+GARBAGE_ADDR = 0xFFFFFFFF
+ACC_BIT = 1 << 31
+ACCUMULATE_BIT = 1 << 30
+READ_FULL_BIT = 1 << 29
+ROW_MASK = READ_FULL_BIT - 1
+NO_ACTIVATION = 0
+RELU = 1
+OUTPUT_STATIONARY = 0
+WEIGHT_STATIONARY = 1
+SPAD_ROWS = SCRATCHPAD.size // DIM  # one int8 row of DIM elements per scratchpad row
+ACC_ROWS = ACCUMULATOR.size // (DIM * 4)  # one int32 row of DIM elements per accumulator row
+ROLES = ("dram", "local", "size", "config")
+UNITS = ("load", "execute", "store", "host")
+
+
+@dataclass(frozen=True)
+class LocalAddress:
+    """A decoded scratchpad/accumulator address."""
+
+    row: int
+    accumulator: bool
+    accumulate: bool
+    read_full: bool
+    garbage: bool
+
+    @staticmethod
+    def decode(address: int) -> LocalAddress:
+        return LocalAddress(
+            row=address & ROW_MASK,
+            accumulator=bool(address & ACC_BIT),
+            accumulate=bool(address & ACCUMULATE_BIT),
+            read_full=bool(address & READ_FULL_BIT),
+            garbage=address == GARBAGE_ADDR,
+        )
+
+
+@dataclass(frozen=True)
+class ExConfig:
+    dataflow: int = WEIGHT_STATIONARY
+    activation: int = NO_ACTIVATION
+    sys_shift: int = 0
+    acc_scale: float = 1.0
+    c_stride: int = 1
+    a_stride: int = 1
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    stride: int = DIM
+    scale: float = 1.0
+    shrunk: bool = False
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    stride: int = DIM
+    activation: int = NO_ACTIVATION
+    scale: float = 1.0
+
+
+def _zero_tile() -> np.ndarray:
+    return np.zeros((DIM, DIM), dtype=np.int32)
+
+
+@dataclass
+class GemminiState:
+    """Everything an instruction can read or write (mutable: instructions update it in place)."""
+
+    dram: np.ndarray
+    spad: np.ndarray = field(default_factory=lambda: np.zeros((SPAD_ROWS, DIM), np.int8))
+    acc: np.ndarray = field(default_factory=lambda: np.zeros((ACC_ROWS, DIM), np.int32))
+    weights: np.ndarray = field(default_factory=_zero_tile)
+    preloaded: np.ndarray = field(default_factory=_zero_tile)
+    out_addr: int = GARBAGE_ADDR
+    out_cols: int = DIM
+    out_rows: int = DIM
+    ex: ExConfig = ExConfig()
+    loads: tuple[LoadConfig, ...] = (LoadConfig(), LoadConfig(), LoadConfig())
+    store: StoreConfig = StoreConfig()
+
+    @staticmethod
+    def with_dram(size: int) -> GemminiState:
+        return GemminiState(dram=np.zeros(size, dtype=np.uint8))
+
+
+@dataclass(frozen=True)
+class Operand:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Intrinsic:
+    """One instruction: its public C macro, operands in macro order, unit and meaning."""
+
+    name: str
+    c_macro: str
+    operands: tuple[Operand, ...]
+    unit: str
+    meaning: Callable[..., None]
+    doc: str
+
+    def c_call(self, *args: str) -> str:
+        if len(args) != len(self.operands):
+            raise ValueError(f"{self.c_macro} takes {len(self.operands)} arguments")
+        return f"{self.c_macro}({', '.join(args)})"
+
+    def instruction(self) -> Instruction:
+        return Instruction(self.name, self.c_macro, self.doc)
+
+
+INTRINSICS: dict[str, Intrinsic] = {}
+
+
+def intrinsic(c_macro: str, unit: str, **roles: str) -> Callable[[Callable[..., None]], Any]:
+    """Register ``fn(state, *operands)`` as the meaning of ``c_macro``; ``roles`` per operand."""
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        names = tuple(inspect.signature(fn).parameters)[1:]
+        if set(names) != set(roles) or not set(roles.values()) <= set(ROLES) or unit not in UNITS:
+            raise ValueError(f"intrinsic {fn.__name__}: every operand needs a role in {ROLES}")
+        doc = (fn.__doc__ or "").strip().splitlines()[0]
+        operands = tuple(Operand(name, roles[name]) for name in names)
+        INTRINSICS[fn.__name__] = Intrinsic(fn.__name__, c_macro, operands, unit, fn, doc)
+        return fn
+
+    return register
+
+
+def instructions() -> tuple[Instruction, ...]:
+    """The table as ``nnmap.hw.Instruction`` values, for a target's ``instructions``."""
+    return tuple(entry.instruction() for entry in INTRINSICS.values())
+
+
+def _check_tile(cols: int, rows: int) -> None:
+    if not (1 <= cols <= DIM and 1 <= rows <= DIM):
+        raise ValueError(f"tile of {rows} rows x {cols} cols; both must be in 1..{DIM}")
+
+
+def _check_rows(address: LocalAddress, rows: int) -> None:
+    limit = ACC_ROWS if address.accumulator else SPAD_ROWS
+    if address.row + rows > limit:
+        memory = "accumulator" if address.accumulator else "scratchpad"
+        raise ValueError(f"rows {address.row}..{address.row + rows - 1} outside the {memory}")
+
+
+def _round_saturate(values: np.ndarray, scale: float, activation: int) -> np.ndarray:
+    """float32 scale, round half to even, optional ReLU, saturate to int8."""
+    scaled = np.rint(values.astype(np.float32) * np.float32(scale))
+    if activation == RELU:
+        scaled = np.maximum(scaled, np.float32(0))
+    return np.clip(scaled, -128, 127).astype(np.int8)
+
+
+def _wrap_add(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    return (old.astype(np.int64) + new).astype(np.uint32).view(np.int32)
+
+
+def _read_dram(state: GemminiState, addr: int, stride: int, shape: tuple[int, int], dtype: Any):
+    rows, cols = shape
+    width = cols * np.dtype(dtype).itemsize
+    lines = [state.dram[addr + r * stride : addr + r * stride + width] for r in range(rows)]
+    return np.stack([np.frombuffer(line.tobytes(), dtype=dtype) for line in lines])
+
+
+def _write_dram(state: GemminiState, addr: int, stride: int, block: np.ndarray) -> None:
+    for r, line in enumerate(block):
+        raw = np.frombuffer(np.ascontiguousarray(line).tobytes(), dtype=np.uint8)
+        state.dram[addr + r * stride : addr + r * stride + raw.size] = raw
+
+
+def _move_in(state: GemminiState, config: LoadConfig, dram: int, local: int, cols: int, rows: int):
+    _check_tile(cols, rows)
+    dest = LocalAddress.decode(local)
+    if dest.garbage:
+        return
+    _check_rows(dest, rows)
+    span = slice(dest.row, dest.row + rows)
+    if dest.accumulator:
+        dtype = np.int8 if config.shrunk else np.int32
+        block = _read_dram(state, dram, config.stride, (rows, cols), dtype).astype(np.int32)
+        old = state.acc[span, :cols]
+        state.acc[span, :cols] = _wrap_add(old, block) if dest.accumulate else block
+        return
+    block = _read_dram(state, dram, config.stride, (rows, cols), np.int8)
+    if config.scale != 1.0:
+        block = _round_saturate(block, config.scale, NO_ACTIVATION)
+    state.spad[span, :cols] = block
+
+
+@intrinsic(
+    "gemmini_extended_mvin", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
+)
+def mvin(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
+    """DRAM -> scratchpad/accumulator with load config 0 (strided rows)."""
+    _move_in(state, state.loads[0], dram_addr, spad_addr, cols, rows)
+
+
+@intrinsic(
+    "gemmini_extended_mvin2", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
+)
+def mvin2(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
+    """DRAM -> scratchpad/accumulator with load config 1 (strided rows)."""
+    _move_in(state, state.loads[1], dram_addr, spad_addr, cols, rows)
+
+
+@intrinsic(
+    "gemmini_extended_mvin3", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
+)
+def mvin3(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
+    """DRAM -> scratchpad/accumulator with load config 2 (strided rows)."""
+    _move_in(state, state.loads[2], dram_addr, spad_addr, cols, rows)
+
+
+@intrinsic(
+    "gemmini_extended_mvout", "store", dram_addr="dram", spad_addr="local", cols="size", rows="size"
+)
+def mvout(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
+    """Scratchpad/accumulator -> DRAM; accumulator rows scaled, activated, saturated to int8."""
+    _check_tile(cols, rows)
+    source = LocalAddress.decode(spad_addr)
+    if source.garbage:
+        return
+    _check_rows(source, rows)
+    span = slice(source.row, source.row + rows)
+    if not source.accumulator:
+        block: np.ndarray = state.spad[span, :cols]
+    elif source.read_full:
+        block = state.acc[span, :cols]
+    else:
+        block = _round_saturate(state.acc[span, :cols], state.store.scale, state.store.activation)
+    _write_dram(state, dram_addr, state.store.stride, block)
+
+
+def _local_tile(state: GemminiState, address: int, cols: int, rows: int) -> np.ndarray:
+    """A DIM x DIM int32 tile of scratchpad rows, zero outside rows x cols (garbage: zeros)."""
+    _check_tile(cols, rows)
+    tile = _zero_tile()
+    source = LocalAddress.decode(address)
+    if source.garbage:
+        return tile
+    if source.accumulator:
+        raise ValueError("compute operands come from the scratchpad, not the accumulator")
+    _check_rows(source, rows)
+    tile[:rows, :cols] = state.spad[source.row : source.row + rows, :cols]
+    return tile
+
+
+@intrinsic(
+    "gemmini_extended_preload",
+    "execute",
+    bd="local",
+    c="local",
+    bd_cols="size",
+    bd_rows="size",
+    c_cols="size",
+    c_rows="size",
+)
+def preload(
+    state: GemminiState, bd: int, c: int, bd_cols: int, bd_rows: int, c_cols: int, c_rows: int
+) -> None:
+    """Stage a weight tile (garbage: zeros) and name the output rows of the next compute."""
+    _check_tile(c_cols, c_rows)
+    state.preloaded = _local_tile(state, bd, bd_cols, bd_rows)
+    state.out_addr, state.out_cols, state.out_rows = c, c_cols, c_rows
+
+
+def _compute(
+    state: GemminiState, a: int, bd: int, a_cols: int, a_rows: int, bd_cols: int, bd_rows: int
+) -> None:
+    inputs = _local_tile(state, a, a_cols, a_rows).astype(np.int64)
+    bias = _local_tile(state, bd, bd_cols, bd_rows)
+    result = inputs @ state.weights.astype(np.int64) + bias
+    dest = LocalAddress.decode(state.out_addr)
+    if dest.garbage:
+        return
+    _check_rows(dest, state.out_rows)
+    span, cols = slice(dest.row, dest.row + state.out_rows), state.out_cols
+    block = result[: state.out_rows, :cols]
+    if not dest.accumulator:
+        state.spad[span, :cols] = np.clip(block, -128, 127).astype(np.int8)
+    elif dest.accumulate:
+        state.acc[span, :cols] = _wrap_add(state.acc[span, :cols], block)
+    else:
+        state.acc[span, :cols] = block.astype(np.int32)
+
+
+@intrinsic(
+    "gemmini_extended_compute_preloaded",
+    "execute",
+    a="local",
+    bd="local",
+    a_cols="size",
+    a_rows="size",
+    bd_cols="size",
+    bd_rows="size",
+)
+def compute_preloaded(
+    state: GemminiState, a: int, bd: int, a_cols: int, a_rows: int, bd_cols: int, bd_rows: int
+) -> None:
+    """Switch to the preloaded weights; output rows = A @ W + D (D: scratchpad rows or zeros)."""
+    state.weights = state.preloaded
+    _compute(state, a, bd, a_cols, a_rows, bd_cols, bd_rows)
+
+
+@intrinsic(
+    "gemmini_extended_compute_accumulated",
+    "execute",
+    a="local",
+    bd="local",
+    a_cols="size",
+    a_rows="size",
+    bd_cols="size",
+    bd_rows="size",
+)
+def compute_accumulated(
+    state: GemminiState, a: int, bd: int, a_cols: int, a_rows: int, bd_cols: int, bd_rows: int
+) -> None:
+    """Keep the weights already in the mesh; output rows = A @ W + D."""
+    _compute(state, a, bd, a_cols, a_rows, bd_cols, bd_rows)
+
+
+@intrinsic(
+    "gemmini_extended3_config_ex",
+    "execute",
+    dataflow="config",
+    sys_act="config",
+    sys_shift="config",
+    sys_acc_scale="config",
+    c_stride="config",
+    a_stride="config",
+    a_transpose="config",
+    b_transpose="config",
+    set_only_strides="config",
+)
+def config_ex(
+    state: GemminiState,
+    dataflow: int,
+    sys_act: int,
+    sys_shift: int,
+    sys_acc_scale: float,
+    c_stride: int,
+    a_stride: int,
+    a_transpose: int,
+    b_transpose: int,
+    set_only_strides: int,
+) -> None:
+    """Set dataflow, mesh activation and shift, strides (only weight-stationary is emulated)."""
+    if set_only_strides:
+        state.ex = replace(state.ex, c_stride=c_stride, a_stride=a_stride)
+        return
+    if dataflow != WEIGHT_STATIONARY or a_transpose or b_transpose:
+        raise ValueError("only weight-stationary without transposes is emulated")
+    state.ex = ExConfig(dataflow, sys_act, sys_shift, sys_acc_scale, c_stride, a_stride)
+
+
+@intrinsic(
+    "gemmini_extended3_config_ld",
+    "load",
+    stride="config",
+    scale="config",
+    shrunk="config",
+    id="config",
+)
+def config_ld(state: GemminiState, stride: int, scale: float, shrunk: int, id: int) -> None:
+    """Set DRAM row stride (bytes), scale and int8-into-accumulator of mvin, mvin2 or mvin3."""
+    loads = list(state.loads)
+    loads[id] = LoadConfig(stride, scale, bool(shrunk))
+    state.loads = tuple(loads)
+
+
+@intrinsic(
+    "gemmini_extended_config_st", "store", stride="config", acc_act="config", acc_scale="config"
+)
+def config_st(state: GemminiState, stride: int, acc_act: int, acc_scale: float) -> None:
+    """Set DRAM row stride (bytes), activation and accumulator scale of mvout."""
+    state.store = StoreConfig(stride, acc_act, acc_scale)
+
+
+@intrinsic("gemmini_fence", "host")
+def fence(state: GemminiState) -> None:
+    """Wait until every issued instruction has finished (no change of state)."""
