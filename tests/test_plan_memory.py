@@ -9,7 +9,7 @@ from conftest import MLPERF_MODELS, mlperf_model
 import nnmap
 from nnmap.codegen.compare import tflite_micro_arena_head
 from nnmap.errors import UnsupportedOperatorError
-from nnmap.ir import Clamp, Graph, MaxPool, Reshape, Tensor
+from nnmap.ir import Clamp, Graph, Layer, MaxPool, Reshape, Tensor
 from nnmap.plan.memory import ARENA, INPUT, OUTPUT, Buffer, first_fit, plan_memory
 
 
@@ -24,7 +24,7 @@ def chain(sizes: list[int], reshape_at: int | None = None) -> Graph:
     names = ["x", *[f"t{i}" for i in range(1, len(sizes) - 1)], "y"]
     tensors = {n: Tensor(n, (1, 1, 1, c), "int8", 0.1, 0) for n, c in zip(names, sizes,
                                                                            strict=True)}
-    layers = [_pool(f"l{i}", names[i], names[i + 1]) for i in range(len(sizes) - 1)]
+    layers: list[Layer] = [_pool(f"l{i}", names[i], names[i + 1]) for i in range(len(sizes) - 1)]
     if reshape_at is not None:
         src = names[reshape_at]
         tensors["r"] = Tensor("r", (1, sizes[reshape_at]), "int8", 0.1, 0)

@@ -37,11 +37,11 @@ def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Ar
 def compile_command(
     model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
     target: str = typer.Option("host", "--target", help="code generation target"),
-    out: Path = typer.Option(Path("nnmap_out"), "-o", "--out", help="artifact directory"),
+    out: str = typer.Option("nnmap_out", "-o", "--out", help="artifact directory"),
 ) -> None:
     """Compile MODEL to standalone C (network.h/.c, kernels, weights.c, Makefile, report.json)."""
     graph = load_model(model)
-    artifact, seconds = _compile_with_progress(graph, target, out)
+    artifact, seconds = _compile_with_progress(graph, target, Path(out))
     report = artifact.report
     console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
                   f"{report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B, code "

@@ -1,4 +1,4 @@
-"""An Artifact: a directory of standalone C for one model, with its report, built and run on demand."""
+"""An Artifact: a directory of standalone C for one model and its report, built and run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What compiled artifacts are compared with: TFLite Micro's outputs and arena, nnmap's reference."""
+"""What artifacts are compared with: TFLite Micro's outputs and arena, nnmap's reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The artifact's C around the kernels: network.h, network.c, weights.c/.h, kernel header, Makefile."""
+"""The C around the kernels: network.h, network.c, weights.c/.h, kernel header, Makefile."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class Argument:
 
 @dataclass(frozen=True, eq=False)
 class LayerCode:
-    """The C of one layer: its kernel file (None when it needs none) and the call the driver makes."""
+    """The C of one layer: its kernel file (None if it needs none) and the driver's call."""
 
     layer: Layer
     index: int
