@@ -1,0 +1,1 @@
+"""C runtimes shipped with artifacts (per-target SoC API emulation) and their Python helpers."""
