@@ -73,6 +73,17 @@ VTA = ExecModule(
         "alu_imm_overhead": 46,  # vta.md cost table: ALU immediate x + 46
         "alu_tensor_overhead": 46,  # vta.md cost table: ALU tensor-tensor 2x + 46
         "layer_overhead": 38 + 50 + 39,  # vta.md: no-ops of the compute/memory/store stages
+        "alu_tensor_cycles_per_element": 2,  # vta.md cost table: ALU tensor-tensor 2x + 46
+        "alu_imm_cycles_per_element": 1,  # vta.md cost table: ALU immediate x + 46
+        "gemm_cycles_per_uop": 1,  # vta.md cost table: GEMM x + 80
+        "load_inp_cycles_per_entry": 1.1,  # vta.md cost table: LOAD INP 1.1 x padded area + 150
+        "load_wgt_cycles_per_entry": 17,  # vta.md cost table: LOAD WGT 17x + 150
+        "load_uop_cycles_per_entry": 1.1,  # vta.md cost table: LOAD UOP 1.1x + 150
+        "load_acc_cycles_per_entry": 1,  # vta.md cost table: LOAD ACC x + 150
+        "store_cycles_per_entry": 1,  # vta.md cost table: STORE x + 150
+        "memory_overhead": 150,  # vta.md cost table: + 150 per LOAD/STORE
+        "uop_buffer_entries": 8192,  # vta.md: 32 KiB micro-op buffer of 32-bit uops
+        "out_buffer_bytes": 32 * 1024,  # vta.md: 32 KiB output buffer
     },
 )
 
