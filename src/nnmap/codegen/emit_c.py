@@ -106,7 +106,7 @@ def plain_kernel_source(kernel: KernelDef, symbol: str, comment: str) -> KernelS
     leftover = next((word for word in _LEFTOVERS if word in body), None)
     if leftover is not None:
         raise NnmapError(f"kernel {symbol}: generated C still refers to {leftover}")
-    workspace = sum(int(size) for size in _WORKSPACE_SIZE.findall(body))
+    workspace = sum(-(-int(size) // 16) * 16 for size in _WORKSPACE_SIZE.findall(body))
     params = ", ".join(_parameter(p) for p in kernel.params)
     prototype = f"int32_t {symbol}({params})"
     definition = f'/* {comment} */\n#include "nnmap_kernels.h"\n\n{prototype} {{{body}\n}}\n'
