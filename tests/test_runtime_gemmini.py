@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import math
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from nnmap.errors import TargetError
 from nnmap.hw import ExecModule, Instruction
-from nnmap.runtime.gemmini_build import build_emulator_library
+from nnmap.runtime.gemmini_build import SOURCES, build_emulator_library, include_dirs
 from nnmap.runtime.gemmini_params import render_header
 from nnmap.targets import gemmini_intrinsics as gi
 from nnmap.targets import get_target
@@ -120,9 +122,9 @@ def test_table_names_the_public_macros_in_order() -> None:
 
 def test_params_header_comes_from_the_target() -> None:
     header = render_header(MODULE)
-    assert "#define NNMAP_GEMMINI_DIM 16u" in header
-    assert "#define NNMAP_GEMMINI_DRAM_LATENCY 20u" in header
-    assert "#define NNMAP_GEMMINI_STORE_QUEUE 4u" in header
+    assert "#define NNMAP_GEMMINI_DIM 16" in header
+    assert "#define NNMAP_GEMMINI_DRAM_LATENCY 20" in header
+    assert "#define NNMAP_GEMMINI_STORE_QUEUE 4" in header
     broken = ExecModule(MODULE.name, MODULE.array, MODULE.levels, timing={"fence": 2})
     with pytest.raises(TargetError, match="timing lacks"):
         render_header(broken)
@@ -387,3 +389,65 @@ def test_layer_markers_record_cycles_per_layer(lib: ctypes.CDLL) -> None:
     store = DISPATCH + math.ceil(DIM * DIM / DRAM.write_bw) + TIMING["store_latency"]
     assert lib.nnmap_gemmini_layer_cycles(1) == store
     assert _cycles(lib) == first + store
+
+
+MACRO_PROGRAM = r"""
+#include <stdio.h>
+#include "gemmini.h"
+
+static elem_t a[DIM][DIM], b[DIM][DIM];
+static elem_t c[DIM][DIM];
+static acc_t full[4][DIM];
+
+int main(void) {
+    for (int i = 0; i < DIM; ++i) {
+        for (int j = 0; j < DIM; ++j) {
+            a[i][j] = (elem_t)(i - j);
+            b[i][j] = (elem_t)((i * j) % 7 - 3);
+        }
+    }
+    nnmap_gemmini_reset();
+    nnmap_gemmini_layer_begin("matmul");
+    gemmini_config_ex(WEIGHT_STATIONARY, NO_ACTIVATION, 0);
+    gemmini_config_ld(DIM * sizeof(elem_t));
+    gemmini_mvin(a, 0);
+    gemmini_extended_mvin2(b, DIM, DIM, DIM);
+    gemmini_preload(DIM, (uint32_t)1 << 31);
+    gemmini_compute_preloaded(0, GARBAGE_ADDR);
+    gemmini_extended_config_st(DIM * sizeof(elem_t), RELU, ACC_SCALE_IDENTITY);
+    gemmini_mvout(c, (uint32_t)1 << 31);
+    gemmini_config_st(DIM * sizeof(acc_t));
+    gemmini_extended_mvout(full, (uint32_t)7 << 29, DIM, 4);
+    gemmini_fence();
+    nnmap_gemmini_layer_end();
+    if (nnmap_gemmini_error() != NULL) {
+        return 1;
+    }
+    for (int i = 0; i < DIM; ++i) {
+        for (int j = 0; j < DIM; ++j) {
+            printf("%d ", c[i][j]);
+        }
+    }
+    printf("\n%d %llu\n", (int)full[3][5], (unsigned long long)nnmap_gemmini_layer_cycles(0));
+    return 0;
+}
+"""
+
+
+def test_generated_style_c_builds_against_the_macros(tmp_path: Path) -> None:
+    build_emulator_library(tmp_path)  # renders gemmini_params.h into tmp_path
+    source = tmp_path / "program.c"
+    source.write_text(MACRO_PROGRAM)
+    program = tmp_path / "program"
+    includes = [f"-I{path}" for path in include_dirs(tmp_path)]
+    command = ["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", *includes, str(source)]
+    subprocess.run([*command, *map(str, SOURCES), "-lm", "-o", str(program)], check=True)
+    out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    i, j = np.indices((DIM, DIM))
+    a, b = i - j, (i * j) % 7 - 3
+    product = a @ b
+    np.testing.assert_array_equal(np.array(lines[0].split(), int), np.clip(product, 0, 127).ravel())
+    full, cycles = map(int, lines[1].split())
+    assert full == product[3, 5]
+    assert cycles > DIM + LATENCY

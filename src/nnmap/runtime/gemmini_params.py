@@ -64,6 +64,6 @@ def render_header(module: ExecModule) -> str:
         "",
     ]
     parameters = _parameters(module)
-    lines += [f"#define NNMAP_GEMMINI_{name} {value}u" for name, value in parameters.items()]
+    lines += [f"#define NNMAP_GEMMINI_{name} {value}" for name, value in parameters.items()]
     lines += ["", "#endif", ""]
     return "\n".join(lines)
