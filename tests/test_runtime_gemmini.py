@@ -227,6 +227,7 @@ def test_garbage_addresses_read_zeros_and_write_nothing(lib: ctypes.CDLL) -> Non
         ("mvin", (0, ACC | (gi.ACC_ROWS - 2), DIM, 4)),
         ("preload", (ACC, 0, DIM, DIM, DIM, DIM)),
         ("config_ex", (gi.OUTPUT_STATIONARY, 0, 0, 1.0, 1, 1, 0, 0, 0)),
+        ("config_ld", (DIM, 1.0, 0, 3)),
     ],
 )
 def test_misuse_raises_in_python_and_flags_in_c(lib: ctypes.CDLL, name: str, args: tuple) -> None:

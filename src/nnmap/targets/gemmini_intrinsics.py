@@ -11,6 +11,10 @@ Local addresses: bit 31 selects the accumulator, bit 30 accumulates instead of o
 bit 29 reads the accumulator at full int32 width; all ones is the garbage address (nothing is
 read or written). Rows and columns of every tile are 1..DIM; a shorter tile touches only its
 rows and columns. DRAM addresses are byte offsets into ``GemminiState.dram``.
+
+Scaling (mvin scale, mvout accumulator scale) is a float32 multiply rounded half to even, as the
+default Gemmini configuration's float scale types; it is not TFLite's fixed-point requantization,
+so bit-exact int8 layers move accumulators out at full width (bit 29) or pick exact scales.
 """
 
 from __future__ import annotations
@@ -105,10 +109,6 @@ class GemminiState:
     loads: tuple[LoadConfig, ...] = (LoadConfig(), LoadConfig(), LoadConfig())
     store: StoreConfig = StoreConfig()
 
-    @staticmethod
-    def with_dram(size: int) -> GemminiState:
-        return GemminiState(dram=np.zeros(size, dtype=np.uint8))
-
 
 @dataclass(frozen=True)
 class Operand:
@@ -139,13 +139,17 @@ class Intrinsic:
 INTRINSICS: dict[str, Intrinsic] = {}
 
 
-def intrinsic(c_macro: str, unit: str, **roles: str) -> Callable[[Callable[..., None]], Any]:
-    """Register ``fn(state, *operands)`` as the meaning of ``c_macro``; ``roles`` per operand."""
+def intrinsic(
+    c_macro: str, unit: str, *, dram: str = "", local: str = "", size: str = "", config: str = ""
+) -> Callable[[Callable[..., None]], Any]:
+    """Register ``fn(state, *operands)`` as the meaning of ``c_macro``; operands named per role."""
+    named = {"dram": dram, "local": local, "size": size, "config": config}
+    roles = {name: role for role, names in named.items() for name in names.split()}
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
         names = tuple(inspect.signature(fn).parameters)[1:]
-        if set(names) != set(roles) or not set(roles.values()) <= set(ROLES) or unit not in UNITS:
-            raise ValueError(f"intrinsic {fn.__name__}: every operand needs a role in {ROLES}")
+        if set(names) != set(roles) or unit not in UNITS:
+            raise ValueError(f"intrinsic {fn.__name__}: every operand needs one role of {ROLES}")
         doc = (fn.__doc__ or "").strip().splitlines()[0]
         operands = tuple(Operand(name, roles[name]) for name in names)
         INTRINSICS[fn.__name__] = Intrinsic(fn.__name__, c_macro, operands, unit, fn, doc)
@@ -183,7 +187,9 @@ def _wrap_add(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return (old.astype(np.int64) + new).astype(np.uint32).view(np.int32)
 
 
-def _read_dram(state: GemminiState, addr: int, stride: int, shape: tuple[int, int], dtype: Any):
+def _read_dram(
+    state: GemminiState, addr: int, stride: int, shape: tuple[int, int], dtype: Any
+) -> np.ndarray:
     rows, cols = shape
     width = cols * np.dtype(dtype).itemsize
     lines = [state.dram[addr + r * stride : addr + r * stride + width] for r in range(rows)]
@@ -196,7 +202,9 @@ def _write_dram(state: GemminiState, addr: int, stride: int, block: np.ndarray) 
         state.dram[addr + r * stride : addr + r * stride + raw.size] = raw
 
 
-def _move_in(state: GemminiState, config: LoadConfig, dram: int, local: int, cols: int, rows: int):
+def _move_in(
+    state: GemminiState, config: LoadConfig, dram: int, local: int, cols: int, rows: int
+) -> None:
     _check_tile(cols, rows)
     dest = LocalAddress.decode(local)
     if dest.garbage:
@@ -215,33 +223,25 @@ def _move_in(state: GemminiState, config: LoadConfig, dram: int, local: int, col
     state.spad[span, :cols] = block
 
 
-@intrinsic(
-    "gemmini_extended_mvin", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
-)
+@intrinsic("gemmini_extended_mvin", "load", dram="dram_addr", local="spad_addr", size="cols rows")
 def mvin(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
     """DRAM -> scratchpad/accumulator with load config 0 (strided rows)."""
     _move_in(state, state.loads[0], dram_addr, spad_addr, cols, rows)
 
 
-@intrinsic(
-    "gemmini_extended_mvin2", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
-)
+@intrinsic("gemmini_extended_mvin2", "load", dram="dram_addr", local="spad_addr", size="cols rows")
 def mvin2(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
     """DRAM -> scratchpad/accumulator with load config 1 (strided rows)."""
     _move_in(state, state.loads[1], dram_addr, spad_addr, cols, rows)
 
 
-@intrinsic(
-    "gemmini_extended_mvin3", "load", dram_addr="dram", spad_addr="local", cols="size", rows="size"
-)
+@intrinsic("gemmini_extended_mvin3", "load", dram="dram_addr", local="spad_addr", size="cols rows")
 def mvin3(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
     """DRAM -> scratchpad/accumulator with load config 2 (strided rows)."""
     _move_in(state, state.loads[2], dram_addr, spad_addr, cols, rows)
 
 
-@intrinsic(
-    "gemmini_extended_mvout", "store", dram_addr="dram", spad_addr="local", cols="size", rows="size"
-)
+@intrinsic("gemmini_extended_mvout", "store", dram="dram_addr", local="spad_addr", size="cols rows")
 def mvout(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: int) -> None:
     """Scratchpad/accumulator -> DRAM; accumulator rows scaled, activated, saturated to int8."""
     _check_tile(cols, rows)
@@ -274,14 +274,7 @@ def _local_tile(state: GemminiState, address: int, cols: int, rows: int) -> np.n
 
 
 @intrinsic(
-    "gemmini_extended_preload",
-    "execute",
-    bd="local",
-    c="local",
-    bd_cols="size",
-    bd_rows="size",
-    c_cols="size",
-    c_rows="size",
+    "gemmini_extended_preload", "execute", local="bd c", size="bd_cols bd_rows c_cols c_rows"
 )
 def preload(
     state: GemminiState, bd: int, c: int, bd_cols: int, bd_rows: int, c_cols: int, c_rows: int
@@ -315,12 +308,8 @@ def _compute(
 @intrinsic(
     "gemmini_extended_compute_preloaded",
     "execute",
-    a="local",
-    bd="local",
-    a_cols="size",
-    a_rows="size",
-    bd_cols="size",
-    bd_rows="size",
+    local="a bd",
+    size="a_cols a_rows bd_cols bd_rows",
 )
 def compute_preloaded(
     state: GemminiState, a: int, bd: int, a_cols: int, a_rows: int, bd_cols: int, bd_rows: int
@@ -333,12 +322,8 @@ def compute_preloaded(
 @intrinsic(
     "gemmini_extended_compute_accumulated",
     "execute",
-    a="local",
-    bd="local",
-    a_cols="size",
-    a_rows="size",
-    bd_cols="size",
-    bd_rows="size",
+    local="a bd",
+    size="a_cols a_rows bd_cols bd_rows",
 )
 def compute_accumulated(
     state: GemminiState, a: int, bd: int, a_cols: int, a_rows: int, bd_cols: int, bd_rows: int
@@ -350,15 +335,8 @@ def compute_accumulated(
 @intrinsic(
     "gemmini_extended3_config_ex",
     "execute",
-    dataflow="config",
-    sys_act="config",
-    sys_shift="config",
-    sys_acc_scale="config",
-    c_stride="config",
-    a_stride="config",
-    a_transpose="config",
-    b_transpose="config",
-    set_only_strides="config",
+    config="dataflow sys_act sys_shift sys_acc_scale c_stride a_stride a_transpose b_transpose"
+    " set_only_strides",
 )
 def config_ex(
     state: GemminiState,
@@ -381,24 +359,17 @@ def config_ex(
     state.ex = ExConfig(dataflow, sys_act, sys_shift, sys_acc_scale, c_stride, a_stride)
 
 
-@intrinsic(
-    "gemmini_extended3_config_ld",
-    "load",
-    stride="config",
-    scale="config",
-    shrunk="config",
-    id="config",
-)
+@intrinsic("gemmini_extended3_config_ld", "load", config="stride scale shrunk id")
 def config_ld(state: GemminiState, stride: int, scale: float, shrunk: int, id: int) -> None:
     """Set DRAM row stride (bytes), scale and int8-into-accumulator of mvin, mvin2 or mvin3."""
+    if id not in range(len(state.loads)):
+        raise ValueError(f"load config id {id}; use 0 (mvin), 1 (mvin2) or 2 (mvin3)")
     loads = list(state.loads)
     loads[id] = LoadConfig(stride, scale, bool(shrunk))
     state.loads = tuple(loads)
 
 
-@intrinsic(
-    "gemmini_extended_config_st", "store", stride="config", acc_act="config", acc_scale="config"
-)
+@intrinsic("gemmini_extended_config_st", "store", config="stride acc_act acc_scale")
 def config_st(state: GemminiState, stride: int, acc_act: int, acc_scale: float) -> None:
     """Set DRAM row stride (bytes), activation and accumulator scale of mvout."""
     state.store = StoreConfig(stride, acc_act, acc_scale)

@@ -130,10 +130,14 @@ static void move_in_spad(const uint8_t *line, local_address dest, uint32_t r, ui
 void nnmap_gemmini_mvin(uint64_t dram_addr, uint32_t local_addr, uint32_t cols, uint32_t rows,
                         uint32_t load_id) {
     local_address dest = decode(local_addr);
+    if (load_id >= LOAD_CONFIGS) {
+        fail("load config id outside 0..2");
+        return;
+    }
     if (!tile_ok(cols, rows) || !rows_ok(dest, rows)) {
         return;
     }
-    const load_config *config = &loads[load_id % LOAD_CONFIGS];
+    const load_config *config = &loads[load_id];
     uint32_t width = dest.accumulator && !config->shrunk ? 4u : 1u;
     for (uint32_t r = 0; !dest.garbage && r < rows; ++r) {
         const uint8_t *line = (const uint8_t *)(uintptr_t)(dram_addr + r * config->stride);
@@ -268,7 +272,11 @@ void nnmap_gemmini_config_ex(uint32_t dataflow, uint32_t sys_act, uint32_t sys_s
 }
 
 void nnmap_gemmini_config_ld(uint64_t stride, float scale, int shrunk, uint32_t load_id) {
-    load_config *config = &loads[load_id % LOAD_CONFIGS];
+    if (load_id >= LOAD_CONFIGS) {
+        fail("load config id outside 0..2");
+        return;
+    }
+    load_config *config = &loads[load_id];
     config->stride = stride;
     config->scale = scale;
     config->shrunk = shrunk != 0;
