@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tvm
 
 import nnmap
 from nnmap.codegen import generate as generate_module
@@ -177,3 +178,22 @@ def test_failed_build_names_first_error_and_leaves_nothing(
         nnmap.compile(tiny_conv(), "host", out)
     assert str(out) in str(info.value) and "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unbound_requantization_fallback_is_bit_exact(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When TVM rejects the Let-bound form, the kernel is regenerated without Let bindings."""
+    from nnmap.codegen import layers
+
+    original = layers.lower_layer
+
+    def rejecting(layer: Layer, graph: Graph, bind: bool = True) -> object:
+        if bind:
+            raise tvm.error.InternalError("Detected bound for value conflicts with memorization")
+        return original(layer, graph, bind=False)
+
+    monkeypatch.setattr(layers, "lower_layer", rejecting)
+    graph = tiny_conv()
+    artifact = nnmap.compile(graph, "host", tmp_path / "unbound")
+    inputs = [RNG.integers(-128, 128, (20, 4, 4, 2), dtype=np.int8)]
+    np.testing.assert_array_equal(artifact.run_batch(inputs)[0], run_batch(graph, inputs)[0])

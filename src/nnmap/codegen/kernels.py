@@ -83,6 +83,7 @@ def _requantized_output(
     mult: te.Tensor,
     shift: te.Tensor,
     bias: te.Tensor,
+    bind: bool,
 ) -> te.Tensor:
     low, high = clamp_range(clamp)
     may_shift_left = bool((rq.shift > 0).any())
@@ -91,9 +92,9 @@ def _requantized_output(
     def value(*index: tirx.Var) -> tirx.PrimExpr:
         k = index[-1]
         scaled = requant.multiply_by_quantized_multiplier(
-            acc(*index) + bias[k], mult[k], shift[k], may_shift_left=may_shift_left
+            acc(*index) + bias[k], mult[k], shift[k], may_shift_left=may_shift_left, bind=bind
         )
-        return requant.saturate(scaled + zp_out, low, high, "int8")
+        return requant.saturate(scaled + zp_out, low, high, "int8", bind)
 
     return te.compute(out.shape, value, name="out")
 
@@ -118,7 +119,7 @@ def _folded_bias(bias: np.ndarray, weight_sums: np.ndarray, zp_in: int) -> np.nd
     return folded.astype(np.int32)
 
 
-def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
+def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> KernelDef:
     """Grouped/depthwise NHWC convolution with per-channel requantization."""
     assert layer.requant is not None
     batch, height, width, _ = inp.shape
@@ -153,7 +154,7 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
         return te.sum(product, axis=[fy, fx, c])
 
     acc = te.compute((batch, *out.shape[1:]), accumulate, name="acc")
-    result = _requantized_output(acc, layer.requant, out, layer.clamp, mult, shift, bias)
+    result = _requantized_output(acc, layer.requant, out, layer.clamp, mult, shift, bias, bind)
     tensors = [data, w, bias, mult, shift, result]
     constants = {
         "weight": weight,
@@ -164,7 +165,8 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor) -> KernelDef:
     return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
 
 
-def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDef:
+def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool = True
+                    ) -> KernelDef:
     """``out[b, n] = requant(sum_c x[b, c] * w[n, c] + bias[n])``: one dot product per output."""
     assert layer.requant is not None
     n_out, n_in = layer.weight.shape
@@ -184,7 +186,8 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor) -> KernelDe
         name="acc",
     )
     flat_out = Tensor(out.name, (rows, n_out), out.dtype, out.scale, out.zero_point)
-    result = _requantized_output(acc, layer.requant, flat_out, layer.clamp, mult, shift, bias)
+    result = _requantized_output(
+        acc, layer.requant, flat_out, layer.clamp, mult, shift, bias, bind)
     tensors = [data, w, bias, mult, shift, result]
     constants = {
         "weight": weight,
@@ -356,14 +359,14 @@ def transpose(layer: Transpose, inp: Tensor, out: Tensor) -> KernelDef:
     return KernelDef(_params([data, result], [ACTIVATION, OUTPUT]), (data, result), "elementwise")
 
 
-def lower_layer(layer: Layer, graph: Graph) -> KernelDef:
+def lower_layer(layer: Layer, graph: Graph, bind: bool = True) -> KernelDef:
     """The KernelDef of one int8 layer (Reshape and Softmax are handled by the driver)."""
     ins = [graph.tensor(name) for name in layer.inputs]
     out = graph.tensor(layer.output)
     if isinstance(layer, Conv2D):
-        return conv2d(layer, ins[0], out)
+        return conv2d(layer, ins[0], out, bind)
     if isinstance(layer, FullyConnected):
-        return fully_connected(layer, ins[0], out)
+        return fully_connected(layer, ins[0], out, bind)
     if isinstance(layer, Add):
         return add(layer, ins[0], ins[1], out)
     if isinstance(layer, AveragePool | MaxPool):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import tvm
 
 from nnmap.codegen.emit_c import plain_kernel_source
 from nnmap.codegen.kernels import ACTIVATION, CONSTANT, KernelParam, lower_layer
 from nnmap.errors import QuantizationError
 from nnmap.ir import Graph, Layer, Reshape, Softmax
+
+log = logging.getLogger(__name__)
 
 SOFTMAX_SYMBOL = "nnmap_softmax_int8"
 SOFTMAX_PROTOTYPE = (
@@ -95,8 +99,15 @@ def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
     if isinstance(layer, Softmax):
         return _softmax_code(layer, graph, index)
     ident = layer_id(index, layer)
-    kernel = lower_layer(layer, graph)
-    source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
+    try:
+        kernel = lower_layer(layer, graph)
+        source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
+    except tvm.error.InternalError as error:
+        # TVM's bound analysis sometimes rejects the Let-bound requantization; the unbound
+        # form is the same arithmetic, only slower to simplify.
+        log.debug("layer %s: retrying without Let bindings (%s)", layer.name, error)
+        kernel = lower_layer(layer, graph, bind=False)
+        source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
     prefix = f"nnmap_{ident}"
     constants = {f"{prefix}_{name}": array for name, array in kernel.constants.items()}
     return LayerCode(

@@ -73,10 +73,11 @@ def multiply_by_quantized_multiplier(
     return rounding_divide_by_pot(doubling_high_mul(x, multiplier, bind), right, bind)
 
 
-def saturate(x: tirx.PrimExpr, low: int, high: int, dtype: str) -> tirx.PrimExpr:
+def saturate(x: tirx.PrimExpr, low: int, high: int, dtype: str, bind: bool = True
+             ) -> tirx.PrimExpr:
     """Clamp an int32 expression to ``[low, high]`` and narrow it to ``dtype``."""
 
     def clamped(value: tirx.PrimExpr) -> tirx.PrimExpr:
         return tirx.max(tirx.min(value, _i32(high)), _i32(low)).astype(dtype)
 
-    return let("unclamped", _I32, x, clamped, True)
+    return let("unclamped", _I32, x, clamped, bind)
