@@ -76,14 +76,14 @@ class Emulator:
     def load(self, dram: np.ndarray, *args: int) -> None:
         self.alive.append(dram)
         self.lib.VTALoadBuffer2D(self.cmd, dram.ctypes.data, *args)
-        vi.load_2d(self.state, dram, *args)
+        vi.load_2d(self.state, None, dram, *args)
 
     def store(self, sram_index: int, dram: np.ndarray, *args: int) -> None:
         """C stores into ``dram``, the meaning into its mirror ``self.stored[id(dram)]``."""
         self.alive.append(dram)
         self.lib.VTAStoreBuffer2D(self.cmd, sram_index, vi.MEM_OUT, dram.ctypes.data, *args)
         mirror = self.stored.setdefault(id(dram), dram.copy())
-        vi.store_2d(self.state, sram_index, vi.MEM_OUT, mirror, *args)
+        vi.store_2d(self.state, None, sram_index, vi.MEM_OUT, mirror, *args)
 
     def push(self, kernel: UopKernel) -> int:
         handle = self.handles.setdefault(kernel, VP())
@@ -355,6 +355,19 @@ def test_layer_markers_count_the_cycles_of_their_syncs(emu: Emulator) -> None:
     assert emu.lib.nnmap_vta_layer_name(0) == b"conv0"
     assert emu.lib.nnmap_vta_layer_cycles(0) == load + compute
     assert emu.lib.nnmap_vta_layer_cycles(1) == 0
+
+
+def test_the_table_names_every_runtime_call_with_its_operands() -> None:
+    names = {entry.c_name for entry in vi.INTRINSICS.values()}
+    assert {"VTALoadBuffer2D", "VTAStoreBuffer2D", "VTAPushGEMMOp", "VTAPushALUOp"} <= names
+    assert {"VTADepPush", "VTADepPop", "VTASynchronize"} <= names
+    push = vi.INTRINSICS["dep_push"]
+    assert push.c_call("cmd", "1", "2") == "VTADepPush(cmd, 1, 2)"
+    assert [operand.role for operand in push.operands] == ["config", "queue", "queue"]
+    assert len(vi.INTRINSICS["load_2d"].c_parameters()) == 12
+    gemm_call = vi.INTRINSICS["push_gemm"].c_call("&handle", "kernel0", "NULL", "0")
+    assert gemm_call == "VTAPushGEMMOp(&handle, kernel0, NULL, 0)"
+    assert vi.instructions()[0].c_name == "VTALoadBuffer2D"
 
 
 def test_generated_kernel_text_builds_against_the_header(library: Path, tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ TOKEN_QUEUES = (
 )
 STAGES = ("load", "compute", "store", "host")
 ROLES = ("dram", "sram", "size", "config", "kernel", "queue")
+KERNEL_C_ARGS = ("uop_handle", "finit", "signature", "nbytes")
 IMM_MIN, IMM_MAX = -(1 << 15), (1 << 15) - 1  # vta.md: 16-bit immediate
 
 
@@ -96,13 +97,6 @@ class Uop:
     def pack(self, config: VtaConfig = CONFIG) -> int:
         dst_bits, src_bits, _ = config.uop_fields()
         return self.dst | (self.src << dst_bits) | (self.wgt << (dst_bits + src_bits))
-
-    @staticmethod
-    def unpack(word: int, config: VtaConfig = CONFIG) -> Uop:
-        dst_bits, src_bits, wgt_bits = config.uop_fields()
-        dst = word & ((1 << dst_bits) - 1)
-        src = (word >> dst_bits) & ((1 << src_bits) - 1)
-        return Uop(dst, src, (word >> (dst_bits + src_bits)) & ((1 << wgt_bits) - 1))
 
 
 @dataclass(frozen=True)
@@ -206,7 +200,10 @@ class Operand:
 
 @dataclass(frozen=True)
 class Intrinsic:
-    """One runtime call: its public C function, operands in C order, stage and meaning."""
+    """One runtime call: its public C function, operands in C order, stage and meaning.
+
+    A ``kernel`` operand stands for the C call's ``uop_handle, finit, signature, nbytes``.
+    """
 
     name: str
     c_name: str
@@ -215,9 +212,13 @@ class Intrinsic:
     meaning: Callable[..., None]
     doc: str
 
+    def c_parameters(self) -> tuple[str, ...]:
+        names = [KERNEL_C_ARGS if op.role == "kernel" else (op.name,) for op in self.operands]
+        return tuple(name for group in names for name in group)
+
     def c_call(self, *args: str) -> str:
-        if len(args) != len(self.operands):
-            raise ValueError(f"{self.c_name} takes {len(self.operands)} arguments")
+        if len(args) != len(self.c_parameters()):
+            raise ValueError(f"{self.c_name} takes {len(self.c_parameters())} arguments")
         return f"{self.c_name}({', '.join(args)})"
 
     def instruction(self) -> Instruction:
@@ -227,13 +228,26 @@ class Intrinsic:
 INTRINSICS: dict[str, Intrinsic] = {}
 
 
-def intrinsic(c_name: str, stage: str, **roles: str) -> Callable[[Callable[..., None]], Any]:
-    """Register ``fn(state, *operands)`` as the meaning of ``c_name``; ``roles`` per operand."""
+def intrinsic(
+    c_name: str,
+    stage: str,
+    *,
+    dram: str = "",
+    sram: str = "",
+    size: str = "",
+    config: str = "",
+    kernel: str = "",
+    queue: str = "",
+) -> Callable[[Callable[..., None]], Any]:
+    """Register ``fn(state, *operands)`` as the meaning of ``c_name``; operands named per role."""
+    named = {"dram": dram, "sram": sram, "size": size, "config": config}
+    named.update({"kernel": kernel, "queue": queue})
+    roles = {name: role for role, names in named.items() for name in names.split()}
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
         names = tuple(inspect.signature(fn).parameters)[1:]
-        if set(names) != set(roles) or not set(roles.values()) <= set(ROLES) or stage not in STAGES:
-            raise ValueError(f"intrinsic {fn.__name__}: every operand needs a role in {ROLES}")
+        if set(names) != set(roles) or stage not in STAGES:
+            raise ValueError(f"intrinsic {fn.__name__}: every operand needs one role of {ROLES}")
         doc = (fn.__doc__ or "").strip().splitlines()[0]
         operands = tuple(Operand(name, roles[name]) for name in names)
         INTRINSICS[fn.__name__] = Intrinsic(fn.__name__, c_name, operands, stage, fn, doc)
@@ -262,20 +276,14 @@ def narrow(values: np.ndarray) -> np.ndarray:
 @intrinsic(
     "VTALoadBuffer2D",
     "load",
-    dram="dram",
-    src_elem_offset="dram",
-    x_size="size",
-    y_size="size",
-    x_stride="size",
-    x_pad_before="size",
-    y_pad_before="size",
-    x_pad_after="size",
-    y_pad_after="size",
-    dst_sram_index="sram",
-    dst_memory_type="config",
+    config="cmd dst_memory_type",
+    dram="dram src_elem_offset",
+    size="x_size y_size x_stride x_pad_before y_pad_before x_pad_after y_pad_after",
+    sram="dst_sram_index",
 )
 def load_2d(
     state: VtaState,
+    cmd: Any,
     dram: np.ndarray,
     src_elem_offset: int,
     x_size: int,
@@ -305,16 +313,14 @@ def load_2d(
 @intrinsic(
     "VTAStoreBuffer2D",
     "store",
-    src_sram_index="sram",
-    src_memory_type="config",
-    dram="dram",
-    dst_elem_offset="dram",
-    x_size="size",
-    y_size="size",
-    x_stride="size",
+    sram="src_sram_index",
+    config="cmd src_memory_type",
+    dram="dram dst_elem_offset",
+    size="x_size y_size x_stride",
 )
 def store_2d(
     state: VtaState,
+    cmd: Any,
     src_sram_index: int,
     src_memory_type: int,
     dram: np.ndarray,
@@ -395,13 +401,13 @@ def _token_queue(q_from: int, q_to: int) -> tuple[int, int]:
     return q_from, q_to
 
 
-@intrinsic("VTADepPush", "host", cmd="config", q_from="queue", q_to="queue")
+@intrinsic("VTADepPush", "host", config="cmd", queue="q_from q_to")
 def dep_push(state: VtaState, cmd: Any, q_from: int, q_to: int) -> None:
     """Stage ``q_from`` sends one token to stage ``q_to`` after its previous instruction."""
     state.tokens[_token_queue(q_from, q_to)] += 1
 
 
-@intrinsic("VTADepPop", "host", cmd="config", q_from="queue", q_to="queue")
+@intrinsic("VTADepPop", "host", config="cmd", queue="q_from q_to")
 def dep_pop(state: VtaState, cmd: Any, q_from: int, q_to: int) -> None:
     """Stage ``q_to``'s next instruction waits for one token from stage ``q_from``."""
     queue = _token_queue(q_from, q_to)
@@ -410,7 +416,7 @@ def dep_pop(state: VtaState, cmd: Any, q_from: int, q_to: int) -> None:
     state.tokens[queue] -= 1
 
 
-@intrinsic("VTASynchronize", "host", cmd="config", wait_cycles="config")
+@intrinsic("VTASynchronize", "host", config="cmd wait_cycles")
 def synchronize(state: VtaState, cmd: Any, wait_cycles: int) -> None:
     """Run what was queued; every pushed token must have been popped."""
     left = {queue: count for queue, count in state.tokens.items() if count}
