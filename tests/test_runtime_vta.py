@@ -68,7 +68,7 @@ class Emulator:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         lib.nnmap_vta_reset()
-        self.lib, self.cmd, self.state = lib, lib.VTATLSCommandHandle(), VtaState()
+        self.lib, self.cmd, self.state = lib, lib.VTATLSCommandHandle(), VtaState.empty()
         self.handles: dict[UopKernel, ctypes.c_void_p] = {}
         self.alive: list[object] = []  # DRAM arrays and callbacks the C side still points to
         self.stored: dict[int, np.ndarray] = {}
@@ -241,7 +241,7 @@ def test_a_pop_without_its_push_is_reported_as_a_deadlock(emu: Emulator) -> None
     emu.sync()
     assert "deadlock: the store stage pops a token from the compute stage" in emu.error()
     with pytest.raises(vi.VtaProgramError, match="deadlock"):
-        vi.dep_pop(VtaState(), None, vi.Q_COMPUTE, vi.Q_STORE)
+        vi.dep_pop(VtaState.empty(), None, vi.Q_COMPUTE, vi.Q_STORE)
 
 
 def test_a_push_never_popped_is_reported(emu: Emulator) -> None:
@@ -249,7 +249,7 @@ def test_a_push_never_popped_is_reported(emu: Emulator) -> None:
     emu.token(True, vi.Q_COMPUTE, vi.Q_LOAD)
     emu.sync()
     assert "1 token(s) pushed from the compute stage to the load stage" in emu.error()
-    state = VtaState()
+    state = VtaState.empty()
     vi.dep_push(state, None, vi.Q_COMPUTE, vi.Q_LOAD)
     with pytest.raises(vi.VtaProgramError, match="never popped"):
         vi.synchronize(state, None, 0)

@@ -32,12 +32,7 @@ MEM_UOP, MEM_WGT, MEM_INP, MEM_ACC, MEM_OUT = 0, 1, 2, 3, 4
 ALU_MIN, ALU_MAX, ALU_ADD, ALU_SHR, ALU_MUL = 0, 1, 2, 3, 4
 MODE_GEMM, MODE_ALU = 0, 1
 Q_LOAD, Q_COMPUTE, Q_STORE = 1, 2, 3
-TOKEN_QUEUES = (
-    (Q_LOAD, Q_COMPUTE),
-    (Q_COMPUTE, Q_LOAD),
-    (Q_COMPUTE, Q_STORE),
-    (Q_STORE, Q_COMPUTE),
-)
+TOKEN_QUEUES = ((1, 2), (2, 1), (2, 3), (3, 2))  # (from, to) between neighbouring stages
 STAGES = ("load", "compute", "store", "host")
 ROLES = ("dram", "sram", "size", "config", "kernel", "queue")
 KERNEL_C_ARGS = ("uop_handle", "finit", "signature", "nbytes")
@@ -158,31 +153,30 @@ class UopKernel:
         return "\n".join(lines)
 
 
-def _zeros(entries: int, shape: tuple[int, int], dtype: Any) -> Callable[[], np.ndarray]:
-    return lambda: np.zeros((entries, *shape), dtype=dtype)
-
-
 @dataclass
 class VtaState:
     """Everything an instruction can read or write (mutable: instructions update it in place)."""
 
-    config: VtaConfig = CONFIG
-    inp: np.ndarray = field(
-        default_factory=_zeros(CONFIG.inp_entries, (CONFIG.batch, CONFIG.block_in), np.int8)
-    )
-    wgt: np.ndarray = field(
-        default_factory=_zeros(CONFIG.wgt_entries, (CONFIG.block_out, CONFIG.block_in), np.int8)
-    )
-    acc: np.ndarray = field(
-        default_factory=_zeros(CONFIG.acc_entries, (CONFIG.batch, CONFIG.block_out), np.int32)
-    )
-    out: np.ndarray = field(
-        default_factory=_zeros(CONFIG.out_entries, (CONFIG.batch, CONFIG.block_out), np.int8)
-    )
-    uop: np.ndarray = field(default_factory=lambda: np.zeros(CONFIG.uop_entries, np.uint32))
+    inp: np.ndarray
+    wgt: np.ndarray
+    acc: np.ndarray
+    out: np.ndarray
+    uop: np.ndarray
     tokens: dict[tuple[int, int], int] = field(
         default_factory=lambda: dict.fromkeys(TOKEN_QUEUES, 0)
     )
+
+    @staticmethod
+    def empty(config: VtaConfig = CONFIG) -> VtaState:
+        """Zeroed buffers of ``config``'s sizes; no tokens in flight."""
+        batch, block_in, block_out = config.batch, config.block_in, config.block_out
+        return VtaState(
+            inp=np.zeros((config.inp_entries, batch, block_in), np.int8),
+            wgt=np.zeros((config.wgt_entries, block_out, block_in), np.int8),
+            acc=np.zeros((config.acc_entries, batch, block_out), np.int32),
+            out=np.zeros((config.out_entries, batch, block_out), np.int8),
+            uop=np.zeros(config.uop_entries, np.uint32),
+        )
 
     def sram(self, memory_type: int) -> np.ndarray:
         buffers = {MEM_UOP: self.uop, MEM_WGT: self.wgt, MEM_INP: self.inp}
