@@ -276,6 +276,25 @@ def test_stages_run_concurrently_so_a_pop_may_precede_its_push(emu: Emulator) ->
     np.testing.assert_array_equal(emu.sram(vi.MEM_ACC), emu.state.acc)  # GEMM saw the old input
 
 
+def test_malformed_programs_are_reported_not_run(emu: Emulator) -> None:
+    inp = np.zeros((4, *INP_SHAPE), np.int8)
+    emu.lib.VTALoadBuffer2D(emu.cmd, inp.ctypes.data, 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
+    emu.sync()
+    assert "VTALoadBuffer2D: entries 2047..2048 outside memory 2's 0..2047" == emu.error()
+    emu.lib.nnmap_vta_reset()
+    with pytest.raises(vi.VtaProgramError, match="source entries 2048..2048"):
+        emu.push(alu(vi.ALU_ADD, [(0, 2047)], loops=(UopLoop(2, 0, 1),)))
+    emu.sync()
+    assert emu.error().startswith("ALU: entries 2048..2048 outside memory 3")
+    emu.lib.nnmap_vta_reset()
+    emu.lib.nnmap_vta_layer_begin(b"unsynchronised")
+    emu.lib.VTADepPush(emu.cmd, vi.Q_LOAD, vi.Q_COMPUTE)
+    emu.lib.nnmap_vta_layer_end()
+    assert "1 commands queued after the last VTASynchronize" in emu.error()
+    with pytest.raises(vi.VtaProgramError, match="outside"):
+        vi.load_2d(VtaState.empty(), None, inp, 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
+
+
 def uop_load_cycles(uops: int) -> int:
     return math.ceil(1.1 * uops) + MEMORY  # vta.md cost table: LOAD UOP 1.1x + 150
 

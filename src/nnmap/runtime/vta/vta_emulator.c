@@ -308,6 +308,9 @@ void nnmap_vta_layer_begin(const char *name) {
 }
 
 void nnmap_vta_layer_end(void) {
+    if (queued > 0) {
+        vta_fail("nnmap_vta_layer_end: %u commands queued after the last VTASynchronize", queued);
+    }
     if (layer_count > 0) layers[layer_count - 1].cycles = clock_now - layers[layer_count - 1].begin;
 }
 

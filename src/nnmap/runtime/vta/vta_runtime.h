@@ -60,7 +60,7 @@ void nnmap_vta_reset(void);
 uint64_t nnmap_vta_cycles(void);
 /* Cycles stage `queue_id` (1 load, 2 compute, 3 store) spent executing instructions. */
 uint64_t nnmap_vta_stage_busy(int queue_id);
-/* Per-layer markers around the commands of a layer (cycles counted up to its last sync). */
+/* Per-layer markers around the commands of a layer; a layer ends after its last sync. */
 void nnmap_vta_layer_begin(const char *name);
 void nnmap_vta_layer_end(void);
 uint32_t nnmap_vta_layer_count(void);
