@@ -451,6 +451,23 @@ PROGRAMS = st.lists(
 )
 
 
+def stage_of(step: tuple) -> int:
+    kind, args = step
+    if kind == "load":
+        return vi.Q_COMPUTE if args[0] == vi.MEM_ACC else vi.Q_LOAD
+    return vi.Q_STORE if kind == "store" else vi.Q_COMPUTE
+
+
+def order_after(emu: Emulator, previous: int, stage: int) -> None:
+    """Make ``stage``'s next command wait for ``previous``'s last: a token, else a sync."""
+    if (previous, stage) not in vi.TOKEN_QUEUES:
+        emu.sync()
+        return
+    for push, meaning in ((True, vi.dep_push), (False, vi.dep_pop)):
+        emu.token(push, previous, stage)
+        meaning(emu.state, None, previous, stage)
+
+
 def run_step(emu: Emulator, step: tuple, drams: dict[int, np.ndarray], out: np.ndarray) -> None:
     kind, args = step
     if kind == "load":
@@ -465,12 +482,11 @@ def run_step(emu: Emulator, step: tuple, drams: dict[int, np.ndarray], out: np.n
     else:
         index, offset, x, y = args
         emu.store(index, out, offset, x, y, x + 1)
-    emu.sync()
 
 
 @settings(max_examples=150, deadline=None)
 @given(program=PROGRAMS, seed=st.integers(0, 2**16))
-def test_random_programs_give_the_same_buffers_in_c_and_numpy(
+def test_random_token_ordered_programs_give_the_same_buffers_in_c_and_numpy(
     lib: ctypes.CDLL, program: list, seed: int
 ) -> None:
     rng = np.random.default_rng(seed)
@@ -482,6 +498,12 @@ def test_random_programs_give_the_same_buffers_in_c_and_numpy(
     }
     out = np.zeros((32, *ACC_SHAPE), np.int8)
     emu = Emulator(lib)
+    previous = vi.Q_LOAD
     for step in program:
+        if stage_of(step) != previous:
+            order_after(emu, previous, stage_of(step))
         run_step(emu, step, drams, out)
+        previous = stage_of(step)
+    emu.sync()
+    vi.synchronize(emu.state, None, 0)
     emu.assert_same_buffers()
