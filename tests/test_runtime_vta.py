@@ -40,9 +40,9 @@ SIGNATURES = {
     "nnmap_vta_stage_busy": ([ctypes.c_int], ctypes.c_uint64),
     "nnmap_vta_layer_begin": ([ctypes.c_char_p], None),
     "nnmap_vta_layer_end": ([], None),
-    "nnmap_vta_layer_count": ([], U32),
-    "nnmap_vta_layer_name": ([U32], ctypes.c_char_p),
-    "nnmap_vta_layer_cycles": ([U32], ctypes.c_uint64),
+    "nnmap_vta_layer_count": ([], ctypes.c_size_t),
+    "nnmap_vta_layer_name": ([ctypes.c_size_t], ctypes.c_char_p),
+    "nnmap_vta_layer_cycles": ([ctypes.c_size_t], ctypes.c_uint64),
     "nnmap_vta_sram": ([U32], VP),
     "nnmap_vta_sram_entries": ([U32], U32),
 }

@@ -314,13 +314,13 @@ void nnmap_vta_layer_end(void) {
     if (layer_count > 0) layers[layer_count - 1].cycles = clock_now - layers[layer_count - 1].begin;
 }
 
-uint32_t nnmap_vta_layer_count(void) { return layer_count; }
+size_t nnmap_vta_layer_count(void) { return layer_count; }
 
-const char *nnmap_vta_layer_name(uint32_t index) {
+const char *nnmap_vta_layer_name(size_t index) {
     return index < layer_count ? layers[index].name : "";
 }
 
-uint64_t nnmap_vta_layer_cycles(uint32_t index) {
+uint64_t nnmap_vta_layer_cycles(size_t index) {
     return index < layer_count ? layers[index].cycles : 0;
 }
 

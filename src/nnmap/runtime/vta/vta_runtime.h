@@ -63,9 +63,9 @@ uint64_t nnmap_vta_stage_busy(int queue_id);
 /* Per-layer markers around the commands of a layer; a layer ends after its last sync. */
 void nnmap_vta_layer_begin(const char *name);
 void nnmap_vta_layer_end(void);
-uint32_t nnmap_vta_layer_count(void);
-const char *nnmap_vta_layer_name(uint32_t index);
-uint64_t nnmap_vta_layer_cycles(uint32_t index);
+size_t nnmap_vta_layer_count(void);
+const char *nnmap_vta_layer_name(size_t index);
+uint64_t nnmap_vta_layer_cycles(size_t index);
 /* An SRAM buffer (memory type 0..4) and its number of entries, for tests. */
 void *nnmap_vta_sram(uint32_t memory_type);
 uint32_t nnmap_vta_sram_entries(uint32_t memory_type);
