@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from nnmap.errors import TargetError
 from nnmap.hw import ExecModule, Instruction
+from nnmap.hw.intrinsic import Operand
 from nnmap.runtime.gemmini_build import SOURCES, build_emulator_library, include_dirs
 from nnmap.runtime.gemmini_params import render_header
 from nnmap.targets import gemmini_intrinsics as gi
@@ -113,8 +114,8 @@ def test_table_names_the_public_macros_in_order() -> None:
         "c_cols",
         "c_rows",
     ]
-    assert gi.INTRINSICS["mvout"].operands[0] == gi.Operand("dram_addr", "dram")
-    assert gi.INTRINSICS["fence"].c_macro == "gemmini_fence"
+    assert gi.INTRINSICS["mvout"].operands[0] == Operand("dram_addr", "dram")
+    assert gi.INTRINSICS["fence"].c_name == "gemmini_fence"
     assert all(isinstance(entry, Instruction) for entry in gi.instructions())
     with pytest.raises(ValueError, match="arguments"):
         preload.c_call("B")

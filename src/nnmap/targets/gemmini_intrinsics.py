@@ -19,14 +19,12 @@ so bit-exact int8 layers move accumulators out at full width (bit 29) or pick ex
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from nnmap.hw import Instruction
+from nnmap.hw.intrinsic import IntrinsicTable
 from nnmap.targets.gemmini import ACCUMULATOR, DIM, SCRATCHPAD
 
 GARBAGE_ADDR = 0xFFFFFFFF
@@ -110,57 +108,10 @@ class GemminiState:
     store: StoreConfig = StoreConfig()
 
 
-@dataclass(frozen=True)
-class Operand:
-    name: str
-    role: str
-
-
-@dataclass(frozen=True)
-class Intrinsic:
-    """One instruction: its public C macro, operands in macro order, unit and meaning."""
-
-    name: str
-    c_macro: str
-    operands: tuple[Operand, ...]
-    unit: str
-    meaning: Callable[..., None]
-    doc: str
-
-    def c_call(self, *args: str) -> str:
-        if len(args) != len(self.operands):
-            raise ValueError(f"{self.c_macro} takes {len(self.operands)} arguments")
-        return f"{self.c_macro}({', '.join(args)})"
-
-    def instruction(self) -> Instruction:
-        return Instruction(self.name, self.c_macro, self.doc)
-
-
-INTRINSICS: dict[str, Intrinsic] = {}
-
-
-def intrinsic(
-    c_macro: str, unit: str, *, dram: str = "", local: str = "", size: str = "", config: str = ""
-) -> Callable[[Callable[..., None]], Any]:
-    """Register ``fn(state, *operands)`` as the meaning of ``c_macro``; operands named per role."""
-    named = {"dram": dram, "local": local, "size": size, "config": config}
-    roles = {name: role for role, names in named.items() for name in names.split()}
-
-    def register(fn: Callable[..., None]) -> Callable[..., None]:
-        names = tuple(inspect.signature(fn).parameters)[1:]
-        if set(names) != set(roles) or unit not in UNITS:
-            raise ValueError(f"intrinsic {fn.__name__}: every operand needs one role of {ROLES}")
-        doc = (fn.__doc__ or "").strip().splitlines()[0]
-        operands = tuple(Operand(name, roles[name]) for name in names)
-        INTRINSICS[fn.__name__] = Intrinsic(fn.__name__, c_macro, operands, unit, fn, doc)
-        return fn
-
-    return register
-
-
-def instructions() -> tuple[Instruction, ...]:
-    """The table as ``nnmap.hw.Instruction`` values, for a target's ``instructions``."""
-    return tuple(entry.instruction() for entry in INTRINSICS.values())
+TABLE = IntrinsicTable(UNITS, ROLES)
+INTRINSICS = TABLE.entries
+intrinsic = TABLE.define
+instructions = TABLE.instructions
 
 
 def _check_tile(cols: int, rows: int) -> None:

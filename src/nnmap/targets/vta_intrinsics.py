@@ -18,14 +18,13 @@ emits); the C emulator runs the stages concurrently and accepts any deadlock-fre
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nnmap.hw import ExecModule, Instruction
+from nnmap.hw import ExecModule
+from nnmap.hw.intrinsic import IntrinsicTable
 from nnmap.targets.vta import VTA
 
 MEM_UOP, MEM_WGT, MEM_INP, MEM_ACC, MEM_OUT = 0, 1, 2, 3, 4
@@ -186,73 +185,10 @@ class VtaState:
         return buffers[memory_type]
 
 
-@dataclass(frozen=True)
-class Operand:
-    name: str
-    role: str
-
-
-@dataclass(frozen=True)
-class Intrinsic:
-    """One runtime call: its public C function, operands in C order, stage and meaning.
-
-    A ``kernel`` operand stands for the C call's ``uop_handle, finit, signature, nbytes``.
-    """
-
-    name: str
-    c_name: str
-    operands: tuple[Operand, ...]
-    stage: str
-    meaning: Callable[..., None]
-    doc: str
-
-    def c_parameters(self) -> tuple[str, ...]:
-        names = [KERNEL_C_ARGS if op.role == "kernel" else (op.name,) for op in self.operands]
-        return tuple(name for group in names for name in group)
-
-    def c_call(self, *args: str) -> str:
-        if len(args) != len(self.c_parameters()):
-            raise ValueError(f"{self.c_name} takes {len(self.c_parameters())} arguments")
-        return f"{self.c_name}({', '.join(args)})"
-
-    def instruction(self) -> Instruction:
-        return Instruction(self.name, self.c_name, self.doc)
-
-
-INTRINSICS: dict[str, Intrinsic] = {}
-
-
-def intrinsic(
-    c_name: str,
-    stage: str,
-    *,
-    dram: str = "",
-    sram: str = "",
-    size: str = "",
-    config: str = "",
-    kernel: str = "",
-    queue: str = "",
-) -> Callable[[Callable[..., None]], Any]:
-    """Register ``fn(state, *operands)`` as the meaning of ``c_name``; operands named per role."""
-    named = {"dram": dram, "sram": sram, "size": size, "config": config}
-    named.update({"kernel": kernel, "queue": queue})
-    roles = {name: role for role, names in named.items() for name in names.split()}
-
-    def register(fn: Callable[..., None]) -> Callable[..., None]:
-        names = tuple(inspect.signature(fn).parameters)[1:]
-        if set(names) != set(roles) or stage not in STAGES:
-            raise ValueError(f"intrinsic {fn.__name__}: every operand needs one role of {ROLES}")
-        doc = (fn.__doc__ or "").strip().splitlines()[0]
-        operands = tuple(Operand(name, roles[name]) for name in names)
-        INTRINSICS[fn.__name__] = Intrinsic(fn.__name__, c_name, operands, stage, fn, doc)
-        return fn
-
-    return register
-
-
-def instructions() -> tuple[Instruction, ...]:
-    """The table as ``nnmap.hw.Instruction`` values, for a target's ``instructions``."""
-    return tuple(entry.instruction() for entry in INTRINSICS.values())
+TABLE = IntrinsicTable(STAGES, ROLES, {"kernel": KERNEL_C_ARGS})
+INTRINSICS = TABLE.entries
+intrinsic = TABLE.define
+instructions = TABLE.instructions
 
 
 def _check_span(buffer: np.ndarray, first: int, count: int, what: str) -> None:
