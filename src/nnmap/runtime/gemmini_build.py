@@ -1,72 +1,32 @@
-"""Build nnmap's Gemmini emulator (C) into a shared library, cached by the hash of its inputs."""
+"""nnmap's Gemmini emulator as an ``Emulator``: its C files and its parameters from the target."""
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import subprocess
-from pathlib import Path
-
-from nnmap.errors import BuildError
+from nnmap.runtime.emulator_build import COMMON_DIR, RUNTIME_DIR, Emulator
 from nnmap.runtime.gemmini_params import render_header
 from nnmap.targets import get_target
 
-logger = logging.getLogger(__name__)
-
-RUNTIME_DIR = Path(__file__).parent
 GEMMINI_DIR = RUNTIME_DIR / "gemmini"
-COMMON_DIR = RUNTIME_DIR / "common"
-SOURCES = (
-    GEMMINI_DIR / "gemmini_emulator.c",
-    GEMMINI_DIR / "gemmini_timing.c",
-    COMMON_DIR / "decoupled_timing.c",
+
+EMULATOR = Emulator(
+    name="gemmini",
+    directory=GEMMINI_DIR,
+    sources=(
+        GEMMINI_DIR / "gemmini_emulator.c",
+        GEMMINI_DIR / "gemmini_timing.c",
+        COMMON_DIR / "decoupled_timing.c",
+    ),
+    headers=(
+        GEMMINI_DIR / "gemmini.h",
+        GEMMINI_DIR / "gemmini_timing.h",
+        COMMON_DIR / "decoupled_timing.h",
+    ),
+    params_header="gemmini_params.h",
+    render_params=lambda: render_header(get_target("gemmini").module("gemmini")),
+    link_flags=("-lm",),
 )
-HEADERS = (
-    GEMMINI_DIR / "gemmini.h",
-    GEMMINI_DIR / "gemmini_timing.h",
-    COMMON_DIR / "decoupled_timing.h",
-)
-CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
 
-
-def include_dirs(params_dir: Path) -> tuple[Path, ...]:
-    """Where ``gemmini.h``, its generated ``gemmini_params.h`` and the timing engine live."""
-    return (params_dir, GEMMINI_DIR, COMMON_DIR)
-
-
-def write_params_header(out_dir: Path) -> Path:
-    """Render ``gemmini_params.h`` from the built-in gemmini target into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    header = out_dir / "gemmini_params.h"
-    text = render_header(get_target("gemmini").module("gemmini"))
-    if not header.exists() or header.read_text() != text:
-        header.write_text(text)
-    return header
-
-
-def _content_hash(compiler: str, params: Path) -> str:
-    digest = hashlib.sha256(" ".join((compiler, *CFLAGS)).encode())
-    for path in (*SOURCES, *HEADERS, params):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def build_emulator_library(out_dir: Path) -> Path:
-    """Compile the emulator into ``out_dir``; an unchanged build is reused (content hash)."""
-    out_dir = Path(out_dir)
-    params = write_params_header(out_dir)
-    compiler = os.environ.get("CC", "gcc")
-    library = out_dir / f"libnnmap_gemmini_{_content_hash(compiler, params)}.so"
-    if library.exists():
-        return library
-    partial = library.with_suffix(f".{os.getpid()}.tmp")
-    includes = [f"-I{path}" for path in include_dirs(out_dir)]
-    command = [compiler, *CFLAGS, *includes, *map(str, SOURCES), "-lm", "-o", str(partial)]
-    logger.info("building the gemmini emulator: %s", " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        first = next(iter(result.stderr.splitlines()), "no output")
-        raise BuildError(f"{compiler} failed on the gemmini emulator: {first}")
-    partial.replace(library)
-    return library
+SOURCES = EMULATOR.sources
+include_dirs = EMULATOR.include_dirs
+write_params_header = EMULATOR.write_params_header
+build_emulator_library = EMULATOR.build_library
