@@ -9,8 +9,9 @@ from nnmap.codegen.generate import Progress, generate
 from nnmap.errors import TargetError
 from nnmap.frontend import load_model
 from nnmap.ir import Graph
+from nnmap.targets import get_target
 
-TARGETS = ("host",)
+TARGETS = ("host", "gemmini")
 
 
 def compile(
@@ -22,9 +23,12 @@ def compile(
     """Compile ``model`` for ``target`` into ``out_dir``: network.h/.c, one kernel per layer,
     weights.c, a Makefile and report.json, built once with gcc to check it and size it.
 
-    ``progress(index, count, layer_name)`` is called before each layer is generated.
+    ``progress(index, count, layer_name)`` is called before each layer is generated. For
+    ``gemmini``, dense convolutions and fully connected layers the mapper places on Gemmini are
+    emitted as gemmini.h calls and the artifact ships nnmap's emulator of them.
     """
     if target not in TARGETS:
         raise TargetError(f"target {target!r}: the C code generator supports {', '.join(TARGETS)}")
     graph = model if isinstance(model, Graph) else load_model(model)
-    return generate(graph, Path(out_dir), progress)
+    accelerated = None if target == "host" else get_target(target)
+    return generate(graph, Path(out_dir), progress, target=accelerated)

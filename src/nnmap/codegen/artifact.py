@@ -23,6 +23,32 @@ BUILD_DIR = "build"
 
 
 @dataclass(frozen=True)
+class EmulatedGemmini:
+    """The Gemmini emulator linked into an artifact's library: reset, errors, layer cycles."""
+
+    library: ctypes.CDLL
+
+    def reset(self) -> None:
+        self.library.nnmap_gemmini_reset()
+
+    def check(self, artifact: Path) -> None:
+        error = self.library.nnmap_gemmini_error
+        error.restype = ctypes.c_char_p
+        message = error()
+        if message is not None:
+            raise NnmapError(f"{artifact}: the gemmini emulator reports {message.decode()}")
+
+    def layer_cycles(self) -> dict[str, int]:
+        self.library.nnmap_gemmini_layer_count.restype = ctypes.c_size_t
+        name = self.library.nnmap_gemmini_layer_name
+        name.restype, name.argtypes = ctypes.c_char_p, (ctypes.c_size_t,)
+        cycles = self.library.nnmap_gemmini_layer_cycles
+        cycles.restype, cycles.argtypes = ctypes.c_uint64, (ctypes.c_size_t,)
+        count = self.library.nnmap_gemmini_layer_count()
+        return {name(i).decode(): int(cycles(i)) for i in range(count)}
+
+
+@dataclass(frozen=True)
 class Artifact:
     """The directory written by ``nnmap.compile``: network.h/.c, kernels, weights.c, Makefile,
     report.json. Libraries built from it are cached under ``build/``, keyed by a source hash."""
@@ -68,13 +94,32 @@ class Artifact:
         """One inference through the compiled C (via ctypes); int8 outputs in the model's shapes."""
         arrays = self._checked_inputs(inputs)
         outputs = [np.zeros(shape, dtype=np.int8) for shape in self.output_shapes]
-        entry = ctypes.CDLL(str(self.library(cflags))).nnmap_run
+        library = ctypes.CDLL(str(self.library(cflags)))
+        emulator = EmulatedGemmini(library) if hasattr(library, "nnmap_gemmini_reset") else None
+        if emulator is not None:
+            emulator.reset()
+        entry = library.nnmap_run
         entry.restype = ctypes.c_int
         pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)) for a in arrays + outputs]
         status = entry(*pointers)
         if status != 0:
             raise NnmapError(f"{self.path}: nnmap_run failed in layer {status - 1}")
+        if emulator is not None:
+            emulator.check(self.path)
         return outputs
+
+    def measure_cycles(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS
+                       ) -> dict[str, int]:
+        """Run one inference and return the emulated cycles of every accelerator layer (by layer
+        name), also recorded as ``emulated_cycles`` in report.json."""
+        self.run(inputs, cflags)
+        cycles = EmulatedGemmini(ctypes.CDLL(str(self.library(cflags)))).layer_cycles()
+        entries = self.report
+        for layer in entries["layers"]:
+            if layer["name"] in cycles:
+                layer["emulated_cycles"] = cycles[layer["name"]]
+        (self.path / REPORT).write_text(json.dumps(entries, indent=1))
+        return cycles
 
     def run_batch(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
         """Run N samples: each input has a leading axis of N in place of the batch of 1."""

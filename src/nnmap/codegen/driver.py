@@ -170,14 +170,24 @@ def _pointer(argument: Argument, graph: Graph, plan: MemoryPlan) -> str:
     return base if placement.offset == 0 else f"{base} + {placement.offset}"
 
 
+def c_string(text: str) -> str:
+    """``text`` as a C string literal (printable ASCII; anything else becomes ``_``)."""
+    safe = "".join(ch if " " <= ch <= "~" else "_" for ch in text)
+    return '"' + safe.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _call_lines(code: LayerCode, graph: Graph, plan: MemoryPlan) -> list[str]:
     lines = [f"  /* {code.index}: {code.layer.kind} {code.layer.name} */"]
     if code.layer.name in plan.scratch_offsets:
         offset = plan.scratch_offsets[code.layer.name]
         lines.append(f"  nnmap_workspace_next = nnmap_arena + {offset};")
     args = ", ".join(_pointer(a, graph, plan) for a in code.arguments)
-    lines += [f"  if ({code.symbol}({args}) != 0) {{", f"    return {code.index + 1};", "  }"]
-    return lines
+    call = [f"  if ({code.symbol}({args}) != 0) {{", f"    return {code.index + 1};", "  }"]
+    if code.module == "host":
+        return lines + call
+    begin = f"  nnmap_{code.module}_layer_begin({c_string(code.layer.name)});"
+    end = f"  nnmap_{code.module}_layer_end();"
+    return [*lines, begin, *call, end]
 
 
 def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -> str:
@@ -187,6 +197,7 @@ def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -
         '#include "network.h"',
         '#include "nnmap_kernels.h"',
         '#include "weights.h"',
+        *sorted({f'#include "{c.module}.h"' for c in codes if c.module != "host"}),
         "",
         f"static _Alignas(64) int8_t nnmap_arena[{arena_size}];",
         _WORKSPACE_FUNCTIONS,

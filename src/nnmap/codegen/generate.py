@@ -18,9 +18,17 @@ from typing import Any
 from nnmap.codegen import driver
 from nnmap.codegen.artifact import BUILD_DIR, REPORT, Artifact
 from nnmap.codegen.build import build_id, code_bytes, compile_objects, link_shared
+from nnmap.codegen.gemmini.layer import (
+    GEMMINI,
+    emulator_files,
+    gemmini_layer_code,
+    runs_on_gemmini,
+)
 from nnmap.codegen.layers import LayerCode, layer_code
 from nnmap.errors import MappingError, NnmapError, QuantizationError
-from nnmap.ir import Graph
+from nnmap.hw import Target
+from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.mapping.graph import LayerMapping, map_graph
 from nnmap.plan.memory import MemoryPlan, plan_memory
 
 log = logging.getLogger(__name__)
@@ -41,12 +49,23 @@ def check_int8(graph: Graph) -> None:
             )
 
 
-def layer_codes(graph: Graph, progress: Progress | None = None) -> list[LayerCode]:
+def _layer_code(layer: Layer, graph: Graph, index: int,
+                mappings: dict[str, LayerMapping]) -> LayerCode | None:
+    mapped = mappings.get(layer.name)
+    if mapped is not None and mapped.module == GEMMINI and runs_on_gemmini(layer):
+        assert isinstance(layer, Conv2D | FullyConnected)
+        return gemmini_layer_code(layer, graph, index, mapped)
+    return layer_code(layer, graph, index)
+
+
+def layer_codes(graph: Graph, progress: Progress | None = None,
+                mappings: dict[str, LayerMapping] | None = None) -> list[LayerCode]:
+    """The C of every layer; layers ``mappings`` places on an accelerator run there."""
     codes = []
     for index, layer in enumerate(graph.layers):
         if progress is not None:
             progress(index, len(graph.layers), layer.name)
-        code = layer_code(layer, graph, index)
+        code = _layer_code(layer, graph, index, mappings or {})
         if code is not None:
             codes.append(code)
     return codes
@@ -81,6 +100,8 @@ def source_files(
             files[code.file_name] = code.definition
     if any(code.definition is None for code in codes):
         files[SOFTMAX_SOURCE] = (RUNTIME_HOST / SOFTMAX_SOURCE).read_text()
+    if any(code.module == GEMMINI for code in codes):
+        files.update(emulator_files())
     return files, weight_bytes
 
 
@@ -96,8 +117,20 @@ def _tensor_entries(graph: Graph, names: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _module_entries(code: LayerCode | None, mapped: LayerMapping | None) -> dict[str, Any]:
+    """Where a layer runs, where the mapper put it, and its modelled cycles (no mapping: None)."""
+    return {
+        "module": code.module if code else "host",
+        "mapped_module": mapped.module if mapped else None,
+        "modelled_cycles": mapped.cost.total_cycles if mapped else None,
+        "modelled_utilization": mapped.cost.utilization if mapped else None,
+        "emulated_cycles": None,
+    }
+
+
 def report(
-    graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode], sizes: dict[str, int]
+    graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode], sizes: dict[str, int],
+    target: str = "host", mappings: dict[str, LayerMapping] | None = None,
 ) -> dict[str, Any]:
     by_name = {code.layer.name: code for code in codes}
     layers = []
@@ -110,6 +143,7 @@ def report(
                 "name": layer.name,
                 "kind": layer.kind,
                 "macs": graph.macs(layer),
+                **_module_entries(code, (mappings or {}).get(layer.name)),
                 "kernel": code.symbol if code else None,
                 "file": code.file_name if code else None,
                 "output": {
@@ -124,7 +158,7 @@ def report(
         )
     return {
         "model": graph.name,
-        "target": "host",
+        "target": target,
         **sizes,
         "inputs": _tensor_entries(graph, graph.inputs),
         "outputs": _tensor_entries(graph, graph.outputs),
@@ -150,10 +184,16 @@ def generate(
     out_dir: Path,
     progress: Progress | None = None,
     max_arena_bytes: int = MAX_ARENA_BYTES,
+    target: Target | None = None,
 ) -> Artifact:
-    """Generate, build and publish the artifact of ``graph`` at ``out_dir``."""
+    """Generate, build and publish the artifact of ``graph`` at ``out_dir``.
+
+    With a ``target`` that has accelerators, each compute layer goes where the mapper puts it
+    (``nnmap.mapping.graph.map_graph``) when an accelerator code generator exists for it.
+    """
     check_int8(graph)
-    codes = layer_codes(graph, progress)
+    mappings = {} if target is None else {m.layer: m for m in map_graph(graph, target)}
+    codes = layer_codes(graph, progress, mappings)
     plan = plan_memory(graph, {code.layer.name: code.workspace_bytes for code in codes})
     _check_arena(graph, plan, max_arena_bytes)
     files, weight_bytes = source_files(graph, plan, codes)
@@ -171,7 +211,8 @@ def generate(
             "weight_bytes": weight_bytes,
             "code_bytes": code_bytes(objects),
         }
-        (staging / REPORT).write_text(json.dumps(report(graph, plan, codes, sizes), indent=1))
+        entries = report(graph, plan, codes, sizes, target.name if target else "host", mappings)
+        (staging / REPORT).write_text(json.dumps(entries, indent=1))
         _publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

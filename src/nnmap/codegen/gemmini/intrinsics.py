@@ -1,0 +1,238 @@
+"""Gemmini's DIM x DIM tensor intrinsics for TVM's ``tensorize``: descriptions and C-call impls.
+
+Each intrinsic pairs a TIR description (the tile computation or copy) with an implementation
+that is one ``T.call_extern`` of a public gemmini.h macro, named from the instruction table in
+``nnmap.targets.gemmini_intrinsics``. Local memories are TIR buffers in two scopes: the
+scratchpad (``SCRATCH``) and the accumulator (``ACCUMULATOR``); a tile's local row address is its
+buffer element offset divided by DIM. Input tiles live in the lower half of the scratchpad and
+weight tiles in the upper half, so the two never overlap.
+
+The DRAM row strides are not operands of mvin/mvout: they are set once per layer by
+``config_ld`` (one load config per operand: mvin for inputs, mvin2 for weights, mvin3 with a
+zero stride for the bias, which replicates one int32 row into every accumulator row) and
+``config_st``; the generated kernel issues those in its prologue (``config_calls``).
+"""
+
+from __future__ import annotations
+
+from tvm import tirx
+from tvm.s_tir import TensorIntrin
+from tvm.script import tirx as T
+
+from nnmap.targets import gemmini_intrinsics as gi
+
+DIM = gi.DIM
+SCRATCH = "global.scratch"
+ACCUMULATOR = "global.accumulator"
+WEIGHT_BASE_ROW = gi.SPAD_ROWS // 2
+ACC_BITS = gi.ACC_BIT
+ACCUMULATE_BITS = gi.ACC_BIT | gi.ACCUMULATE_BIT
+READ_FULL_BITS = gi.ACC_BIT | gi.READ_FULL_BIT
+INPUT_LOAD, WEIGHT_LOAD, BIAS_LOAD = 0, 1, 2
+
+MVIN_INPUT = "nnmap_gemmini_mvin_input"
+MVIN_WEIGHT = "nnmap_gemmini_mvin_weight"
+MVIN_BIAS = "nnmap_gemmini_mvin_bias"
+MATMUL = "nnmap_gemmini_matmul"
+MVOUT = "nnmap_gemmini_mvout_full"
+
+_MACRO = {name: entry.c_name for name, entry in gi.INTRINSICS.items()}
+
+
+def _row(buffer: tirx.Buffer, base: int = 0) -> tirx.PrimExpr:
+    """The local row address of a tile: its element offset in DIM-element rows, plus ``base``."""
+    return tirx.truncdiv(buffer.elem_offset, DIM) + base
+
+
+def _load_macro(load_id: int) -> str:
+    return _MACRO[("mvin", "mvin2", "mvin3")[load_id]]
+
+
+def _copy_in(name: str, load_id: int, base: int) -> None:
+    macro = _load_macro(load_id)
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, b: T.handle) -> None:
+        src = T.match_buffer(a, (DIM, DIM), "int8", offset_factor=1)
+        dst = T.match_buffer(b, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH)
+        with T.sblock("root"):
+            T.reads(src[0:DIM, 0:DIM])
+            T.writes(dst[0:DIM, 0:DIM])
+            for i, j in T.grid(DIM, DIM):
+                with T.sblock("copy"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    dst[vi, vj] = src[vi, vj]
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, b: T.handle) -> None:
+        s0 = T.int32()
+        d0 = T.int32()
+        src = T.match_buffer(a, (DIM, DIM), "int8", offset_factor=1, strides=[s0, 1])
+        dst = T.match_buffer(b, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH, strides=[d0, 1])
+        with T.sblock("root"):
+            T.reads(src[0:DIM, 0:DIM])
+            T.writes(dst[0:DIM, 0:DIM])
+            T.evaluate(T.call_extern("void", macro, src.access_ptr("r"), _row(dst, base), DIM, DIM))
+
+    TensorIntrin.register(name, desc, impl, override=True)
+
+
+def _bias_in() -> None:
+    macro = _load_macro(BIAS_LOAD)
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, c: T.handle) -> None:
+        bias = T.match_buffer(a, (DIM,), "int32", offset_factor=1)
+        acc = T.match_buffer(c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR)
+        with T.sblock("root"):
+            T.reads(bias[0:DIM])
+            T.writes(acc[0:DIM, 0:DIM])
+            for i, j in T.grid(DIM, DIM):
+                with T.sblock("init"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    acc[vi, vj] = bias[vj]
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, c: T.handle) -> None:
+        d0 = T.int32()
+        bias = T.match_buffer(a, (DIM,), "int32", offset_factor=1)
+        acc = T.match_buffer(
+            c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR, strides=[d0, 1]
+        )
+        with T.sblock("root"):
+            T.reads(bias[0:DIM])
+            T.writes(acc[0:DIM, 0:DIM])
+            T.evaluate(
+                T.call_extern("void", macro, bias.access_ptr("r"), _row(acc) + ACC_BITS, DIM, DIM)
+            )
+
+    TensorIntrin.register(MVIN_BIAS, desc, impl, override=True)
+
+
+def _matmul() -> None:
+    preload, compute = _MACRO["preload"], _MACRO["compute_preloaded"]
+
+    @T.prim_func(s_tir=True)
+    def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
+        lhs = T.match_buffer(a, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH)
+        rhs = T.match_buffer(b, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH)
+        acc = T.match_buffer(c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR)
+        with T.sblock("root"):
+            T.reads(acc[0:DIM, 0:DIM], lhs[0:DIM, 0:DIM], rhs[0:DIM, 0:DIM])
+            T.writes(acc[0:DIM, 0:DIM])
+            for i, j, k in T.grid(DIM, DIM, DIM):
+                with T.sblock("update"):
+                    vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+                    acc[vi, vj] = acc[vi, vj] + T.Cast("int32", lhs[vi, vk]) * T.Cast(
+                        "int32", rhs[vk, vj]
+                    )
+
+    @T.prim_func(s_tir=True)
+    def impl(a: T.handle, b: T.handle, c: T.handle) -> None:
+        s0 = T.int32()
+        s1 = T.int32()
+        s2 = T.int32()
+        lhs = T.match_buffer(a, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH, strides=[s0, 1])
+        rhs = T.match_buffer(b, (DIM, DIM), "int8", offset_factor=1, scope=SCRATCH, strides=[s1, 1])
+        acc = T.match_buffer(
+            c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR, strides=[s2, 1]
+        )
+        with T.sblock("root"):
+            T.reads(acc[0:DIM, 0:DIM], lhs[0:DIM, 0:DIM], rhs[0:DIM, 0:DIM])
+            T.writes(acc[0:DIM, 0:DIM])
+            T.evaluate(
+                T.call_extern(
+                    "void",
+                    preload,
+                    _row(rhs, WEIGHT_BASE_ROW),
+                    _row(acc) + ACCUMULATE_BITS,
+                    DIM,
+                    DIM,
+                    DIM,
+                    DIM,
+                )
+            )
+            T.evaluate(
+                T.call_extern(
+                    "void", compute, _row(lhs), T.uint32(gi.GARBAGE_ADDR), DIM, DIM, DIM, DIM
+                )
+            )
+
+    TensorIntrin.register(MATMUL, desc, impl, override=True)
+
+
+def _copy_out() -> None:
+    macro = _MACRO["mvout"]
+
+    @T.prim_func(s_tir=True)
+    def desc(c: T.handle, d: T.handle) -> None:
+        acc = T.match_buffer(c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR)
+        dst = T.match_buffer(d, (DIM, DIM), "int32", offset_factor=1)
+        with T.sblock("root"):
+            T.reads(acc[0:DIM, 0:DIM])
+            T.writes(dst[0:DIM, 0:DIM])
+            for i, j in T.grid(DIM, DIM):
+                with T.sblock("store"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    dst[vi, vj] = acc[vi, vj]
+
+    @T.prim_func(s_tir=True)
+    def impl(c: T.handle, d: T.handle) -> None:
+        s0 = T.int32()
+        d0 = T.int32()
+        acc = T.match_buffer(
+            c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR, strides=[s0, 1]
+        )
+        dst = T.match_buffer(d, (DIM, DIM), "int32", offset_factor=1, strides=[d0, 1])
+        with T.sblock("root"):
+            T.reads(acc[0:DIM, 0:DIM])
+            T.writes(dst[0:DIM, 0:DIM])
+            T.evaluate(
+                T.call_extern(
+                    "void", macro, dst.access_ptr("w"), _row(acc) + READ_FULL_BITS, DIM, DIM
+                )
+            )
+
+    TensorIntrin.register(MVOUT, desc, impl, override=True)
+
+
+def register_all() -> None:
+    """Register (or re-register) every Gemmini tensor intrinsic with TVM."""
+    _copy_in(MVIN_INPUT, INPUT_LOAD, 0)
+    _copy_in(MVIN_WEIGHT, WEIGHT_LOAD, WEIGHT_BASE_ROW)
+    _bias_in()
+    _matmul()
+    _copy_out()
+
+
+def config_calls(input_stride: int, weight_stride: int, output_stride: int) -> list[tirx.Stmt]:
+    """The per-layer configuration: WS dataflow, the three load strides and the store stride."""
+    ex = _MACRO["config_ex"]
+    ld = _MACRO["config_ld"]
+    st = _MACRO["config_st"]
+
+    def call(macro: str, *args: object) -> tirx.Stmt:
+        return tirx.Evaluate(tirx.call_extern("void", macro, *args))
+
+    return [
+        call(
+            ex,
+            gi.WEIGHT_STATIONARY,
+            gi.NO_ACTIVATION,
+            0,
+            tirx.FloatImm("float32", 1.0),
+            1,
+            1,
+            0,
+            0,
+            0,
+        ),
+        call(ld, input_stride, tirx.FloatImm("float32", 1.0), 0, INPUT_LOAD),
+        call(ld, weight_stride, tirx.FloatImm("float32", 1.0), 0, WEIGHT_LOAD),
+        call(ld, 0, tirx.FloatImm("float32", 1.0), 0, BIAS_LOAD),
+        call(st, output_stride, gi.NO_ACTIVATION, tirx.FloatImm("float32", 1.0)),
+    ]
+
+
+def fence_call() -> tirx.Stmt:
+    return tirx.Evaluate(tirx.call_extern("void", _MACRO["fence"]))

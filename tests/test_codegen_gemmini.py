@@ -1,0 +1,185 @@
+"""Gemmini artifacts: dense convolutions and fully connected layers as TVM-tensorized gemmini.h
+calls, run against nnmap's emulator, bit-exact with nnmap's reference and TFLite Micro; the
+emulated cycles of every accelerator layer next to the modelled ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import mlperf_model
+
+import nnmap
+from nnmap.codegen.artifact import Artifact
+from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Layer, Requant, Reshape, Tensor
+from nnmap.reference.run import run_batch
+from nnmap.verify import random_inputs, tflite_micro_outputs
+
+RNG = np.random.default_rng(11)
+GRAPH_SAMPLES = 20
+MODEL_SAMPLES = 10
+
+
+def _t(name: str, shape: tuple[int, ...], scale: float, zp: int) -> Tensor:
+    return Tensor(name, shape, "int8", scale, zp)
+
+
+def _fc(name: str, src: str, out: str, n_out: int, n_in: int, clamp: Clamp) -> FullyConnected:
+    return FullyConnected(
+        name=name,
+        inputs=(src,),
+        output=out,
+        weight=RNG.integers(-127, 128, (n_out, n_in)).astype(np.int8),
+        bias=RNG.integers(-3000, 3000, n_out).astype(np.int32),
+        requant=Requant.from_scales(0.05, RNG.uniform(0.002, 0.01, n_out), 0.3),
+        clamp=clamp,
+    )
+
+
+def fc_graph() -> Graph:
+    """Two fully connected layers with edge tiles (37 -> 20 -> 24 features, 3 rows)."""
+    tensors = {
+        "x": _t("x", (1, 3, 37), 0.05, 4),
+        "h": _t("h", (1, 3, 20), 0.3, -7),
+        "y": _t("y", (1, 3, 24), 0.3, 2),
+    }
+    layers: tuple[Layer, ...] = (
+        _fc("fc1", "x", "h", 20, 37, Clamp(0, 127)),
+        _fc("fc2", "h", "y", 24, 20, Clamp.int8()),
+    )
+    return Graph("gemmini_fc", tensors, layers, ("x",), ("y",))
+
+
+def conv_graph() -> Graph:
+    """C=20 -> K=24 over a 5x7 image, 3x3 stride 2 with padding, then a 1x1 conv and an FC."""
+    tensors = {
+        "x": _t("x", (1, 5, 7, 20), 0.05, -3),
+        "c": _t("c", (1, 3, 4, 24), 0.2, 5),
+        "p": _t("p", (1, 3, 4, 18), 0.2, -1),
+        "f": _t("f", (1, 216), 0.2, -1),
+        "y": _t("y", (1, 10), 0.3, 0),
+    }
+    conv = Conv2D(
+        name="conv3x3",
+        inputs=("x",),
+        output="c",
+        weight=RNG.integers(-127, 128, (24, 3, 3, 20)).astype(np.int8),
+        bias=RNG.integers(-4000, 4000, 24).astype(np.int32),
+        stride=(2, 2),
+        dilation=(1, 1),
+        padding=(1, 1, 1, 1),
+        groups=1,
+        requant=Requant.from_scales(0.05, RNG.uniform(0.002, 0.01, 24), 0.2),
+        clamp=Clamp.int8(),
+    )
+    point = Conv2D(
+        name="conv1x1",
+        inputs=("c",),
+        output="p",
+        weight=RNG.integers(-127, 128, (18, 1, 1, 24)).astype(np.int8),
+        bias=RNG.integers(-4000, 4000, 18).astype(np.int32),
+        stride=(1, 1),
+        dilation=(1, 1),
+        padding=(0, 0, 0, 0),
+        groups=1,
+        requant=Requant.from_scales(0.2, RNG.uniform(0.002, 0.01, 18), 0.2),
+        clamp=Clamp(0, 127),
+    )
+    layers: tuple[Layer, ...] = (
+        conv,
+        point,
+        Reshape(name="flatten", inputs=("p",), output="f"),
+        _fc("fc", "f", "y", 10, 216, Clamp.int8()),
+    )
+    return Graph("gemmini_conv", tensors, layers, ("x",), ("y",))
+
+
+def _report_cycles(
+    artifact: Artifact, inputs: list[np.ndarray], record_line: Callable[[str], None]
+) -> None:
+    """Measure one inference; every Gemmini layer has emulated cycles > 0, recorded with the
+    modelled ones and their relative deviation."""
+    emulated = artifact.measure_cycles([x[:1] for x in inputs])
+    layers = [entry for entry in artifact.report["layers"] if entry["module"] == "gemmini"]
+    assert layers and set(emulated) == {entry["name"] for entry in layers}
+    deviations = []
+    for entry in layers:
+        cycles, modelled = entry["emulated_cycles"], entry["modelled_cycles"]
+        assert cycles > 0
+        deviations.append(abs(modelled - cycles) / cycles)
+        record_line(
+            f"gemmini {artifact.report['model']} {entry['name']}: emulated {cycles} "
+            f"modelled {modelled:.0f} |dev| {deviations[-1]:.1%}"
+        )
+    quartiles = np.percentile(deviations, [0, 50, 100])
+    record_line(
+        f"gemmini {artifact.report['model']}: |modelled-emulated|/emulated over "
+        f"{len(deviations)} layers: min {quartiles[0]:.1%} median {quartiles[1]:.1%} "
+        f"max {quartiles[2]:.1%}"
+    )
+
+
+def _compile(model: Graph | Path | str, tmp_path: Path) -> Artifact:
+    return nnmap.compile(model, target="gemmini", out_dir=tmp_path / "out")
+
+
+@pytest.mark.parametrize("build", [fc_graph, conv_graph], ids=["fc", "conv"])
+def test_graph_bit_exact_on_gemmini(
+    build: Callable[[], Graph], tmp_path: Path, record_line: Callable[[str], None]
+) -> None:
+    graph = build()
+    artifact = _compile(graph, tmp_path)
+    modules = {e["name"]: e["module"] for e in artifact.report["layers"] if e["kernel"]}
+    assert set(modules.values()) == {"gemmini"}
+    inputs = random_inputs(graph, GRAPH_SAMPLES, seed=3)
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+    _report_cycles(artifact, inputs, record_line)
+
+
+def test_generated_kernel_calls_gemmini_macros(tmp_path: Path) -> None:
+    artifact = _compile(conv_graph(), tmp_path)
+    kernel = (artifact.path / "layer_00_conv2d.c").read_text()
+    for macro in (
+        "gemmini_extended_mvin(",
+        "gemmini_extended_mvin2(",
+        "gemmini_extended_mvin3(",
+        "gemmini_extended_preload(",
+        "gemmini_extended_compute_preloaded(",
+        "gemmini_extended_mvout(",
+        "gemmini_extended3_config_ex(",
+        "gemmini_extended3_config_ld(",
+        "gemmini_extended_config_st(",
+        "gemmini_fence(",
+    ):
+        assert macro in kernel
+    network = (artifact.path / "network.c").read_text()
+    assert 'nnmap_gemmini_layer_begin("conv3x3");' in network
+
+
+@pytest.mark.parametrize("name", ["autoencoder", "resnet8"])
+def test_zoo_bit_exact_on_gemmini(
+    name: str, tmp_path: Path, record_line: Callable[[str], None]
+) -> None:
+    graph = nnmap.load_model(f"zoo:{name}")
+    artifact = _compile(graph, tmp_path)
+    inputs = random_inputs(graph, MODEL_SAMPLES, seed=5)
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+    _report_cycles(artifact, inputs, record_line)
+
+
+@pytest.mark.parametrize("name", ["ad01_int8", "pretrainedResnet_quant"])
+def test_mlperf_bit_exact_with_tflite_micro_on_gemmini(
+    name: str, tmp_path: Path, record_line: Callable[[str], None]
+) -> None:
+    path = mlperf_model(name)
+    graph = nnmap.load_model(path)
+    artifact = _compile(path, tmp_path)
+    inputs = random_inputs(graph, MODEL_SAMPLES, seed=7)
+    expected = tflite_micro_outputs(path, inputs, len(graph.outputs))
+    for actual, wanted in zip(artifact.run_batch(inputs), expected, strict=True):
+        np.testing.assert_array_equal(actual, wanted)
+    _report_cycles(artifact, inputs, record_line)
