@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -17,6 +18,7 @@ from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
 from nnmap.compiler import compile as compile_model
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
+from nnmap.targets import get_target
 
 
 def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Artifact, float]:
@@ -56,7 +58,7 @@ def _random_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
 
 def _result_table(name: str, reference: str, difference: int, report: dict[str, object],
                   tflm_arena: int | None, seconds: float, count: int) -> Table:
-    table = Table(title=f"{name} on the host: {count} random inputs")
+    table = Table(title=f"{name} on {report['target']}: {count} random inputs")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row(f"max |difference| vs {reference}", str(difference))
@@ -66,6 +68,29 @@ def _result_table(name: str, reference: str, difference: int, report: dict[str, 
     table.add_row("weight bytes", f"{report['weight_bytes']:,}")
     table.add_row("code bytes", f"{report['code_bytes']:,}")
     table.add_row("compile time", f"{seconds:.2f} s")
+    return table
+
+
+def _cycle_table(report: dict[str, Any], target: str) -> Table:
+    """Per layer: module, emulated and modelled cycles, utilization; total at the target clock.
+
+    Only accelerator layers are emulated; host layers (and the host's share of an accelerator
+    layer: gathering inputs, requantizing outputs) are not counted."""
+    spec = get_target(target)
+    peak = spec.module(target).peak_macs_per_cycle
+    table = Table(title=f"layers on {target} (emulated cycles: accelerator work only)")
+    for column in ("layer", "module", "emulated cycles", "modelled cycles", "utilization"):
+        table.add_column(column, justify="left" if column in ("layer", "module") else "right")
+    total = 0
+    for layer in report["layers"]:
+        emulated, modelled = layer["emulated_cycles"], layer["modelled_cycles"]
+        total += emulated or 0
+        table.add_row(layer["name"], layer["module"], "-" if emulated is None else f"{emulated:,}",
+                      "-" if modelled is None else f"{modelled:,.0f}",
+                      f"{layer['macs'] / (emulated * peak):.1%}" if emulated else "-")
+    latency_us = total / spec.clock_hz * 1e6
+    table.caption = (f"total emulated {total:,} cycles = {latency_us:,.1f} us at "
+                     f"{spec.clock_hz / 1e6:g} MHz")
     return table
 
 
@@ -86,6 +111,9 @@ def run_command(
         difference = max(int(np.abs(e.astype(np.int64) - a.astype(np.int64)).max(initial=0))
                          for e, a in zip(expected, actual, strict=True))
         tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
+        if target != "host":
+            artifact.measure_cycles([x[:1] for x in samples])
+            console.print(_cycle_table(artifact.report, target))
         console.print(_result_table(graph.name, reference, difference, artifact.report, tflm,
                                     seconds, inputs))
 
