@@ -38,14 +38,12 @@ class EmulatedGemmini:
         if message is not None:
             raise NnmapError(f"{artifact}: the gemmini emulator reports {message.decode()}")
 
-    def layer_cycles(self) -> dict[str, int]:
+    def layer_cycles(self) -> list[int]:
+        """The cycles of every layer marked since the last reset, in the order they ran."""
         self.library.nnmap_gemmini_layer_count.restype = ctypes.c_size_t
-        name = self.library.nnmap_gemmini_layer_name
-        name.restype, name.argtypes = ctypes.c_char_p, (ctypes.c_size_t,)
         cycles = self.library.nnmap_gemmini_layer_cycles
         cycles.restype, cycles.argtypes = ctypes.c_uint64, (ctypes.c_size_t,)
-        count = self.library.nnmap_gemmini_layer_count()
-        return {name(i).decode(): int(cycles(i)) for i in range(count)}
+        return [int(cycles(i)) for i in range(self.library.nnmap_gemmini_layer_count())]
 
 
 @dataclass(frozen=True)
@@ -113,13 +111,14 @@ class Artifact:
         """Run one inference and return the emulated cycles of every accelerator layer (by layer
         name), also recorded as ``emulated_cycles`` in report.json."""
         self.run(inputs, cflags)
-        cycles = EmulatedGemmini(ctypes.CDLL(str(self.library(cflags)))).layer_cycles()
+        measured = EmulatedGemmini(ctypes.CDLL(str(self.library(cflags)))).layer_cycles()
         entries = self.report
-        for layer in entries["layers"]:
-            if layer["name"] in cycles:
-                layer["emulated_cycles"] = cycles[layer["name"]]
+        # The driver marks accelerator layers in graph order; the emulator may truncate names.
+        accelerated = [layer for layer in entries["layers"] if layer["module"] != "host"]
+        for layer, cycles in zip(accelerated, measured, strict=True):
+            layer["emulated_cycles"] = cycles
         (self.path / REPORT).write_text(json.dumps(entries, indent=1))
-        return cycles
+        return {layer["name"]: layer["emulated_cycles"] for layer in accelerated}
 
     def run_batch(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
         """Run N samples: each input has a leading axis of N in place of the batch of 1."""

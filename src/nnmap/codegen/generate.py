@@ -27,7 +27,7 @@ from nnmap.codegen.gemmini.layer import (
 from nnmap.codegen.layers import LayerCode, layer_code
 from nnmap.errors import MappingError, NnmapError, QuantizationError
 from nnmap.hw import Target
-from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.ir import Graph, Layer
 from nnmap.mapping.graph import LayerMapping, map_graph
 from nnmap.plan.memory import MemoryPlan, plan_memory
 
@@ -53,7 +53,6 @@ def _layer_code(layer: Layer, graph: Graph, index: int,
                 mappings: dict[str, LayerMapping]) -> LayerCode | None:
     mapped = mappings.get(layer.name)
     if mapped is not None and mapped.module == GEMMINI and runs_on_gemmini(layer):
-        assert isinstance(layer, Conv2D | FullyConnected)
         return gemmini_layer_code(layer, graph, index, mapped)
     return layer_code(layer, graph, index)
 

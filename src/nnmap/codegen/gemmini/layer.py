@@ -9,6 +9,7 @@ the macros of ``gemmini.h`` (nnmap's emulator on the host, or the real header on
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 import tvm
 
@@ -40,7 +41,7 @@ def _tvm_c_source(module: tvm.IRModule) -> str:
     return str(executable.mod.inspect_source())
 
 
-def runs_on_gemmini(layer: Layer) -> bool:
+def runs_on_gemmini(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
     """Layers this code generator lowers onto Gemmini: dense convolutions and fully connected."""
     if isinstance(layer, Conv2D):
         return layer.groups == 1
