@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from nnmap.codegen.artifact import Artifact
@@ -9,6 +10,7 @@ from nnmap.codegen.generate import Progress, generate
 from nnmap.errors import TargetError
 from nnmap.frontend import load_model
 from nnmap.ir import Graph
+from nnmap.mapping.graph import LayerMapping
 from nnmap.targets import get_target
 
 TARGETS = ("host", "gemmini")
@@ -19,6 +21,7 @@ def compile(
     target: str = "host",
     out_dir: str | Path = "nnmap_out",
     progress: Progress | None = None,
+    layer_mappings: Sequence[LayerMapping] | None = None,
 ) -> Artifact:
     """Compile ``model`` for ``target`` into ``out_dir``: network.h/.c, one kernel per layer,
     weights.c, a Makefile and report.json, built once with gcc to check it and size it.
@@ -26,9 +29,12 @@ def compile(
     ``progress(index, count, layer_name)`` is called before each layer is generated. For
     ``gemmini``, dense convolutions and fully connected layers the mapper places on Gemmini are
     emitted as gemmini.h calls and the artifact ships nnmap's emulator of them.
+    ``layer_mappings`` replaces the mapper's choices (a baseline's mappings, for comparison).
     """
     if target not in TARGETS:
         raise TargetError(f"target {target!r}: the C code generator supports {', '.join(TARGETS)}")
     graph = model if isinstance(model, Graph) else load_model(model)
     accelerated = None if target == "host" else get_target(target)
-    return generate(graph, Path(out_dir), progress, target=accelerated)
+    return generate(
+        graph, Path(out_dir), progress, target=accelerated, layer_mappings=layer_mappings
+    )

@@ -184,14 +184,18 @@ def generate(
     progress: Progress | None = None,
     max_arena_bytes: int = MAX_ARENA_BYTES,
     target: Target | None = None,
+    layer_mappings: Sequence[LayerMapping] | None = None,
 ) -> Artifact:
     """Generate, build and publish the artifact of ``graph`` at ``out_dir``.
 
     With a ``target`` that has accelerators, each compute layer goes where the mapper puts it
-    (``nnmap.mapping.graph.map_graph``) when an accelerator code generator exists for it.
+    (``nnmap.mapping.graph.map_graph``, or ``layer_mappings`` when given, e.g. a baseline's)
+    when an accelerator code generator exists for it.
     """
     check_int8(graph)
-    mappings = {} if target is None else {m.layer: m for m in map_graph(graph, target)}
+    if target is not None and layer_mappings is None:
+        layer_mappings = map_graph(graph, target)
+    mappings = {m.layer: m for m in layer_mappings or ()}
     codes = layer_codes(graph, progress, mappings)
     plan = plan_memory(graph, {code.layer.name: code.workspace_bytes for code in codes})
     _check_arena(graph, plan, max_arena_bytes)

@@ -59,7 +59,9 @@ def _comment(layer: Layer) -> str:
     return f"layer {name} ({layer.kind}): TVM-generated from a TE compute by nnmap"
 
 
-def _arguments(layer: Layer, params: tuple[KernelParam, ...], prefix: str) -> tuple[Argument, ...]:
+def kernel_arguments(
+    layer: Layer, params: tuple[KernelParam, ...], prefix: str
+) -> tuple[Argument, ...]:
     inputs = iter(layer.inputs)
     arguments = []
     for param in params:
@@ -118,7 +120,7 @@ def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
         source.prototype,
         f"{ident}.c",
         source.definition,
-        _arguments(layer, kernel.params, prefix),
+        kernel_arguments(layer, kernel.params, prefix),
         constants,
         source.workspace_bytes,
     )

@@ -11,34 +11,19 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
-import tvm
-
-from nnmap.codegen.emit_c import (
-    _WORKSPACE_DECL,
-    _WORKSPACE_SIZE,
-    _function_body,
-    _parameter,
-)
+from nnmap.codegen.emit_c import plain_c_kernel
 from nnmap.codegen.gemmini.lower import gemm_kernel, scheduled_gemm_module
 from nnmap.codegen.gemmini.schedule import gemm_tiles
-from nnmap.codegen.layers import LayerCode, _arguments, layer_id
-from nnmap.errors import NnmapError
+from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.runtime.gemmini_build import EMULATOR
 
 GEMMINI = "gemmini"
 GEMMINI_HEADER = "gemmini.h"
-_LEFTOVERS = ("TVMFFI", "DLTensor", "_handle", "__tvm")
 # Storage rewrite would merge the staging buffers of different types (TVM 0.27 then rejects the
-# access pointers of the Gemmini calls); asserts off keeps only the loop nest.
-_PASS_CONFIG = {"tirx.disable_assert": True, "tirx.disable_storage_rewrite": True}
-
-
-def _tvm_c_source(module: tvm.IRModule) -> str:
-    with tvm.transform.PassContext(opt_level=3, config=_PASS_CONFIG):
-        executable = tvm.compile(module, target="c")
-    return str(executable.mod.inspect_source())
+# access pointers of the Gemmini calls).
+_PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
 
 
 def runs_on_gemmini(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
@@ -64,29 +49,21 @@ def gemmini_layer_code(
     tiles = gemm_tiles(shape, mapping.mapping)
     ident = layer_id(index, layer)
     symbol = f"nnmap_{ident}"
-    source = _tvm_c_source(scheduled_gemm_module(kernel, shape, tiles, symbol))
-    body = re.sub(r"\bdev_id\b", "0", _function_body(source, symbol))
-    body = _WORKSPACE_DECL.sub(r"\1* restrict \2 = \3", body)
-    leftover = next((word for word in _LEFTOVERS if word in body), None)
-    if leftover is not None:
-        raise NnmapError(f"kernel {symbol}: generated C still refers to {leftover}")
-    workspace = sum(-(-int(size) // 16) * 16 for size in _WORKSPACE_SIZE.findall(body))
-    prototype = f"int32_t {symbol}({', '.join(_parameter(p) for p in kernel.params)})"
-    definition = (
-        f'/* {_comment(layer, mapping)} */\n#include "nnmap_kernels.h"\n'
-        f'#include "{GEMMINI_HEADER}"\n\n{prototype} {{{body}\n}}\n'
+    module = scheduled_gemm_module(kernel, shape, tiles, symbol)
+    source = plain_c_kernel(
+        module, kernel.params, symbol, _comment(layer, mapping), (GEMMINI_HEADER,), _PASS_CONFIG
     )
     constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
     return LayerCode(
         layer,
         index,
         symbol,
-        prototype,
+        source.prototype,
         f"{ident}.c",
-        definition,
-        _arguments(layer, kernel.params, symbol),
+        source.definition,
+        kernel_arguments(layer, kernel.params, symbol),
         constants,
-        workspace,
+        source.workspace_bytes,
         module=GEMMINI,
     )
 
