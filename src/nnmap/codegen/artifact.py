@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nnmap.codegen.accelerators import EMULATOR_PREFIXES
 from nnmap.codegen.build import build_id, compile_objects, link_shared
 from nnmap.codegen.driver import CFLAGS
 from nnmap.errors import NnmapError
@@ -23,27 +24,39 @@ BUILD_DIR = "build"
 
 
 @dataclass(frozen=True)
-class EmulatedGemmini:
-    """The Gemmini emulator linked into an artifact's library: reset, errors, layer cycles."""
+class LinkedEmulator:
+    """An accelerator emulator linked into an artifact's library, through its control functions
+    ``<prefix>_reset``, ``_error``, ``_layer_count`` and ``_layer_cycles``."""
 
     library: ctypes.CDLL
+    prefix: str
+
+    @staticmethod
+    def linked(library: ctypes.CDLL) -> LinkedEmulator | None:
+        """The emulator linked into ``library``, if any."""
+        prefix = next((p for p in EMULATOR_PREFIXES if hasattr(library, f"{p}_reset")), None)
+        return None if prefix is None else LinkedEmulator(library, prefix)
+
+    def _function(self, name: str) -> Any:
+        return getattr(self.library, f"{self.prefix}_{name}")
 
     def reset(self) -> None:
-        self.library.nnmap_gemmini_reset()
+        self._function("reset")()
 
     def check(self, artifact: Path) -> None:
-        error = self.library.nnmap_gemmini_error
+        error = self._function("error")
         error.restype = ctypes.c_char_p
         message = error()
-        if message is not None:
-            raise NnmapError(f"{artifact}: the gemmini emulator reports {message.decode()}")
+        if message:
+            emulator = self.prefix.removeprefix("nnmap_")
+            raise NnmapError(f"{artifact}: the {emulator} emulator reports {message.decode()}")
 
     def layer_cycles(self) -> list[int]:
         """The cycles of every layer marked since the last reset, in the order they ran."""
-        self.library.nnmap_gemmini_layer_count.restype = ctypes.c_size_t
-        cycles = self.library.nnmap_gemmini_layer_cycles
+        self._function("layer_count").restype = ctypes.c_size_t
+        cycles = self._function("layer_cycles")
         cycles.restype, cycles.argtypes = ctypes.c_uint64, (ctypes.c_size_t,)
-        return [int(cycles(i)) for i in range(self.library.nnmap_gemmini_layer_count())]
+        return [int(cycles(i)) for i in range(self._function("layer_count")())]
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ class Artifact:
         arrays = self._checked_inputs(inputs)
         outputs = [np.zeros(shape, dtype=np.int8) for shape in self.output_shapes]
         library = ctypes.CDLL(str(self.library(cflags)))
-        emulator = EmulatedGemmini(library) if hasattr(library, "nnmap_gemmini_reset") else None
+        emulator = LinkedEmulator.linked(library)
         if emulator is not None:
             emulator.reset()
         entry = library.nnmap_run
@@ -111,7 +124,8 @@ class Artifact:
         """Run one inference and return the emulated cycles of every accelerator layer (by layer
         name), also recorded as ``emulated_cycles`` in report.json."""
         self.run(inputs, cflags)
-        measured = EmulatedGemmini(ctypes.CDLL(str(self.library(cflags)))).layer_cycles()
+        emulator = LinkedEmulator.linked(ctypes.CDLL(str(self.library(cflags))))
+        measured = [] if emulator is None else emulator.layer_cycles()
         entries = self.report
         # The driver marks accelerator layers in graph order; the emulator may truncate names.
         accelerated = [layer for layer in entries["layers"] if layer["module"] != "host"]

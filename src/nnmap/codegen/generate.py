@@ -16,14 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from nnmap.codegen import driver
+from nnmap.codegen.accelerators import ACCELERATORS, accelerator_code
 from nnmap.codegen.artifact import BUILD_DIR, REPORT, Artifact
 from nnmap.codegen.build import build_id, code_bytes, compile_objects, link_shared
-from nnmap.codegen.gemmini.layer import (
-    GEMMINI,
-    emulator_files,
-    gemmini_layer_code,
-    runs_on_gemmini,
-)
 from nnmap.codegen.layers import LayerCode, layer_code
 from nnmap.errors import MappingError, NnmapError, QuantizationError
 from nnmap.hw import Target
@@ -51,10 +46,8 @@ def check_int8(graph: Graph) -> None:
 
 def _layer_code(layer: Layer, graph: Graph, index: int,
                 mappings: dict[str, LayerMapping]) -> LayerCode | None:
-    mapped = mappings.get(layer.name)
-    if mapped is not None and mapped.module == GEMMINI and runs_on_gemmini(layer):
-        return gemmini_layer_code(layer, graph, index, mapped)
-    return layer_code(layer, graph, index)
+    accelerated = accelerator_code(layer, graph, index, mappings.get(layer.name))
+    return accelerated if accelerated is not None else layer_code(layer, graph, index)
 
 
 def layer_codes(graph: Graph, progress: Progress | None = None,
@@ -99,8 +92,8 @@ def source_files(
             files[code.file_name] = code.definition
     if any(code.definition is None for code in codes):
         files[SOFTMAX_SOURCE] = (RUNTIME_HOST / SOFTMAX_SOURCE).read_text()
-    if any(code.module == GEMMINI for code in codes):
-        files.update(emulator_files())
+    for module in sorted({code.module for code in codes} & ACCELERATORS.keys()):
+        files.update(ACCELERATORS[module].runtime_files())
     return files, weight_bytes
 
 
