@@ -18,7 +18,6 @@ from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
 from nnmap.compiler import compile as compile_model
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
-from nnmap.targets import get_target
 
 
 def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Artifact, float]:
@@ -71,26 +70,30 @@ def _result_table(name: str, reference: str, difference: int, report: dict[str, 
     return table
 
 
-def _cycle_table(report: dict[str, Any], target: str) -> Table:
-    """Per layer: module, emulated and modelled cycles, utilization; total at the target clock.
+def _count(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
-    Only accelerator layers are emulated; host layers (and the host's share of an accelerator
-    layer: gathering inputs, requantizing outputs) are not counted."""
-    spec = get_target(target)
-    peak = spec.module(target).peak_macs_per_cycle
-    table = Table(title=f"layers on {target} (emulated cycles: accelerator work only)")
-    for column in ("layer", "module", "emulated cycles", "modelled cycles", "utilization"):
-        table.add_column(column, justify="left" if column in ("layer", "module") else "right")
-    total = 0
+
+def _cycle_table(report: dict[str, Any]) -> Table:
+    """Per layer: module, why it runs there, emulated and modelled accelerator cycles, modelled
+    host cycles, utilization; the total latency at the target clock."""
+    table = Table(title=f"layers on {report['target']} ({report['numerics']} numerics)")
+    columns = ("layer", "module", "emulated cycles", "modelled cycles", "host cycles (modelled)",
+               "utilization", "placement")
+    for column in columns:
+        table.add_column(column, justify="right" if "cycles" in column or column == "utilization"
+                         else "left", overflow="fold")
     for layer in report["layers"]:
-        emulated, modelled = layer["emulated_cycles"], layer["modelled_cycles"]
-        total += emulated or 0
-        table.add_row(layer["name"], layer["module"], "-" if emulated is None else f"{emulated:,}",
-                      "-" if modelled is None else f"{modelled:,.0f}",
-                      f"{layer['macs'] / (emulated * peak):.1%}" if emulated else "-")
-    latency_us = total / spec.clock_hz * 1e6
-    table.caption = (f"total emulated {total:,} cycles = {latency_us:,.1f} us at "
-                     f"{spec.clock_hz / 1e6:g} MHz")
+        utilization = layer["utilization"]
+        table.add_row(layer["name"], layer["module"], _count(layer["emulated_cycles"]),
+                      _count(layer["modelled_cycles"]), _count(layer["host_cycles"]),
+                      "-" if utilization is None else f"{utilization:.1%}", layer["placement"])
+    latency = report["latency"]
+    table.caption = (
+        f"total {latency['total_cycles']:,.0f} cycles = {latency['microseconds']:,.1f} us at "
+        f"{latency['clock_hz'] / 1e6:g} MHz: accelerator {latency['accelerator_cycles']:,.0f} "
+        f"({latency['accelerator_source']}) + host {latency['host_cycles']:,.0f} (modelled)"
+    )
     return table
 
 
@@ -113,7 +116,7 @@ def run_command(
         tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
         if target != "host":
             artifact.measure_cycles([x[:1] for x in samples])
-            console.print(_cycle_table(artifact.report, target))
+            console.print(_cycle_table(artifact.report))
         console.print(_result_table(graph.name, reference, difference, artifact.report, tflm,
                                     seconds, inputs))
 

@@ -3,7 +3,9 @@
 Each entry names the target's ExecModule it generates code for, a predicate for the layers it
 can lower, the function that generates one layer's kernel from its mapping, the emulator
 sources an artifact ships when the module is used, and the prefix of the emulator's control
-functions (``<prefix>_reset``, ``_error``, ``_layer_count``, ``_layer_cycles``).
+functions (``<prefix>_reset``, ``_error``, ``_layer_count``, ``_layer_cycles``). Optionally: why
+it refuses a layer (for the report), the host loops of its kernels (for the modelled host
+cycles), and a kernel generator for ``numerics="hardware"`` (the accelerator's own rescaling).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from dataclasses import dataclass
 from nnmap.codegen.gemmini.layer import (
     GEMMINI,
     emulator_files,
+    gemmini_host_work,
     gemmini_layer_code,
+    gemmini_refusal,
     runs_on_gemmini,
 )
+from nnmap.codegen.host_model import HostWork
 from nnmap.codegen.layers import LayerCode
 from nnmap.ir import Graph, Layer
 from nnmap.mapping.graph import LayerMapping
@@ -31,6 +36,9 @@ class AcceleratorCodegen:
     layer_code: Callable[[Layer, Graph, int, LayerMapping], LayerCode]
     runtime_files: Callable[[], dict[str, str]]
     emulator_prefix: str
+    refusal: Callable[[Layer], str | None] | None = None
+    host_work: Callable[[Layer, Graph, str], tuple[HostWork, ...]] | None = None
+    hardware_code: Callable[[Layer, Graph, int, LayerMapping], LayerCode] | None = None
 
 
 def _gemmini_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
@@ -41,17 +49,46 @@ def _gemmini_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping)
 
 ACCELERATORS: dict[str, AcceleratorCodegen] = {
     GEMMINI: AcceleratorCodegen(
-        GEMMINI, runs_on_gemmini, _gemmini_code, emulator_files, "nnmap_gemmini"
+        GEMMINI,
+        runs_on_gemmini,
+        _gemmini_code,
+        emulator_files,
+        "nnmap_gemmini",
+        gemmini_refusal,
+        gemmini_host_work,
     ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())
 
 
 def accelerator_code(
-    layer: Layer, graph: Graph, index: int, mapped: LayerMapping | None
+    layer: Layer, graph: Graph, index: int, mapped: LayerMapping | None, numerics: str = "exact"
 ) -> LayerCode | None:
-    """The layer's kernel on the accelerator its mapping chose, when one can lower it."""
+    """The layer's kernel on the accelerator its mapping chose, when one can lower it; with
+    ``numerics="hardware"`` the accelerator's own rescaling where it has one."""
     codegen = ACCELERATORS.get(mapped.module) if mapped is not None else None
     if mapped is None or codegen is None or not codegen.runs(layer):
         return None
+    if numerics == "hardware" and codegen.hardware_code is not None:
+        return codegen.hardware_code(layer, graph, index, mapped)
     return codegen.layer_code(layer, graph, index, mapped)
+
+
+def refusal(module: str, layer: Layer) -> str | None:
+    """Why the code generator of ``module`` does not lower ``layer`` (None: it does)."""
+    codegen = ACCELERATORS.get(module)
+    if codegen is None:
+        return f"no code generator for {module}"
+    if codegen.runs(layer):
+        return None
+    if codegen.refusal is not None:
+        return codegen.refusal(layer)
+    return f"{layer.kind}: the {module} code generator does not lower it"
+
+
+def host_work(module: str, layer: Layer, graph: Graph, numerics: str) -> tuple[HostWork, ...]:
+    """The host loops of ``layer``'s kernel on accelerator ``module`` (gather, requantization)."""
+    codegen = ACCELERATORS.get(module)
+    if codegen is None or codegen.host_work is None:
+        return ()
+    return codegen.host_work(layer, graph, numerics)

@@ -15,6 +15,7 @@ import numpy as np
 from nnmap.codegen.accelerators import EMULATOR_PREFIXES
 from nnmap.codegen.build import build_id, compile_objects, link_shared
 from nnmap.codegen.driver import CFLAGS
+from nnmap.codegen.placement import summarize
 from nnmap.errors import NnmapError
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,8 @@ class Artifact:
     def measure_cycles(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS
                        ) -> dict[str, int]:
         """Run one inference and return the emulated cycles of every accelerator layer (by layer
-        name), also recorded as ``emulated_cycles`` in report.json."""
+        name), also recorded as ``emulated_cycles`` in report.json, with each layer's utilization
+        and total and the network's latency recomputed from them."""
         self.run(inputs, cflags)
         emulator = LinkedEmulator.linked(ctypes.CDLL(str(self.library(cflags))))
         measured = [] if emulator is None else emulator.layer_cycles()
@@ -131,7 +133,7 @@ class Artifact:
         accelerated = [layer for layer in entries["layers"] if layer["module"] != "host"]
         for layer, cycles in zip(accelerated, measured, strict=True):
             layer["emulated_cycles"] = cycles
-        (self.path / REPORT).write_text(json.dumps(entries, indent=1))
+        (self.path / REPORT).write_text(json.dumps(summarize(entries), indent=1))
         return {layer["name"]: layer["emulated_cycles"] for layer in accelerated}
 
     def run_batch(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:

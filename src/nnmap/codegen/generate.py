@@ -20,6 +20,7 @@ from nnmap.codegen.accelerators import ACCELERATORS, accelerator_code
 from nnmap.codegen.artifact import BUILD_DIR, REPORT, Artifact
 from nnmap.codegen.build import build_id, code_bytes, compile_objects, link_shared
 from nnmap.codegen.layers import LayerCode, layer_code
+from nnmap.codegen.placement import HOST, layer_entry, summarize
 from nnmap.errors import MappingError, NnmapError, QuantizationError
 from nnmap.hw import Target
 from nnmap.ir import Graph, Layer
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_ARENA_BYTES = 256 * 1024 * 1024
 SOFTMAX_SOURCE = "nnmap_softmax.c"
 RUNTIME_HOST = Path(__file__).resolve().parent.parent / "runtime" / "host"
+NUMERICS = ("exact", "hardware")
 Progress = Callable[[int, int, str], None]
 
 
@@ -44,20 +46,29 @@ def check_int8(graph: Graph) -> None:
             )
 
 
+def check_numerics(numerics: str) -> None:
+    if numerics not in NUMERICS:
+        raise NnmapError(
+            f"numerics {numerics!r}: choose one of {', '.join(NUMERICS)} (exact: bit-exact with "
+            "TFLite Micro; hardware: the accelerator's own rescaling)"
+        )
+
+
 def _layer_code(layer: Layer, graph: Graph, index: int,
-                mappings: dict[str, LayerMapping]) -> LayerCode | None:
-    accelerated = accelerator_code(layer, graph, index, mappings.get(layer.name))
+                mappings: dict[str, LayerMapping], numerics: str) -> LayerCode | None:
+    accelerated = accelerator_code(layer, graph, index, mappings.get(layer.name), numerics)
     return accelerated if accelerated is not None else layer_code(layer, graph, index)
 
 
 def layer_codes(graph: Graph, progress: Progress | None = None,
-                mappings: dict[str, LayerMapping] | None = None) -> list[LayerCode]:
+                mappings: dict[str, LayerMapping] | None = None,
+                numerics: str = "exact") -> list[LayerCode]:
     """The C of every layer; layers ``mappings`` places on an accelerator run there."""
     codes = []
     for index, layer in enumerate(graph.layers):
         if progress is not None:
             progress(index, len(graph.layers), layer.name)
-        code = _layer_code(layer, graph, index, mappings or {})
+        code = _layer_code(layer, graph, index, mappings or {}, numerics)
         if code is not None:
             codes.append(code)
     return codes
@@ -109,33 +120,26 @@ def _tensor_entries(graph: Graph, names: Sequence[str]) -> list[dict[str, Any]]:
     ]
 
 
-def _module_entries(code: LayerCode | None, mapped: LayerMapping | None) -> dict[str, Any]:
-    """Where a layer runs, where the mapper put it, and its modelled cycles (no mapping: None)."""
-    return {
-        "module": code.module if code else "host",
-        "mapped_module": mapped.module if mapped else None,
-        "modelled_cycles": mapped.cost.total_cycles if mapped else None,
-        "modelled_utilization": mapped.cost.utilization if mapped else None,
-        "emulated_cycles": None,
-    }
-
-
 def report(
     graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode], sizes: dict[str, int],
-    target: str = "host", mappings: dict[str, LayerMapping] | None = None,
+    target: Target | None = None, mappings: dict[str, LayerMapping] | None = None,
+    numerics: str = "exact",
 ) -> dict[str, Any]:
+    """report.json: sizes, tensors, and per layer its module, why, cycles and memory placement."""
     by_name = {code.layer.name: code for code in codes}
     layers = []
     for index, layer in enumerate(graph.layers):
         placement = plan.placement(layer.output)
         code = by_name.get(layer.name)
+        mapped = (mappings or {}).get(layer.name)
+        module = code.module if code else HOST
         layers.append(
             {
                 "index": index,
                 "name": layer.name,
                 "kind": layer.kind,
                 "macs": graph.macs(layer),
-                **_module_entries(code, (mappings or {}).get(layer.name)),
+                **layer_entry(layer, graph, module, mapped, target, numerics),
                 "kernel": code.symbol if code else None,
                 "file": code.file_name if code else None,
                 "output": {
@@ -148,15 +152,17 @@ def report(
                 "scratch_offset": plan.scratch_offsets.get(layer.name),
             }
         )
-    return {
+    return summarize({
         "model": graph.name,
-        "target": target,
+        "target": target.name if target else HOST,
+        "numerics": numerics,
+        "clock_hz": target.clock_hz if target else None,
         **sizes,
         "inputs": _tensor_entries(graph, graph.inputs),
         "outputs": _tensor_entries(graph, graph.outputs),
         "macs": sum(entry["macs"] for entry in layers),
         "layers": layers,
-    }
+    })
 
 
 def _publish(staging: Path, out_dir: Path) -> None:
@@ -178,18 +184,21 @@ def generate(
     max_arena_bytes: int = MAX_ARENA_BYTES,
     target: Target | None = None,
     layer_mappings: Sequence[LayerMapping] | None = None,
+    numerics: str = "exact",
 ) -> Artifact:
     """Generate, build and publish the artifact of ``graph`` at ``out_dir``.
 
     With a ``target`` that has accelerators, each compute layer goes where the mapper puts it
     (``nnmap.mapping.graph.map_graph``, or ``layer_mappings`` when given, e.g. a baseline's)
-    when an accelerator code generator exists for it.
+    when an accelerator code generator exists for it. ``numerics`` is "exact" (bit-exact with
+    TFLite Micro) or "hardware" (accelerators rescale their outputs their own way).
     """
+    check_numerics(numerics)
     check_int8(graph)
     if target is not None and layer_mappings is None:
         layer_mappings = map_graph(graph, target)
     mappings = {m.layer: m for m in layer_mappings or ()}
-    codes = layer_codes(graph, progress, mappings)
+    codes = layer_codes(graph, progress, mappings, numerics)
     plan = plan_memory(graph, {code.layer.name: code.workspace_bytes for code in codes})
     _check_arena(graph, plan, max_arena_bytes)
     files, weight_bytes = source_files(graph, plan, codes)
@@ -207,7 +216,7 @@ def generate(
             "weight_bytes": weight_bytes,
             "code_bytes": code_bytes(objects),
         }
-        entries = report(graph, plan, codes, sizes, target.name if target else "host", mappings)
+        entries = report(graph, plan, codes, sizes, target, mappings, numerics)
         (staging / REPORT).write_text(json.dumps(entries, indent=1))
         _publish(staging, out_dir)
     except BaseException:

@@ -12,8 +12,9 @@ import re
 from typing import TypeGuard
 
 from nnmap.codegen.emit_c import plain_c_kernel
-from nnmap.codegen.gemmini.lower import gemm_kernel, scheduled_gemm_module
+from nnmap.codegen.gemmini.lower import gemm_geometry, gemm_kernel, scheduled_gemm_module
 from nnmap.codegen.gemmini.schedule import gemm_tiles
+from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
@@ -26,11 +27,37 @@ GEMMINI_HEADER = "gemmini.h"
 _PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
 
 
+def gemmini_refusal(layer: Layer) -> str | None:
+    """Why this code generator does not lower ``layer`` onto Gemmini (None: it does)."""
+    if isinstance(layer, Conv2D) and layer.groups != 1:
+        kind = "depthwise conv" if layer.is_depthwise else "grouped conv"
+        return f"{kind} (groups={layer.groups}): the Gemmini code generator lowers groups=1 only"
+    if not isinstance(layer, Conv2D | FullyConnected):
+        return f"{layer.kind}: the Gemmini code generator lowers Conv2D and FullyConnected only"
+    if layer.requant is None:
+        return f"float {layer.kind}: the Gemmini code generator lowers int8 layers only"
+    return None
+
+
 def runs_on_gemmini(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
-    """Layers this code generator lowers onto Gemmini: dense convolutions and fully connected."""
-    if isinstance(layer, Conv2D):
-        return layer.groups == 1
-    return isinstance(layer, FullyConnected)
+    """Layers this code generator lowers onto Gemmini: int8 dense convolutions and fully
+    connected layers."""
+    return gemmini_refusal(layer) is None
+
+
+def gemmini_host_work(layer: Layer, graph: Graph, numerics: str) -> tuple[HostWork, ...]:
+    """The host loops of a Gemmini kernel: the im2col gather into whole DIM x DIM tiles, then
+    TFLite's requantization (exact) or only the copy into the output tensor with its clamp
+    (hardware: Gemmini scaled on mvout)."""
+    if not runs_on_gemmini(layer):
+        return ()
+    shape, rows, channels = gemm_geometry(layer, graph)
+    ops = OPS_PER_ELEMENT["gather" if isinstance(layer, Conv2D) else "copy"]
+    gather = HostWork("im2col gather", shape.m * shape.r, ops, 1, 1)
+    if numerics == "hardware":
+        copy = HostWork("output copy and clamp", rows * channels, OPS_PER_ELEMENT["copy"], 1, 1)
+        return (gather, copy)
+    return (gather, requantize_work(rows * channels))
 
 
 def _comment(layer: Layer, mapping: LayerMapping) -> str:

@@ -115,6 +115,14 @@ def _requantized(
     return te.compute(out_shape, value, name="out")
 
 
+def gemm_geometry(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[GemmShape, int, int]:
+    """The padded GEMM of a layer, its output rows (pixels) and its output channels."""
+    channels = int(layer.weight.shape[0])
+    depth = int(layer.weight.size) // channels
+    rows = graph.tensor(layer.output).size // channels
+    return GemmShape(pad_to_dim(rows), pad_to_dim(channels), pad_to_dim(depth)), rows, channels
+
+
 def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef, GemmShape]:
     """The layer's TE pipeline (gather, GEMM with bias init, requantization) and its GEMM shape."""
     assert layer.requant is not None

@@ -1,0 +1,114 @@
+"""Whole models on Gemmini, exact numerics: the four MLPerf Tiny models bit-exact with TFLite
+Micro and the int8 zoo models bit-exact with nnmap's reference, 50 random inputs each; the
+report's placement reasons and latency. Each model is compiled once per module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import MLPERF_MODELS, mlperf_model
+
+import nnmap
+from nnmap.codegen.artifact import Artifact
+from nnmap.reference.run import run_batch
+from nnmap.verify import random_inputs, tflite_micro_outputs
+
+SAMPLES = 50
+SEED = 7
+ZOO_MODELS = ["kws", "vww", "resnet8", "autoencoder"]
+Compiled = Callable[[str], Artifact]
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
+    """The Gemmini artifact of a model (an MLPerf Tiny name or zoo:NAME), compiled once."""
+    cache: dict[str, Artifact] = {}
+
+    def get(model: str) -> Artifact:
+        if model not in cache:
+            source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
+            out = tmp_path_factory.mktemp(model.replace(":", "_")) / "out"
+            cache[model] = nnmap.compile(source, target="gemmini", out_dir=out)
+        return cache[model]
+
+    return get
+
+
+def _record_cycles(artifact: Artifact, record_line: Callable[[str], None]) -> None:
+    latency = artifact.report["latency"]
+    record_line(
+        f"gemmini {artifact.report['model']}: total {latency['total_cycles']:,.0f} cycles "
+        f"({latency['microseconds']:,.0f} us): accelerator {latency['accelerator_cycles']:,.0f} "
+        f"({latency['accelerator_source']}) + host {latency['host_cycles']:,.0f} (modelled)"
+    )
+
+
+@pytest.mark.parametrize("name", MLPERF_MODELS)
+def test_mlperf_bit_exact_with_tflite_micro_on_gemmini(
+    name: str, compiled: Compiled, record_line: Callable[[str], None]
+) -> None:
+    path = mlperf_model(name)
+    artifact = compiled(name)
+    graph = nnmap.load_model(path)
+    inputs = random_inputs(graph, SAMPLES, seed=SEED)
+    expected = tflite_micro_outputs(path, inputs, len(graph.outputs))
+    for actual, wanted in zip(artifact.run_batch(inputs), expected, strict=True):
+        np.testing.assert_array_equal(actual, wanted)
+    assert any(entry["module"] == "gemmini" for entry in artifact.report["layers"])
+    artifact.measure_cycles([x[:1] for x in inputs])
+    _record_cycles(artifact, record_line)
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_zoo_bit_exact_on_gemmini(name: str, compiled: Compiled) -> None:
+    artifact = compiled(f"zoo:{name}")
+    graph = nnmap.load_model(f"zoo:{name}")
+    inputs = random_inputs(graph, SAMPLES, seed=SEED)
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+
+
+def test_report_says_why_each_layer_is_on_the_host(compiled: Compiled) -> None:
+    """VWW: depthwise layers are mapped on Gemmini but lowered on the host, and say so; pooling,
+    reshape and softmax are no accelerator layers; Gemmini layers cite the cost model."""
+    layers = compiled("vww_96_int8").report["layers"]
+    by_kind: dict[str, list[dict[str, object]]] = {}
+    for entry in layers:
+        by_kind.setdefault(str(entry["placement"]).split(" ")[0], []).append(entry)
+    depthwise = by_kind["depthwise"]
+    assert depthwise and all(e["module"] == "host" for e in depthwise)
+    assert all(e["mapped_module"] == "gemmini" for e in depthwise)
+    assert all("lowers groups=1 only" in str(e["placement"]) for e in depthwise)
+    for kind in ("AveragePool:", "Softmax:"):
+        assert [str(e["placement"]) for e in by_kind[kind]] == [f"{kind} not an accelerator layer"]
+    accelerated = [e for e in layers if e["module"] == "gemmini"]
+    assert accelerated and all(
+        str(e["placement"]).startswith("cost model: gemmini cheapest") for e in accelerated
+    )
+    assert all(e["placement"] for e in layers)
+
+
+def test_latency_adds_emulated_accelerator_and_modelled_host_cycles(compiled: Compiled) -> None:
+    artifact = compiled("kws_ref_model")
+    graph = nnmap.load_model(mlperf_model("kws_ref_model"))
+    emulated = artifact.measure_cycles(random_inputs(graph, 1, seed=1))
+    report = artifact.report
+    latency = report["latency"]
+    assert latency["accelerator_source"] == "emulated"
+    assert latency["accelerator_cycles"] == sum(emulated.values()) > 0
+    host = [e["host_cycles"] for e in report["layers"]]
+    assert latency["host_cycles"] == pytest.approx(sum(host)) and latency["host_cycles"] > 0
+    totals = [e["total_cycles"] for e in report["layers"]]
+    assert latency["total_cycles"] == pytest.approx(sum(totals))
+    assert latency["microseconds"] == pytest.approx(
+        latency["total_cycles"] / report["clock_hz"] * 1e6
+    )
+    for entry in report["layers"]:
+        if entry["module"] == "gemmini":
+            assert set(entry["host_stages"]) == {"im2col gather", "requantization"}
+            assert 0 < entry["utilization"] <= 1
+        elif entry["kind"] != "Reshape":
+            assert entry["host_cycles"] > 0 and entry["emulated_cycles"] is None
