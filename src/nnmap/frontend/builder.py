@@ -8,6 +8,7 @@ consumer needs the other form and the move is not a no-op.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tvm import relax
@@ -28,7 +29,9 @@ class Stored:
 
 
 class GraphBuilder:
-    def __init__(self, name: str, source: str, model_layout: str) -> None:
+    def __init__(
+        self, name: str, source: str, model_layout: str, bindings: Sequence[relax.Binding] = ()
+    ) -> None:
         self.name = name
         self.source = source
         self.model_layout = model_layout  # "NHWC" (TFLite) or "NCHW" (ONNX)
@@ -37,7 +40,19 @@ class GraphBuilder:
         self.values: dict[relax.Var, Stored] = {}
         self._counts: Counter[str] = Counter()
         self._converted: dict[tuple[str, bool], str] = {}
-        self.var_of: dict[relax.Expr, relax.Var] = {}  # bound value -> its variable
+        # bound value -> its variable
+        self.var_of: dict[relax.Expr, relax.Var] = {b.value: b.var for b in bindings}
+
+    def bind_inputs(
+        self, params: Sequence[relax.Var], tensor_of: Callable[[relax.Var], Tensor]
+    ) -> list[str]:
+        """Declare the function's parameters as the graph's input tensors; their names."""
+        names = []
+        for param in params:
+            tensor = self.new_tensor(tensor_of(param))
+            self.bind(param, tensor.name)
+            names.append(tensor.name)
+        return names
 
     def fresh(self, kind: str) -> str:
         index = self._counts[kind]

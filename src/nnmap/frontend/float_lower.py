@@ -195,14 +195,11 @@ def lower_float(
     bindings: list[relax.Binding],
     outputs: list[relax.Expr],
 ) -> Graph:
-    builder = GraphBuilder(name, source, model_layout)
+    builder = GraphBuilder(name, source, model_layout, bindings)
     var2val = relax.analysis.get_var2val(func)
-    builder.var_of = {binding.value: binding.var for binding in bindings}
-    inputs = []
-    for param in func.params:
-        tensor = builder.new_tensor(Tensor(param.name, shape_of(param), "float32"))
-        builder.bind(param, tensor.name)
-        inputs.append(tensor.name)
+    inputs = builder.bind_inputs(
+        func.params, lambda param: Tensor(param.name, shape_of(param), "float32")
+    )
     lowering = _FloatLowering(builder, bindings, var2val)
     for index, binding in enumerate(bindings):
         if binding.var in lowering.absorbed or is_constant(binding.value, var2val):

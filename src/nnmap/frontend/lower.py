@@ -187,15 +187,14 @@ def _lower_quantized(
     func: relax.Function, name: str, source: str, model_layout: str, bindings: list[relax.Binding]
 ) -> Graph:
     """Every quantize / int8 op becomes one integer layer."""
-    builder = GraphBuilder(name, source, model_layout)
+    builder = GraphBuilder(name, source, model_layout, bindings)
     var2val = relax.analysis.get_var2val(func)
-    builder.var_of = {binding.value: binding.var for binding in bindings}
-    inputs = []
-    for param in func.params:
+
+    def input_tensor(param: relax.Var) -> Tensor:
         scale, zero_point = _input_quant(param, bindings, var2val)
-        tensor = builder.new_tensor(Tensor(param.name, shape_of(param), "int8", scale, zero_point))
-        builder.bind(param, tensor.name)
-        inputs.append(tensor.name)
+        return Tensor(param.name, shape_of(param), "int8", scale, zero_point)
+
+    inputs = builder.bind_inputs(func.params, input_tensor)
     for binding in bindings:
         if dtype_of(binding.var) != "int8" or is_constant(binding.value, var2val):
             continue
