@@ -13,6 +13,10 @@ import pytest
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
+from nnmap.codegen.deviation import Deviation
+from nnmap.codegen.gemmini.hardware import hardware_operands
+from nnmap.codegen.kernels import clamp_range
+from nnmap.errors import NnmapError
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Layer, Requant, Reshape, Tensor
 from nnmap.reference.run import run_batch
 from nnmap.verify import random_inputs
@@ -172,3 +176,62 @@ def test_tiny_layer_stays_on_the_host_by_the_cost_model(tmp_path: Path) -> None:
     assert match is not None, entry["placement"]
     host, gemmini = (int(group.replace(",", "")) for group in match.groups())
     assert host < gemmini
+
+
+def _hardware_numpy(layer: FullyConnected, graph: Graph, x: np.ndarray) -> np.ndarray:
+    """Gemmini's numerics in numpy: int32 GEMM with the folded bias, float32 scale per mvout,
+    round half to even, saturation (ReLU floor), then the host clamp."""
+    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    zp_out = int(graph.tensor(layer.output).zero_point or 0)
+    matrix, bias, scales = hardware_operands(layer, zp_in, zp_out)
+    rows = x.reshape(-1, matrix.shape[0]).astype(np.int64)
+    acc = (rows @ matrix.astype(np.int64) + bias).astype(np.int32)
+    scaled = np.rint(acc.astype(np.float32) * scales)
+    low, high = clamp_range(layer.clamp)
+    return np.clip(scaled, low, high).astype(np.int8).reshape(x.shape[:-1] + (-1,))
+
+
+def test_hardware_numerics_scale_on_mvout(tmp_path: Path) -> None:
+    """numerics="hardware": the kernel computes Gemmini's mvout scaling exactly (vs numpy), one
+    config_st per mvout, and stays within a few LSB of the exact (TFLite) numerics."""
+    full = fc_graph()
+    graph = Graph("gemmini_fc1", {n: full.tensors[n] for n in ("x", "h")}, full.layers[:1],
+                  ("x",), ("h",))
+    artifact = nnmap.compile(graph, "gemmini", tmp_path / "hw", numerics="hardware")
+    layer = graph.layers[0]
+    assert isinstance(layer, FullyConnected)
+    inputs = random_inputs(graph, GRAPH_SAMPLES, seed=4)
+    (actual,) = artifact.run_batch(inputs)
+    np.testing.assert_array_equal(actual, _hardware_numpy(layer, graph, inputs[0]))
+    deviation = Deviation.between(run_batch(graph, inputs), [actual])
+    assert 0 < deviation.max_abs <= 2
+    kernel = (artifact.path / "layer_00_fullyconnected.c").read_text()
+    assert kernel.count("gemmini_extended_config_st(") == 2  # prologue + one per mvout
+    assert re.search(r"gemmini_extended_config_st\(\w+, 1, scale\[", kernel)  # ReLU, scale
+    entry = artifact.report["layers"][0]
+    assert artifact.report["numerics"] == "hardware"
+    assert set(entry["host_stages"]) == {"im2col gather", "output copy and clamp"}
+
+
+def test_hardware_operands_keep_per_tensor_weights() -> None:
+    """One multiplier for all channels: the weights stay as they are and every mvout block
+    scales by that multiplier; per-channel multipliers share their block's largest one."""
+    layer = _fc("fc", "x", "y", 20, 37, Clamp.int8())
+    shared = FullyConnected(
+        name="fc", inputs=("x",), output="y", weight=layer.weight, bias=layer.bias,
+        requant=Requant.from_scales(0.05, np.full(20, 0.004), 0.3), clamp=Clamp.int8(),
+    )
+    matrix, _, scales = hardware_operands(shared, 0, 0)
+    np.testing.assert_array_equal(matrix, layer.weight.T)
+    assert np.all(scales == scales[0]) and scales[0] == pytest.approx(0.05 * 0.004 / 0.3)
+    assert layer.requant is not None
+    real = layer.requant.multiplier * np.exp2(layer.requant.shift - 31.0)
+    _, _, block = hardware_operands(layer, 0, 0)
+    np.testing.assert_allclose(block[:16], real[:16].max(), rtol=1e-6)
+    np.testing.assert_allclose(block[16:], real[16:].max(), rtol=1e-6)
+
+
+def test_unknown_numerics_is_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(NnmapError, match="numerics 'fast'") as info:
+        nnmap.compile(fc_graph(), "gemmini", tmp_path / "x", numerics="fast")
+    assert "\n" not in str(info.value)

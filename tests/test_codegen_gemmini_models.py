@@ -4,6 +4,9 @@ report's placement reasons and latency. Each model is compiled once per module."
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +115,28 @@ def test_latency_adds_emulated_accelerator_and_modelled_host_cycles(compiled: Co
             assert 0 < entry["utilization"] <= 1
         elif entry["kind"] != "Reshape":
             assert entry["host_cycles"] > 0 and entry["emulated_cycles"] is None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nnmap", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_run_reports_hardware_numerics_deviation() -> None:
+    """``nnmap run --numerics hardware`` prints the deviation from the reference; on KWS the
+    top-1 class of the random inputs agrees on at least 90% of them."""
+    result = _cli("run", "zoo:kws", "--target", "gemmini", "--numerics", "hardware",
+                  "--inputs", "20", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "hardware numerics" in result.stdout
+    differing = re.search(r"share of differing values\s*│\s*([\d.]+)%", result.stdout)
+    top1 = re.search(r"top-1 agreement\s*│\s*(\d+)%", result.stdout)
+    assert differing is not None and top1 is not None, result.stdout
+    assert float(differing.group(1)) < 50 and int(top1.group(1)) >= 90
+
+
+def test_run_rejects_unknown_numerics() -> None:
+    result = _cli("run", "zoo:kws", "--target", "gemmini", "--numerics", "fast")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "numerics" in result.stderr

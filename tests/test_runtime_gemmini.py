@@ -185,6 +185,28 @@ def test_mvout_scale_relu_saturation_and_full_width(lib: ctypes.CDLL) -> None:
     assert twin.dram[6144:6148].view(np.int32)[0] == 2
 
 
+def test_mvout_scale_is_per_instruction_like_numpy(lib: ctypes.CDLL) -> None:
+    """Each mvout uses the scale of the config_st before it: float32 product, round half to
+    even, ReLU floor, int8 saturation, as numpy computes them (hardware numerics)."""
+    twin = Twin(lib)
+    values = np.random.default_rng(8).integers(-(2**20), 2**20, (2 * DIM, DIM), dtype=np.int32)
+    values[0, :6] = [5, 15, -5, -15, 2**31 - 1, -(2**31)]
+    twin.put(0, values)
+    twin.run("config_ld", 4 * DIM, 1.0, 0, 0)
+    twin.run("mvin", 0, ACC, DIM, DIM)
+    twin.run("mvin", 4 * DIM * DIM, ACC | DIM, DIM, DIM)
+    runs = [(np.float32(0.1), gi.NO_ACTIVATION, -128), (np.float32(3.7e-4), gi.RELU, 0)]
+    for block, (scale, activation, floor) in enumerate(runs):
+        twin.run("config_st", DIM, activation, float(scale))
+        twin.run("mvout", 4096 + block * DIM * DIM, ACC | (block * DIM), DIM, DIM)
+        out = twin.dram[4096 + block * DIM * DIM :][: DIM * DIM].view(np.int8).reshape(DIM, DIM)
+        block_values = values[block * DIM : (block + 1) * DIM].astype(np.float32)
+        expected = np.clip(np.rint(block_values * scale), floor, 127).astype(np.int8)
+        np.testing.assert_array_equal(out, expected)
+    twin.assert_same()
+    assert list(twin.dram[4096:4102].view(np.int8)) == [0, 2, 0, -2, 127, -128]
+
+
 def test_matmul_tile_partial_bias_reuse_and_accumulate(lib: ctypes.CDLL) -> None:
     twin = Twin(lib)
     twin.put(0, _int8((DIM, DIM), 4))

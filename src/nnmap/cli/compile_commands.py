@@ -15,12 +15,17 @@ from rich.table import Table
 from nnmap.cli import console
 from nnmap.codegen.artifact import Artifact
 from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
+from nnmap.codegen.deviation import Deviation
+from nnmap.codegen.generate import check_numerics
 from nnmap.compiler import compile as compile_model
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
 
+NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerator's own scaling)"
 
-def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Artifact, float]:
+
+def _compile_with_progress(graph: Graph, target: str, out_dir: Path, numerics: str
+                           ) -> tuple[Artifact, float]:
     columns = (TextColumn("[bold]compiling[/] {task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} layers"), TimeElapsedColumn())
     start = time.perf_counter()
@@ -30,7 +35,7 @@ def _compile_with_progress(graph: Graph, target: str, out_dir: Path) -> tuple[Ar
         def advance(index: int, count: int, name: str) -> None:
             progress.update(task, completed=index, description=f"{graph.name}: {name}")
 
-        artifact = compile_model(graph, target, out_dir, progress=advance)
+        artifact = compile_model(graph, target, out_dir, progress=advance, numerics=numerics)
         progress.update(task, completed=len(graph.layers))
     return artifact, time.perf_counter() - start
 
@@ -39,10 +44,12 @@ def compile_command(
     model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
     target: str = typer.Option("host", "--target", help="code generation target"),
     out: str = typer.Option("nnmap_out", "-o", "--out", help="artifact directory"),
+    numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
 ) -> None:
     """Compile MODEL to standalone C (network.h/.c, kernels, weights.c, Makefile, report.json)."""
+    check_numerics(numerics)
     graph = load_model(model)
-    artifact, seconds = _compile_with_progress(graph, target, Path(out))
+    artifact, seconds = _compile_with_progress(graph, target, Path(out), numerics)
     report = artifact.report
     console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
                   f"{report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B, code "
@@ -55,12 +62,15 @@ def _random_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
             for t in graph.input_tensors()]
 
 
-def _result_table(name: str, reference: str, difference: int, report: dict[str, object],
+def _result_table(name: str, reference: str, deviation: Deviation, report: dict[str, Any],
                   tflm_arena: int | None, seconds: float, count: int) -> Table:
     table = Table(title=f"{name} on {report['target']}: {count} random inputs")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row(f"max |difference| vs {reference}", str(difference))
+    table.add_row(f"max |difference| vs {reference}", str(deviation.max_abs))
+    if report["numerics"] != "exact":
+        table.add_row("share of differing values", f"{deviation.share_differing:.2%}")
+        table.add_row("top-1 agreement", f"{deviation.top1_agreement:.0%}")
     table.add_row("arena bytes (nnmap)", f"{report['arena_bytes']:,}")
     table.add_row("arena bytes (TFLite Micro head)",
                   "-" if tflm_arena is None else f"{tflm_arena:,}")
@@ -102,22 +112,25 @@ def run_command(
     target: str = typer.Option("host", "--target", help="code generation target"),
     inputs: int = typer.Option(10, "--inputs", min=1, help="how many random inputs"),
     seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
+    numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
 ) -> None:
-    """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference."""
+    """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference
+    (with ``--numerics hardware``: how far the accelerator's own scaling takes the outputs)."""
+    check_numerics(numerics)
     graph = load_model(model)
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:
-        artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name)
+        artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name,
+                                                   numerics)
         samples = _random_inputs(graph, inputs, seed)
         actual = artifact.run_batch(samples)
         path = resolve_model_path(model)
         reference, expected = reference_outputs_for(path, graph, samples)
-        difference = max(int(np.abs(e.astype(np.int64) - a.astype(np.int64)).max(initial=0))
-                         for e, a in zip(expected, actual, strict=True))
+        deviation = Deviation.between(expected, actual)
         tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
         if target != "host":
             artifact.measure_cycles([x[:1] for x in samples])
             console.print(_cycle_table(artifact.report))
-        console.print(_result_table(graph.name, reference, difference, artifact.report, tflm,
+        console.print(_result_table(graph.name, reference, deviation, artifact.report, tflm,
                                     seconds, inputs))
 
 

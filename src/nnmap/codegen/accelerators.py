@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from nnmap.codegen.gemmini.layer import (
     GEMMINI,
     emulator_files,
+    gemmini_hardware_code,
     gemmini_host_work,
     gemmini_layer_code,
     gemmini_refusal,
@@ -47,6 +48,12 @@ def _gemmini_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping)
     return gemmini_layer_code(layer, graph, index, mapping)
 
 
+def _gemmini_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
+    if not runs_on_gemmini(layer):
+        raise TypeError(f"layer {layer.name}: not lowered onto Gemmini")
+    return gemmini_hardware_code(layer, graph, index, mapping)
+
+
 ACCELERATORS: dict[str, AcceleratorCodegen] = {
     GEMMINI: AcceleratorCodegen(
         GEMMINI,
@@ -56,6 +63,7 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
         "nnmap_gemmini",
         gemmini_refusal,
         gemmini_host_work,
+        _gemmini_hardware,
     ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())

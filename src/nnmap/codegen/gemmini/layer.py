@@ -11,10 +11,14 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
+import tvm
+
 from nnmap.codegen.emit_c import plain_c_kernel
+from nnmap.codegen.gemmini.hardware import hardware_kernel, scaled_schedule
 from nnmap.codegen.gemmini.lower import gemm_geometry, gemm_kernel, scheduled_gemm_module
 from nnmap.codegen.gemmini.schedule import gemm_tiles
 from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
+from nnmap.codegen.kernels import KernelDef
 from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
@@ -68,15 +72,14 @@ def _comment(layer: Layer, mapping: LayerMapping) -> str:
     )
 
 
-def gemmini_layer_code(
-    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+def _layer_code(
+    layer: Conv2D | FullyConnected,
+    index: int,
+    mapping: LayerMapping,
+    kernel: KernelDef,
+    module: tvm.IRModule,
+    symbol: str,
 ) -> LayerCode:
-    """The kernel of one layer with its GEMM on Gemmini (host gather and requantization)."""
-    kernel, shape = gemm_kernel(layer, graph)
-    tiles = gemm_tiles(shape, mapping.mapping)
-    ident = layer_id(index, layer)
-    symbol = f"nnmap_{ident}"
-    module = scheduled_gemm_module(kernel, shape, tiles, symbol)
     source = plain_c_kernel(
         module, kernel.params, symbol, _comment(layer, mapping), (GEMMINI_HEADER,), _PASS_CONFIG
     )
@@ -86,13 +89,34 @@ def gemmini_layer_code(
         index,
         symbol,
         source.prototype,
-        f"{ident}.c",
+        f"{layer_id(index, layer)}.c",
         source.definition,
         kernel_arguments(layer, kernel.params, symbol),
         constants,
         source.workspace_bytes,
         module=GEMMINI,
     )
+
+
+def gemmini_layer_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+) -> LayerCode:
+    """The kernel of one layer with its GEMM on Gemmini (host gather and requantization)."""
+    kernel, shape = gemm_kernel(layer, graph)
+    symbol = f"nnmap_{layer_id(index, layer)}"
+    module = scheduled_gemm_module(kernel, shape, gemm_tiles(shape, mapping.mapping), symbol)
+    return _layer_code(layer, index, mapping, kernel, module, symbol)
+
+
+def gemmini_hardware_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+) -> LayerCode:
+    """The kernel of one layer with Gemmini's own scaling on mvout (``numerics="hardware"``)."""
+    kernel, shape, mvout = hardware_kernel(layer, graph)
+    symbol = f"nnmap_{layer_id(index, layer)}"
+    tiles = gemm_tiles(shape, mapping.mapping)
+    module = scheduled_gemm_module(kernel, shape, tiles, symbol, scaled_schedule(mvout))
+    return _layer_code(layer, index, mapping, kernel, module, symbol)
 
 
 def emulator_files() -> dict[str, str]:

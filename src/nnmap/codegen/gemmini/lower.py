@@ -10,11 +10,12 @@ the host kernels do. All three stages are one TE compute, scheduled and emitted 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import tvm
-from tvm import s_tir, te, tirx
+from tvm import ir, s_tir, te, tirx
 
 from nnmap.codegen import requant
 from nnmap.codegen.gemmini import intrinsics as gi
@@ -34,20 +35,31 @@ if TYPE_CHECKING:
     Gather = Callable[[tirx.PrimExpr, tirx.PrimExpr], tirx.PrimExpr]
 
 GEMMINI_SCHEDULE = "gemmini"
+ScheduleGemm = Callable[[s_tir.Schedule, GemmTiles, ir.expr.Var], object]
 
 
-def _padded(matrix: np.ndarray, rows: int, cols: int, dtype: str) -> np.ndarray:
+def padded(matrix: np.ndarray, rows: int, cols: int, dtype: str) -> np.ndarray:
+    """``matrix`` zero-padded to ``rows`` x ``cols``."""
     out = np.zeros((rows, cols), dtype=dtype)
     out[: matrix.shape[0], : matrix.shape[1]] = matrix
     return out
 
 
+def weight_matrix(weight: np.ndarray) -> np.ndarray:
+    """Weights (K first) as an int64 [r, n] matrix: window-major, channels last."""
+    return weight.astype(np.int64).reshape(weight.shape[0], -1).T
+
+
+def folded_bias(matrix: np.ndarray, bias: np.ndarray, zp_in: int) -> np.ndarray:
+    """The int64 bias with the input zero point's share of every output folded in."""
+    return bias.astype(np.int64) - zp_in * matrix.astype(np.int64).sum(axis=0)
+
+
 def _gemm_operands(layer: Conv2D | FullyConnected, zp_in: int) -> tuple[np.ndarray, np.ndarray]:
-    """The weights as an [r, n] matrix (window-major, channels last) and the folded bias."""
-    weight = layer.weight.astype(np.int64)
-    matrix = weight.reshape(weight.shape[0], -1).T
-    folded = layer.bias.astype(np.int64) - zp_in * matrix.sum(axis=0)
-    return matrix.astype(np.int8), folded.astype(np.int32)
+    """The weights as an int8 [r, n] matrix and the folded int32 bias (VTA's code generator
+    shares them)."""
+    matrix = weight_matrix(layer.weight)
+    return matrix.astype(np.int8), folded_bias(matrix, layer.bias, zp_in).astype(np.int32)
 
 
 def _conv_gather(layer: Conv2D, inp: Tensor, out: Tensor, data: te.Tensor, zp_in: int) -> Gather:
@@ -66,7 +78,7 @@ def _conv_gather(layer: Conv2D, inp: Tensor, out: Tensor, data: te.Tensor, zp_in
     return value
 
 
-def _staged(
+def _staged_input(
     layer: Conv2D | FullyConnected,
     inp: Tensor,
     out: Tensor,
@@ -123,22 +135,32 @@ def gemm_geometry(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[GemmSha
     return GemmShape(pad_to_dim(rows), pad_to_dim(channels), pad_to_dim(depth)), rows, channels
 
 
-def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef, GemmShape]:
-    """The layer's TE pipeline (gather, GEMM with bias init, requantization) and its GEMM shape."""
-    assert layer.requant is not None
+@dataclass(frozen=True)
+class GemmStage:
+    """A layer's GEMM in TE: the input, the constant operands, and ``gemm`` over the gathered
+    input (padded to whole tiles), before its results are scaled back to int8."""
+
+    shape: GemmShape
+    rows: int
+    channels: int
+    out_shape: tuple[int, ...]
+    data: te.Tensor
+    weight: te.Tensor
+    bias: te.Tensor
+    gemm: te.Tensor
+
+
+def gemm_stage(layer: Conv2D | FullyConnected, graph: Graph) -> GemmStage:
+    """The gather and the GEMM of a layer (the bias initialises the accumulators)."""
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
-    zp_in, zp_out = int(inp.zero_point or 0), int(out.zero_point or 0)
-    matrix, bias = _gemm_operands(layer, zp_in)
-    depth, channels = matrix.shape
-    rows = out.size // channels
-    shape = GemmShape(pad_to_dim(rows), pad_to_dim(channels), pad_to_dim(depth))
+    shape, rows, channels = gemm_geometry(layer, graph)
+    depth = int(layer.weight.size) // channels
     data_shape = inp.shape if isinstance(layer, Conv2D) else (rows, depth)
     data = te.placeholder(data_shape, "int8", name="data")
     weight = te.placeholder((shape.r, shape.n), "int8", name="weight")
-    bias_in = te.placeholder((shape.n,), "int32", name="bias")
-    mult = te.placeholder((channels,), "int32", name="mult")
-    shift = te.placeholder((channels,), "int32", name="shift")
-    staged = _staged(layer, inp, out, data, shape, rows, depth, zp_in)
+    bias = te.placeholder((shape.n,), "int32", name="bias")
+    zp_in = int(inp.zero_point or 0)
+    staged = _staged_input(layer, inp, out, data, shape, rows, depth, zp_in)
     r = te.reduce_axis((0, shape.r), "r")
     gemm = te.compute(
         (shape.m, shape.n),
@@ -146,15 +168,40 @@ def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef
         name="gemm",
     )
     out_shape = out.shape if isinstance(layer, Conv2D) else (rows, channels)
-    result = _requantized(gemm, out_shape, layer.requant, layer.clamp, zp_out, mult, shift)
-    tensors = (data, weight, bias_in, mult, shift, result)
-    roles = (ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT)
+    return GemmStage(shape, rows, channels, out_shape, data, weight, bias, gemm)
+
+
+def kernel_def(
+    stage: GemmStage,
+    extra: tuple[te.Tensor, ...],
+    result: te.Tensor,
+    constants: dict[str, np.ndarray],
+) -> KernelDef:
+    """The kernel of a GEMM stage: data, weight, bias, the ``extra`` constants, the output."""
+    tensors = (stage.data, stage.weight, stage.bias, *extra, result)
+    roles = (ACTIVATION, CONSTANT, CONSTANT, *(CONSTANT for _ in extra), OUTPUT)
     params = tuple(
         KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles, strict=True)
     )
+    return KernelDef(params, tensors, GEMMINI_SCHEDULE, constants)
+
+
+def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef, GemmShape]:
+    """The layer's TE pipeline (gather, GEMM with bias init, requantization) and its GEMM shape."""
+    assert layer.requant is not None
+    stage = gemm_stage(layer, graph)
+    shape, channels = stage.shape, stage.channels
+    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    zp_out = int(graph.tensor(layer.output).zero_point or 0)
+    mult = te.placeholder((channels,), "int32", name="mult")
+    shift = te.placeholder((channels,), "int32", name="shift")
+    result = _requantized(
+        stage.gemm, stage.out_shape, layer.requant, layer.clamp, zp_out, mult, shift
+    )
+    matrix, bias = _gemm_operands(layer, zp_in)
     constants = {
-        "weight": _padded(matrix, shape.r, shape.n, "int8"),
-        "bias": _padded(bias[None, :], 1, shape.n, "int32")[0],
+        "weight": padded(matrix, shape.r, shape.n, "int8"),
+        "bias": padded(bias[None, :], 1, shape.n, "int32")[0],
         "mult": np.ascontiguousarray(
             np.broadcast_to(layer.requant.multiplier, (channels,)), dtype=np.int32
         ),
@@ -162,7 +209,7 @@ def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef
             np.broadcast_to(layer.requant.shift, (channels,)), dtype=np.int32
         ),
     }
-    return KernelDef(params, tensors, GEMMINI_SCHEDULE, constants), shape
+    return kernel_def(stage, (mult, shift), result, constants), shape
 
 
 def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
@@ -172,13 +219,18 @@ def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
 
 
 def scheduled_gemm_module(
-    kernel: KernelDef, shape: GemmShape, tiles: GemmTiles, symbol: str
+    kernel: KernelDef,
+    shape: GemmShape,
+    tiles: GemmTiles,
+    symbol: str,
+    schedule: ScheduleGemm = schedule_gemm,
 ) -> tvm.IRModule:
-    """The kernel's PrimFunc under ``symbol``: host stages as they are, the GEMM tensorized."""
+    """The kernel's PrimFunc under ``symbol``: host stages as they are, the GEMM tensorized by
+    ``schedule``."""
     gi.register_all()
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
-    schedule_gemm(sch, tiles, func.params[2])
+    schedule(sch, tiles, func.params[2])
     scheduled = sch.mod[symbol]
     return tvm.IRModule({symbol: _with_prologue(scheduled, shape)})
