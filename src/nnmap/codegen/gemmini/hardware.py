@@ -25,6 +25,7 @@ accumulator to int8 in DRAM) and the host copy. ``scaled`` is tensorized into
 from __future__ import annotations
 
 import numpy as np
+import tvm_ffi
 from tvm import ir, s_tir, te, tirx
 from tvm.s_tir import TensorIntrin
 from tvm.script import tirx as T
@@ -194,7 +195,7 @@ def scaled_schedule(intrinsic: str) -> ScheduleGemm:
     weight blocks moved in, every output block updated), then moved out by ``intrinsic`` (a
     scaled mvout per DIM x DIM tile)."""
 
-    def schedule(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> None:
+    def schedule(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> tirx.PrimFunc:
         register_scaled_mvouts()
         gemm = sch.get_sblock("gemm")
         sch.set_scope(gemm, 0, gi.ACCUMULATOR)
@@ -214,5 +215,20 @@ def scaled_schedule(intrinsic: str) -> ScheduleGemm:
         init_with_bias(sch, init, bias)
         _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
         sch.tensorize(mi, gi.MATMUL)
+        return _first_slots(sch.mod[sch.func_working_on])
 
     return schedule
+
+
+def _first_slots(func: tirx.PrimFunc) -> tirx.PrimFunc:
+    """Bind the double-buffering slot variables of the intrinsics (scratchpad and accumulator
+    slots, where the intrinsic table declares them) to slot 0: this schedule is single-buffered.
+    Each tensorized call carries its own copy of a slot variable; they are found by name."""
+    names = {getattr(gi, name).name for name in ("SPAD_SLOT", "ACC_SLOT") if hasattr(gi, name)}
+    if not names:
+        return func
+
+    def first_slot(var: tirx.Var) -> tirx.PrimExpr:
+        return tirx.const(0, "int32") if var.name in names else var
+
+    return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Var, first_slot)]))

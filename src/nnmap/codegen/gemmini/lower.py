@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     Gather = Callable[[tirx.PrimExpr, tirx.PrimExpr], tirx.PrimExpr]
 
 GEMMINI_SCHEDULE = "gemmini"
-ScheduleGemm = Callable[[s_tir.Schedule, GemmTiles, ir.expr.Var], object]
+# Schedules the GEMM in place; may return the final function (e.g. with loop-carried variables
+# bound after scheduling), else the schedule's function is taken as it is.
+ScheduleGemm = Callable[[s_tir.Schedule, GemmTiles, ir.expr.Var], tirx.PrimFunc | None]
 
 
 def padded(matrix: np.ndarray, rows: int, cols: int, dtype: str) -> np.ndarray:
@@ -231,6 +233,6 @@ def scheduled_gemm_module(
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
-    schedule(sch, tiles, func.params[2])
-    scheduled = sch.mod[symbol]
+    returned = schedule(sch, tiles, func.params[2])
+    scheduled = returned if returned is not None else sch.mod[symbol]
     return tvm.IRModule({symbol: _with_prologue(scheduled, shape)})
