@@ -18,6 +18,7 @@ from math import prod
 
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
+from nnmap.mapping.gemmini_cost import gemm_stream_cost, runs_as_gemm_stream
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.problem import Parts, Problem, count, level_parts, problem_of
 
@@ -34,7 +35,10 @@ class Traffic:
 
 
 def cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
-    """The cost of running ``workload`` on ``module`` with ``mapping``."""
+    """The cost of running ``workload`` on ``module`` with ``mapping`` (on a module whose code
+    generator runs the layer as a GEMM stream, the cost of that stream)."""
+    if runs_as_gemm_stream(workload, module):
+        return gemm_stream_cost(workload, mapping, module)
     return evaluate(problem_of(workload, module), mapping)
 
 

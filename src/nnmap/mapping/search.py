@@ -35,6 +35,7 @@ from nnmap.mapping.cost import (
     operand_flow,
     scaled,
 )
+from nnmap.mapping.gemmini_cost import runs_as_gemm_stream, search_gemm_stream
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.partial import Choice, Partial, storage_width, tile_choices, unroll_of
 from nnmap.mapping.problem import Problem, count, level_parts, problem_of
@@ -82,6 +83,12 @@ def search_below(
     """The optimum if it costs fewer than ``cutoff`` cycles, else None (pruned against it)."""
     problem = problem_of(workload, module)
     check_runnable(problem)
+    if runs_as_gemm_stream(workload, module):
+        found = search_gemm_stream(workload, module, cutoff)
+        if found is None:
+            return None
+        mapping, best, candidates, seconds = found
+        return SearchResult(mapping, best, candidates, seconds, True)
     start = time.perf_counter()
     searcher = _Searcher(problem, start + budget_s)
     searcher.best_total = cutoff

@@ -90,6 +90,9 @@ GEMMINI = ExecModule(
         "execute_queue": 16,  # gemmini.md timing: reservation station execute queue 16 entries
         "store_queue": 4,  # gemmini.md timing: reservation station store queue 4 entries
         "issue_interval": 1,  # assumed: the host issues one RoCC command per cycle
+        # nnmap's code generator runs dense convs and FC layers as an im2col GEMM stream, costed
+        # by nnmap.mapping.gemmini_stream (a flag, not a time)
+        "gemm_stream": 1,
     },
 )
 

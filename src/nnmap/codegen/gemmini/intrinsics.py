@@ -7,6 +7,13 @@ scratchpad (``SCRATCH``) and the accumulator (``ACCUMULATOR``); a tile's local r
 buffer element offset divided by DIM. Input tiles live in the lower half of the scratchpad and
 weight tiles in the upper half, so the two never overlap.
 
+Double buffering: every scratchpad address is offset by ``SPAD_SLOT`` quarters of the scratchpad
+(inputs in quarter 0 or 1, weights in quarter 2 or 3) and every accumulator address by
+``ACC_SLOT`` halves of the accumulator. The two are free variables of the intrinsics' C forms;
+the schedule binds them (``tirx.Bind``) to the parity of the step that owns the tile, so the loads
+of one step never wait for the computes of the previous one (and bias loads of one output tile
+never wait for the stores of the previous one).
+
 The DRAM row strides are not operands of mvin/mvout: they are set once per layer by
 ``config_ld`` (one load config per operand: mvin for inputs, mvin2 for weights, mvin3 with a
 zero stride for the bias, which replicates one int32 row into every accumulator row) and
@@ -25,6 +32,10 @@ DIM = gi.DIM
 SCRATCH = "global.scratch"
 ACCUMULATOR = "global.accumulator"
 WEIGHT_BASE_ROW = gi.SPAD_ROWS // 2
+SPAD_SLOT_ROWS = gi.SPAD_ROWS // 4
+ACC_SLOT_ROWS = gi.ACC_ROWS // 2
+SPAD_SLOT = tirx.Var("spad_slot", "int32")
+ACC_SLOT = tirx.Var("acc_slot", "int32")
 ACC_BITS = gi.ACC_BIT
 ACCUMULATE_BITS = gi.ACC_BIT | gi.ACCUMULATE_BIT
 READ_FULL_BITS = gi.ACC_BIT | gi.READ_FULL_BIT
@@ -40,8 +51,14 @@ _MACRO = {name: entry.c_name for name, entry in gi.INTRINSICS.items()}
 
 
 def _row(buffer: tirx.Buffer, base: int = 0) -> tirx.PrimExpr:
-    """The local row address of a tile: its element offset in DIM-element rows, plus ``base``."""
-    return tirx.truncdiv(buffer.elem_offset, DIM) + base
+    """The scratchpad row of a tile: its element offset in DIM-element rows, plus ``base``, in
+    the quarter of its slot."""
+    return tirx.truncdiv(buffer.elem_offset, DIM) + base + SPAD_SLOT * SPAD_SLOT_ROWS
+
+
+def _acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
+    """The accumulator row of a tile, in the half of its slot."""
+    return tirx.truncdiv(buffer.elem_offset, DIM) + ACC_SLOT * ACC_SLOT_ROWS
 
 
 def _load_macro(load_id: int) -> str:
@@ -63,7 +80,7 @@ def _copy_in(name: str, load_id: int, base: int) -> None:
                     vi, vj = T.axis.remap("SS", [i, j])
                     dst[vi, vj] = src[vi, vj]
 
-    @T.prim_func(s_tir=True)
+    @T.prim_func(s_tir=True, check_well_formed=False)  # the slots are bound by the schedule
     def impl(a: T.handle, b: T.handle) -> None:
         s0 = T.int32()
         d0 = T.int32()
@@ -92,7 +109,7 @@ def _bias_in() -> None:
                     vi, vj = T.axis.remap("SS", [i, j])
                     acc[vi, vj] = bias[vj]
 
-    @T.prim_func(s_tir=True)
+    @T.prim_func(s_tir=True, check_well_formed=False)  # the slots are bound by the schedule
     def impl(a: T.handle, c: T.handle) -> None:
         d0 = T.int32()
         bias = T.match_buffer(a, (DIM,), "int32", offset_factor=1)
@@ -103,7 +120,9 @@ def _bias_in() -> None:
             T.reads(bias[0:DIM])
             T.writes(acc[0:DIM, 0:DIM])
             T.evaluate(
-                T.call_extern("void", macro, bias.access_ptr("r"), _row(acc) + ACC_BITS, DIM, DIM)
+                T.call_extern(
+                    "void", macro, bias.access_ptr("r"), _acc_row(acc) + ACC_BITS, DIM, DIM
+                )
             )
 
     TensorIntrin.register(MVIN_BIAS, desc, impl, override=True)
@@ -127,7 +146,7 @@ def _matmul() -> None:
                         "int32", rhs[vk, vj]
                     )
 
-    @T.prim_func(s_tir=True)
+    @T.prim_func(s_tir=True, check_well_formed=False)  # the slots are bound by the schedule
     def impl(a: T.handle, b: T.handle, c: T.handle) -> None:
         s0 = T.int32()
         s1 = T.int32()
@@ -145,7 +164,7 @@ def _matmul() -> None:
                     "void",
                     preload,
                     _row(rhs, WEIGHT_BASE_ROW),
-                    _row(acc) + ACCUMULATE_BITS,
+                    _acc_row(acc) + ACCUMULATE_BITS,
                     DIM,
                     DIM,
                     DIM,
@@ -176,7 +195,7 @@ def _copy_out() -> None:
                     vi, vj = T.axis.remap("SS", [i, j])
                     dst[vi, vj] = acc[vi, vj]
 
-    @T.prim_func(s_tir=True)
+    @T.prim_func(s_tir=True, check_well_formed=False)  # the slots are bound by the schedule
     def impl(c: T.handle, d: T.handle) -> None:
         s0 = T.int32()
         d0 = T.int32()
@@ -189,7 +208,7 @@ def _copy_out() -> None:
             T.writes(dst[0:DIM, 0:DIM])
             T.evaluate(
                 T.call_extern(
-                    "void", macro, dst.access_ptr("w"), _row(acc) + READ_FULL_BITS, DIM, DIM
+                    "void", macro, dst.access_ptr("w"), _acc_row(acc) + READ_FULL_BITS, DIM, DIM
                 )
             )
 

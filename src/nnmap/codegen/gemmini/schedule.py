@@ -2,89 +2,62 @@
 
 The layer arrives as a GEMM ``gemm[m, n] = bias[n] + sum_r staged[m, r] * weight[r, n]`` over
 dimensions padded to multiples of DIM (m: output pixels, n: output channels, r: the window
-``FY*FX*C``). The mapping's scratchpad/accumulator tile becomes the GEMM tile: its B*OY*OX
-outputs are the m tile, its K the n tile and its C*FY*FX the r tile, each rounded to whole DIM
-blocks that divide the padded dimension and fit half the scratchpad (inputs in one half, weights
-in the other) and the accumulator. The mapping's order of the B/OY/OX and K loops orders the m
-and n tile loops; the reduction tile loop is innermost so each output tile stays in the
-accumulator until it is moved out.
+``FY*FX*C``). ``nnmap.mapping.gemmini.gemm_tiles`` turns the mapping's level-0 tile into the
+GEMM's output tile (m x n, kept in the accumulator across the whole reduction) and the order of
+the m/n tile loops; the cost model reads the same tiles. Inside an output tile the reduction
+streams one DIM-deep block column at a time: its input and weight blocks are moved in, then
+every output block is updated (weights preloaded per block, output blocks of one weight column
+consecutively). Block columns alternate between two scratchpad slots and output tiles between
+two accumulator halves (when two fit), so loads overlap the computes of the previous column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import tvm_ffi
 from tvm import ir, s_tir, tirx
 
 from nnmap.codegen.gemmini import intrinsics as gi
+from nnmap.mapping import gemmini as gemm_model
+from nnmap.mapping.gemmini import GemminiGeometry, GemmShape, GemmTiles
 from nnmap.mapping.model import Mapping
-from nnmap.targets.gemmini_intrinsics import ACC_ROWS
+from nnmap.targets.gemmini import GEMMINI
 
 DIM = gi.DIM
-M_LOOPS, N_LOOPS, R_LOOPS = ("B", "OY", "OX"), ("K",), ("C", "FY", "FX")
-
-
-@dataclass(frozen=True)
-class GemmShape:
-    """The padded GEMM of one layer: m rows, n output channels, r reduction (multiples of DIM)."""
-
-    m: int
-    n: int
-    r: int
-
-
-@dataclass(frozen=True)
-class GemmTiles:
-    """The GEMM tile held on Gemmini and the order of the m/n tile loops ("m" or "n" first)."""
-
-    m: int
-    n: int
-    r: int
-    outer_first: str
+GEOMETRY = GemminiGeometry.of(GEMMINI)
+__all__ = ["GemmShape", "GemmTiles", "gemm_tiles", "pad_to_dim", "schedule_gemm"]
 
 
 def pad_to_dim(size: int) -> int:
-    return -(-size // DIM) * DIM
-
-
-def _blocks_dividing(total: int, wanted: int, limit: int) -> int:
-    """The largest number of DIM blocks that divides ``total`` blocks, <= wanted and <= limit."""
-    best = 1
-    for blocks in range(1, total + 1):
-        if total % blocks == 0 and blocks <= max(1, min(wanted, limit)):
-            best = blocks
-    return best
-
-
-def _product(mapping: Mapping, loops: tuple[str, ...]) -> int:
-    total = 1
-    for loop in loops:
-        total *= mapping.tile(0, loop)
-    return total
+    return gemm_model.pad_to(size, DIM)
 
 
 def gemm_tiles(shape: GemmShape, mapping: Mapping) -> GemmTiles:
-    """The GEMM tile of a layer's mapping (level 0: scratchpad and accumulator)."""
-    half_spad = gi.WEIGHT_BASE_ROW
-    r_blocks = _blocks_dividing(
-        shape.r // DIM, -(-_product(mapping, R_LOOPS) // DIM), half_spad // DIM
-    )
-    r = r_blocks * DIM
-    n_blocks = _blocks_dividing(
-        shape.n // DIM, -(-_product(mapping, N_LOOPS) // DIM), half_spad // r
-    )
-    n = n_blocks * DIM
-    m_limit = min(half_spad // r_blocks, ACC_ROWS // n_blocks) // DIM
-    m = _blocks_dividing(shape.m // DIM, -(-_product(mapping, M_LOOPS) // DIM), m_limit) * DIM
-    order = mapping.orders[0]
-    first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
-    first_n = order.index("K") if "K" in order else len(order)
-    return GemmTiles(m, n, r, "m" if first_m <= first_n else "n")
+    """The GEMM output tile of a layer's mapping on the gemmini target (one rule, shared with
+    the cost model: ``nnmap.mapping.gemmini.gemm_tiles``)."""
+    return gemm_model.gemm_tiles(shape, mapping, GEOMETRY)
 
 
 def _split_tile(sch: s_tir.Schedule, loop: s_tir.LoopRV, tile: int) -> list[s_tir.LoopRV]:
     """``loop`` -> (tile loop, DIM-block loop, DIM loop)."""
     return list(sch.split(loop, factors=[None, tile // DIM, DIM]))
+
+
+def _bind_slot(
+    sch: s_tir.Schedule, loop: s_tir.LoopRV, slot: tirx.Var, value: tirx.PrimExpr
+) -> None:
+    """Replace the free variable ``slot`` of the intrinsics under ``loop`` by ``value`` (an
+    expression of the enclosing loop variables). Tensorize copies the intrinsics' free
+    variables, so copies are matched by name."""
+    node = sch.get(loop)
+
+    def slot_value(var: tirx.Var) -> tirx.PrimExpr:
+        return value if var.name == slot.name else var
+
+    body = tvm_ffi.structural_map(node.body, [(tirx.Var, slot_value)])
+    rebuilt = tirx.For(
+        node.loop_var, node.min, node.extent, node.kind, body, node.thread_binding, node.annotations
+    )
+    sch.state.replace(sch.get_sref(loop), rebuilt, {})
 
 
 def _tensorize_blocks(sch: s_tir.Schedule, block: s_tir.SBlockRV, intrin: str, depth: int) -> None:
@@ -139,21 +112,28 @@ def init_with_bias(sch: s_tir.Schedule, init: s_tir.SBlockRV, bias: ir.expr.Var)
 
 
 def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> None:
-    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are)."""
+    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are) and
+    bind the double-buffering slots."""
     gemm = sch.get_sblock("gemm")
     writeback = sch.cache_write(gemm, 0, gi.ACCUMULATOR)
     m, n, r = sch.get_loops(gemm)
     mo, mb, mi = _split_tile(sch, m, tiles.m)
     no, nb, ni = _split_tile(sch, n, tiles.n)
-    ro, rb, ri = _split_tile(sch, r, tiles.r)
+    rb, ri = sch.split(r, factors=[None, DIM])
     outer = (mo, no) if tiles.outer_first == "m" else (no, mo)
-    sch.reorder(*outer, ro, mb, nb, rb, mi, ni, ri)
+    sch.reorder(*outer, rb, nb, mb, mi, ni, ri)
     sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // DIM, i, j % DIM))
-    _cache_read(sch, gemm, "staged", ro, gi.MVIN_INPUT, blocked_rows_first=True)
-    _cache_read(sch, gemm, "weight", ro, gi.MVIN_WEIGHT, blocked_rows_first=False)
+    _cache_read(sch, gemm, "staged", rb, gi.MVIN_INPUT, blocked_rows_first=True)
+    _cache_read(sch, gemm, "weight", rb, gi.MVIN_WEIGHT, blocked_rows_first=False)
     sch.reverse_compute_at(writeback, outer[1])
     _tensorize_blocks(sch, writeback, gi.MVOUT, len(sch.get_loops(writeback)) - 2)
-    init = sch.decompose_reduction(gemm, ro)
+    init = sch.decompose_reduction(gemm, rb)
     init_with_bias(sch, init, bias)
     _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
     sch.tensorize(mi, gi.MATMUL)
+    outer_vars = [sch.get(loop).loop_var for loop in outer]
+    tile_step = outer_vars[0] * sch.get(outer[1]).extent + outer_vars[1]
+    column_step = tile_step * sch.get(rb).extent + sch.get(rb).loop_var
+    acc_parity = tirx.floormod(tile_step, 2) if tiles.double_acc else tirx.const(0, "int32")
+    _bind_slot(sch, rb, gi.SPAD_SLOT, tirx.floormod(column_step, 2))
+    _bind_slot(sch, outer[1], gi.ACC_SLOT, acc_parity)

@@ -1,0 +1,122 @@
+"""Cost and search of dense conv and fully connected layers on a module driven as a GEMM stream.
+
+For such a module (the gemmini target says so with ``timing["gemm_stream"]``) the code generator
+runs the im2col GEMM of ``nnmap.mapping.gemmini``; a mapping's cost is the timing of that
+instruction stream (``nnmap.mapping.gemmini_stream``), and the search enumerates every output
+tile the mapping language reaches (divisor tiles of the padded GEMM that fit the accumulator),
+with and without double-buffered output tiles, and keeps the cheapest.
+"""
+
+from __future__ import annotations
+
+import time
+from itertools import product
+from math import prod
+
+from nnmap.hw import ExecModule
+from nnmap.ir.workload import LOOPS, Workload
+from nnmap.mapping.gemmini import (
+    M_LOOPS,
+    GemminiGeometry,
+    GemmShape,
+    GemmTiles,
+    gemm_shape,
+    gemm_tiles,
+)
+from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_cycles
+from nnmap.mapping.model import Cost, Mapping
+from nnmap.mapping.space import tile_candidates
+
+M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
+BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
+
+
+def runs_as_gemm_stream(workload: Workload, module: ExecModule) -> bool:
+    """Whether the module's code generator runs this workload as the GEMM stream."""
+    dense = workload.kind == "dense" or (workload.kind == "conv" and workload.groups == 1)
+    return bool(module.timing.get("gemm_stream")) and dense
+
+
+def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
+    count = (shape.m // tiles.m) * (shape.n // tiles.n)
+    return StreamShape(tiles.m // dim, tiles.n // dim, shape.r // dim, count, tiles.double_acc)
+
+
+def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
+    """The modelled cost of the stream the code generator emits for ``mapping``."""
+    geometry = GemminiGeometry.of(module)
+    dim = geometry.dim
+    shape = gemm_shape(workload, dim)
+    tiles = gemm_tiles(shape, mapping, geometry)
+    timing = StreamTiming.of(module)
+    cycles = stream_cycles(timing, stream_shape(shape, tiles, dim))
+    count = (shape.m // tiles.m) * (shape.n // tiles.n)
+    moved = count * shape.r * (tiles.m + tiles.n) + 2 * shape.m * shape.n * timing.acc_bytes
+    spad = module.memory_for(0, "I")
+    acc = module.memory_for(0, "O")
+    dram = module.memory_for(1, "I")
+    acc_copies = 2 if tiles.double_acc else 1
+    whole = shape.m * shape.r + shape.r * shape.n + (shape.m + 1) * shape.n * timing.acc_bytes
+    peak = module.peak_macs_per_cycle
+    return Cost(
+        macs=workload.macs,
+        compute_cycles=cycles.execute_busy,
+        transfer_cycles=(cycles.load_busy + cycles.store_busy,),
+        transfer_bytes=(float(moved),),
+        total_cycles=cycles.total,
+        utilization=workload.macs / (cycles.total * peak),
+        spatial_utilization=workload.macs / (shape.m * shape.n * shape.r),
+        footprint=(
+            (
+                (spad.name, 2 * (tiles.m + tiles.n) * dim, spad.size),
+                (acc.name, acc_copies * tiles.m * tiles.n * timing.acc_bytes, acc.size),
+            ),
+            ((dram.name, whole, dram.size),),
+        ),
+        energy_pj=None,
+    )
+
+
+def _m_tiles(workload: Workload, dim: int) -> list[dict[str, int]]:
+    """Tiles of the B, OY, OX loops, one per number of DIM rows their product reaches."""
+    options = [tile_candidates(workload[loop], 1) for loop in M_LOOPS]
+    reached: dict[int, dict[str, int]] = {}
+    for combo in product(*options):
+        reached.setdefault(-(-prod(combo) // dim), dict(zip(M_LOOPS, combo, strict=True)))
+    return list(reached.values())
+
+
+def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
+    """One mapping per distinct stream the code generator can emit for ``workload``."""
+    geometry = GemminiGeometry.of(module)
+    dim = geometry.dim
+    shape = gemm_shape(workload, dim)
+    spatial = (("rows", "C", min(dim, workload["C"])), ("cols", "K", min(dim, workload["K"])))
+    n_tiles = {min(workload["K"], blocks * dim) for blocks in range(1, shape.n // dim + 1)}
+    seen: set[GemmTiles] = set()
+    found = []
+    for m_tile, k_tile, buffered in product(_m_tiles(workload, dim), sorted(n_tiles), BUFFERED):
+        sizes = {**workload.loops, **m_tile, "K": k_tile}
+        mapping = Mapping(spatial, (tuple(sizes[loop] for loop in LOOPS),), (M_FIRST,), (buffered,))
+        tiles = gemm_tiles(shape, mapping, geometry)
+        if tiles not in seen:
+            seen.add(tiles)
+            found.append(mapping)
+    return found
+
+
+def search_gemm_stream(
+    workload: Workload, module: ExecModule, cutoff: float
+) -> tuple[Mapping, Cost, int, float] | None:
+    """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
+    start = time.perf_counter()
+    best: tuple[Mapping, Cost] | None = None
+    candidates = candidate_mappings(workload, module)
+    for mapping in candidates:
+        found = gemm_stream_cost(workload, mapping, module)
+        least = cutoff if best is None else best[1].total_cycles
+        if found.total_cycles < least:
+            best = (mapping, found)
+    if best is None:
+        return None
+    return best[0], best[1], len(candidates), time.perf_counter() - start
