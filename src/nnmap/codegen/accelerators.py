@@ -24,6 +24,8 @@ from nnmap.codegen.gemmini.layer import (
 )
 from nnmap.codegen.host_model import HostWork
 from nnmap.codegen.layers import LayerCode
+from nnmap.codegen.vta.layer import VTA, runs_on_vta, vta_layer_code
+from nnmap.codegen.vta.layer import emulator_files as vta_emulator_files
 from nnmap.ir import Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 
@@ -48,6 +50,12 @@ def _gemmini_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping)
     return gemmini_layer_code(layer, graph, index, mapping)
 
 
+def _vta_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
+    if not runs_on_vta(layer):
+        raise TypeError(f"layer {layer.name}: not lowered onto VTA")
+    return vta_layer_code(layer, graph, index, mapping)
+
+
 def _gemmini_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
     if not runs_on_gemmini(layer):
         raise TypeError(f"layer {layer.name}: not lowered onto Gemmini")
@@ -65,6 +73,7 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
         gemmini_host_work,
         _gemmini_hardware,
     ),
+    VTA: AcceleratorCodegen(VTA, runs_on_vta, _vta_code, vta_emulator_files, "nnmap_vta"),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())
 

@@ -1,0 +1,79 @@
+"""The LayerCode of a layer placed on VTA, and the emulator files an artifact ships with it.
+
+As for Gemmini, the kernel's C comes from TVM (``tvm.compile(..., target="c")``) with only the
+body after TVM's argument unpacking kept; the static helpers its tensorized tiles call
+(``helpers.py``) are written in front of it. Everything VTA does goes through the public runtime
+API of ``vta_runtime.h`` (nnmap's emulator on the host, VTA's own runtime elsewhere).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeGuard
+
+from nnmap.codegen.emit_c import plain_c_kernel
+from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
+from nnmap.codegen.vta.helpers import helper_source
+from nnmap.codegen.vta.lower import vta_gemm_kernel
+from nnmap.codegen.vta.schedule import scheduled_vta_module
+from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.mapping.graph import LayerMapping
+from nnmap.runtime.vta_build import EMULATOR, VTA_DIR
+from nnmap.targets.vta_intrinsics import CONFIG
+
+VTA = "vta"
+VTA_HEADER = "vta.h"
+# Storage rewrite would merge staging buffers of different types (as for Gemmini).
+_PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
+
+
+def runs_on_vta(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
+    """Layers this code generator lowers onto VTA: dense convolutions and fully connected."""
+    if isinstance(layer, Conv2D):
+        return layer.groups == 1
+    return isinstance(layer, FullyConnected)
+
+
+def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
+    return (
+        f"layer {name} ({layer.kind}) on VTA, mapping {mapping.mapping.describe_level(0)}, "
+        f"GEMM tile {tile}: TVM-generated, tiles tensorized into VTA runtime API calls"
+    )
+
+
+def vta_layer_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+) -> LayerCode:
+    """The kernel of one layer with its GEMM on VTA (host gather and requantization)."""
+    kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, CONFIG)
+    ident = layer_id(index, layer)
+    symbol = f"nnmap_{ident}"
+    module = scheduled_vta_module(kernel, gemm, symbol)
+    tile = f"{gemm.m}x{gemm.n}x{gemm.r} entries, {gemm.planes} plane(s)"
+    source = plain_c_kernel(
+        module, kernel.params, symbol, _comment(layer, mapping, tile), (VTA_HEADER,), _PASS_CONFIG
+    )
+    head = f"\n{source.prototype} {{"
+    definition = source.definition.replace(head, f"\n{helper_source(symbol, gemm)}{head}", 1)
+    constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
+    return LayerCode(
+        layer,
+        index,
+        symbol,
+        source.prototype,
+        f"{ident}.c",
+        definition,
+        kernel_arguments(layer, kernel.params, symbol),
+        constants,
+        source.workspace_bytes,
+        module=VTA,
+    )
+
+
+def emulator_files() -> dict[str, str]:
+    """File name -> text of nnmap's VTA emulator (and vta.h), to build with the artifact's C."""
+    files = {path.name: path.read_text() for path in (*EMULATOR.sources, *EMULATOR.headers)}
+    files[VTA_HEADER] = (VTA_DIR / VTA_HEADER).read_text()
+    files[EMULATOR.params_header] = EMULATOR.render_params()
+    return files
