@@ -196,7 +196,7 @@ class _Machine:
         return self.clock
 
 
-def _simulate(timing: StreamTiming, shape: StreamShape) -> int:
+def simulate(timing: StreamTiming, shape: StreamShape) -> int:
     """Cycles of the whole stream of ``shape``, command by command."""
     machine = _Machine(timing)
     for unit in (EXECUTE, LOAD, LOAD, LOAD, STORE):  # config_ex, three config_ld, config_st
@@ -233,7 +233,7 @@ def stream_cycles(timing: StreamTiming, shape: StreamShape) -> StreamCycles:
     tiles = min(shape.tiles, SIMULATED_TILES)
 
     def run(c: int, t: int) -> int:
-        return _simulate(timing, StreamShape(shape.a, shape.b, c, t, shape.double_acc))
+        return simulate(timing, StreamShape(shape.a, shape.b, c, t, shape.double_acc))
 
     base = run(columns, tiles)
     per_column = (run(columns + 1, tiles) - base) / tiles if shape.columns > columns else 0.0

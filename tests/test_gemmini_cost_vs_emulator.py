@@ -1,0 +1,126 @@
+"""The Gemmini cost model against the emulator: small layers (edge tiles, strides, padding,
+several output tiles and reduction columns) compiled with nnmap's mapping and with Gemmini's
+default tiling, each layer's modelled cycles within 10% of its emulated cycles; and the stream
+model's extrapolation against simulating every command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnmap
+from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
+from nnmap.mapping.baselines import gemmini_default
+from nnmap.mapping.cost import cost
+from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, simulate, stream_cycles
+from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.targets import get_target
+from nnmap.targets.gemmini import GEMMINI
+
+RNG = np.random.default_rng(23)
+BOUND = 0.10  # the issue's goal: modelled within 10% of emulated
+
+
+def _requant(channels: int) -> Requant:
+    return Requant.from_scales(0.05, RNG.uniform(0.002, 0.01, channels), 0.3)
+
+
+def fc_graph(rows: int, out: int, depth: int) -> Graph:
+    tensors = {
+        "x": Tensor("x", (1, rows, depth), "int8", 0.05, 3),
+        "y": Tensor("y", (1, rows, out), "int8", 0.3, -2),
+    }
+    layer = FullyConnected(
+        name="fc",
+        inputs=("x",),
+        output="y",
+        weight=RNG.integers(-127, 128, (out, depth)).astype(np.int8),
+        bias=RNG.integers(-3000, 3000, out).astype(np.int32),
+        requant=_requant(out),
+        clamp=Clamp.int8(),
+    )
+    return Graph("fc", tensors, (layer,), ("x",), ("y",))
+
+
+def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
+    pad = kernel // 2
+    side = (size + 2 * pad - kernel) // stride + 1
+    tensors = {
+        "x": Tensor("x", (1, size, size, channels), "int8", 0.05, -3),
+        "y": Tensor("y", (1, side, side, out), "int8", 0.2, 4),
+    }
+    layer = Conv2D(
+        name="conv",
+        inputs=("x",),
+        output="y",
+        weight=RNG.integers(-127, 128, (out, kernel, kernel, channels)).astype(np.int8),
+        bias=RNG.integers(-4000, 4000, out).astype(np.int32),
+        stride=(stride, stride),
+        dilation=(1, 1),
+        padding=(pad, pad, pad, pad),
+        groups=1,
+        requant=_requant(out),
+        clamp=Clamp(0, 127),
+    )
+    return Graph("conv", tensors, (layer,), ("x",), ("y",))
+
+
+def _baseline(graph: Graph) -> list[LayerMapping]:
+    module = get_target("gemmini").module("gemmini")
+    chosen = map_graph(graph, get_target("gemmini"))
+    result = []
+    for mapped in chosen:
+        mapping = gemmini_default(mapped.workload, module)
+        cycles = cost(mapped.workload, mapping, module)
+        result.append(
+            LayerMapping(mapped.layer, mapped.module, mapped.workload, mapping, cycles, 0)
+        )
+    return result
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: fc_graph(3, 20, 37),
+        lambda: fc_graph(96, 200, 150),
+        lambda: conv_graph(9, 20, 24, 3, 2),
+        lambda: conv_graph(12, 48, 40, 3, 1),
+    ],
+    ids=["fc-edges", "fc-tiles", "conv-stride2", "conv-3x3"],
+)
+@pytest.mark.parametrize("which", ["nnmap", "default"])
+def test_modelled_within_bound_of_emulated(
+    build: Callable[[], Graph], which: str, tmp_path: Path, record_line: Callable[[str], None]
+) -> None:
+    graph = build()
+    mappings = _baseline(graph) if which == "default" else None
+    artifact = nnmap.compile(
+        graph, target="gemmini", out_dir=tmp_path / "a", layer_mappings=mappings
+    )
+    shape = graph.tensor(graph.inputs[0]).shape
+    artifact.measure_cycles([RNG.integers(-128, 128, shape).astype(np.int8)])
+    for entry in artifact.report["layers"]:
+        emulated, modelled = entry["emulated_cycles"], entry["modelled_cycles"]
+        deviation = abs(modelled - emulated) / emulated
+        record_line(
+            f"gemmini {which} {graph.name} {entry['name']}: emulated {emulated} "
+            f"modelled {modelled:.0f} |dev| {deviation:.1%}"
+        )
+        assert deviation <= BOUND
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        StreamShape(1, 1, 1, 1, False),
+        StreamShape(2, 3, 9, 5, True),
+        StreamShape(4, 8, 7, 6, False),
+        StreamShape(1, 16, 12, 4, False),
+    ],
+)
+def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:
+    timing = StreamTiming.of(GEMMINI)
+    assert stream_cycles(timing, shape).total == simulate(timing, shape)
