@@ -24,7 +24,7 @@ from nnmap.codegen.gemmini.layer import (
 )
 from nnmap.codegen.host_model import HostWork
 from nnmap.codegen.layers import LayerCode
-from nnmap.codegen.vta.layer import VTA, runs_on_vta, vta_layer_code
+from nnmap.codegen.vta.layer import VTA, runs_on_vta, vta_host_work, vta_layer_code
 from nnmap.codegen.vta.layer import emulator_files as vta_emulator_files
 from nnmap.ir import Graph, Layer
 from nnmap.mapping.graph import LayerMapping
@@ -73,7 +73,9 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
         gemmini_host_work,
         _gemmini_hardware,
     ),
-    VTA: AcceleratorCodegen(VTA, runs_on_vta, _vta_code, vta_emulator_files, "nnmap_vta"),
+    VTA: AcceleratorCodegen(
+        VTA, runs_on_vta, _vta_code, vta_emulator_files, "nnmap_vta", host_work=vta_host_work
+    ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
+from nnmap.codegen.accel_gemm import ceil_div, gemm_operands
 from nnmap.codegen.emit_c import plain_c_kernel
+from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
+from nnmap.codegen.vta.geometry import result_planes
 from nnmap.codegen.vta.helpers import helper_source
 from nnmap.codegen.vta.lower import vta_gemm_kernel
 from nnmap.codegen.vta.schedule import scheduled_vta_module
@@ -32,6 +35,24 @@ def runs_on_vta(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
     if isinstance(layer, Conv2D):
         return layer.groups == 1
     return isinstance(layer, FullyConnected)
+
+
+def vta_host_work(layer: Layer, graph: Graph, numerics: str) -> tuple[HostWork, ...]:
+    """The host loops of a VTA kernel (exact numerics): the im2col gather into whole
+    BLOCK_IN-wide input entries, the int32 results put together from their byte planes (one
+    shift-and-add per plane, assumed), then TFLite's requantization."""
+    if not runs_on_vta(layer):
+        return ()
+    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    matrix, bias = gemm_operands(layer, zp_in)
+    depth, channels = matrix.shape
+    rows = graph.tensor(layer.output).size // channels
+    planes = result_planes(matrix, bias)
+    ops = OPS_PER_ELEMENT["gather" if isinstance(layer, Conv2D) else "copy"]
+    padded_depth = ceil_div(depth, CONFIG.block_in) * CONFIG.block_in
+    gather = HostWork("im2col gather", rows * padded_depth, ops, 1, 1)
+    reassemble = HostWork("byte planes to int32", rows * channels, 2.0 * planes, planes, 4)
+    return (gather, reassemble, requantize_work(rows * channels))
 
 
 def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
