@@ -26,16 +26,26 @@ HOST = "host"
 SEARCH_BUDGET_S = 0.5
 
 
-def _accelerator_cost(module: ExecModule, layer: Layer, graph: Graph) -> str:
+def _accelerator_verdict(module: ExecModule, layer: Layer, graph: Graph) -> tuple[bool, str]:
+    """Whether ``module`` can run ``layer``, and its cycles or why not."""
     workload = workload_of(graph, layer)
     assert workload is not None
     refused = module.supports(workload)
     if refused is not None:
-        return f"{module.name} cannot run it ({refused})"
+        return False, f"{module.name} cannot run it: {refused}"
     found = search_below(workload, module, inf, SEARCH_BUDGET_S)
     if found is None:
-        return f"no tiling fits the memories of {module.name}"
-    return f"{found.cost.total_cycles:,.0f} cycles on {module.name}"
+        return False, f"no tiling fits the memories of {module.name}"
+    return True, f"{found.cost.total_cycles:,.0f} cycles on {module.name}"
+
+
+def _host_reason(layer: Layer, graph: Graph, mapped: LayerMapping, target: Target) -> str:
+    verdicts = [_accelerator_verdict(acc, layer, graph) for acc in target.accelerators]
+    refusals = [text for runnable, text in verdicts if not runnable]
+    if len(refusals) == len(verdicts):
+        return "; ".join(refusals)
+    others = ", ".join(text for runnable, text in verdicts if runnable)
+    return f"cost model: host cheaper ({mapped.cost.total_cycles:,.0f} cycles vs {others})"
 
 
 def placement_reason(
@@ -58,8 +68,7 @@ def placement_reason(
     if mapped is None:
         return f"{layer.kind}: no loop nest to map"
     if mapped.module == target.host.name:
-        others = "; ".join(_accelerator_cost(acc, layer, graph) for acc in target.accelerators)
-        return f"cost model: host cheaper ({mapped.cost.total_cycles:,.0f} cycles vs {others})"
+        return _host_reason(layer, graph, mapped, target)
     why = refusal(mapped.module, layer) or f"no code generator for {mapped.module}"
     return f"{why} (the mapper chose {mapped.module}, {mapped.cost.total_cycles:,.0f} cycles)"
 
