@@ -24,7 +24,13 @@ from nnmap.codegen.gemmini.layer import (
 )
 from nnmap.codegen.host_model import HostWork
 from nnmap.codegen.layers import LayerCode
-from nnmap.codegen.vta.layer import VTA, runs_on_vta, vta_host_work, vta_layer_code
+from nnmap.codegen.vta.layer import (
+    VTA,
+    runs_on_vta,
+    vta_hardware_code,
+    vta_host_work,
+    vta_layer_code,
+)
 from nnmap.codegen.vta.layer import emulator_files as vta_emulator_files
 from nnmap.ir import Graph, Layer
 from nnmap.mapping.graph import LayerMapping
@@ -56,6 +62,12 @@ def _vta_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> 
     return vta_layer_code(layer, graph, index, mapping)
 
 
+def _vta_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
+    if not runs_on_vta(layer):
+        raise TypeError(f"layer {layer.name}: not lowered onto VTA")
+    return vta_hardware_code(layer, graph, index, mapping)
+
+
 def _gemmini_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
     if not runs_on_gemmini(layer):
         raise TypeError(f"layer {layer.name}: not lowered onto Gemmini")
@@ -74,7 +86,13 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
         _gemmini_hardware,
     ),
     VTA: AcceleratorCodegen(
-        VTA, runs_on_vta, _vta_code, vta_emulator_files, "nnmap_vta", host_work=vta_host_work
+        VTA,
+        runs_on_vta,
+        _vta_code,
+        vta_emulator_files,
+        "nnmap_vta",
+        host_work=vta_host_work,
+        hardware_code=_vta_hardware,
     ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())

@@ -12,20 +12,38 @@ signals, so every call is the same at every step and every token pushed is poppe
 - load -> compute: the weight load pushes "tile loaded"; the GEMM pops it.
 - compute -> load: ``begin`` pushes one credit per slot, each GEMM pushes one when it is done
   with its slot; each input load pops one; ``end`` pops the two left.
-- compute -> store: after the GEMM (plane 0) and after each ALU SHR (planes 1..) "plane ready".
+- compute -> store: after the GEMM (plane 0) and after each ALU SHR (planes 1..) "plane ready"
+  (hardware numerics: after the ALU requantization).
 - store -> compute: ``begin`` pushes one credit, each STORE pushes one when the output buffer may
   be overwritten; the next tile's bias load and each ALU SHR pop one; ``end`` pops the last.
 
 Exactness: plane p holds bits 8p..8p+7 of every int32 result: STORE writes the low 8 bits, then
 SHR 8 (arithmetic) shifts the next byte down, so the top plane also carries the sign.
+
+Hardware numerics (``hardware.py``): the store helper loads the output tile's requantization
+parameters into the accumulator entries right after the tile (``REQUANT_ENTRIES`` per channel
+block), runs the ALU requantization over the tile and stores its int8 results once.
 """
 
 from __future__ import annotations
 
 from nnmap.codegen.vta.geometry import SLOTS, VtaGemm
-from nnmap.targets.vta_intrinsics import ALU_SHR, MEM_ACC, MEM_INP, MEM_OUT, MEM_WGT, MODE_ALU
+from nnmap.targets.vta_intrinsics import (
+    ALU_ADD,
+    ALU_MAX,
+    ALU_MIN,
+    ALU_MUL,
+    ALU_SHR,
+    MEM_ACC,
+    MEM_INP,
+    MEM_OUT,
+    MEM_WGT,
+    MODE_ALU,
+)
 
 _SHIFT = 8
+_CMD = "VTATLSCommandHandle()"
+REQUANT_ENTRIES = 3  # accumulator entries per channel block: multiplier, rounding, shift
 
 
 def _slots(gemm: VtaGemm) -> tuple[int, int]:
@@ -33,13 +51,12 @@ def _slots(gemm: VtaGemm) -> tuple[int, int]:
     return gemm.m * gemm.r, gemm.n * gemm.r
 
 
-def _uop_kernels(p: str, gemm: VtaGemm) -> list[str]:
+def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
     inp_slot, wgt_slot = _slots(gemm)
     bases = ", ".join(f"{{{slot * inp_slot}u, {slot * wgt_slot}u}}" for slot in range(SLOTS))
     return [
         f"static void *{p}_gemm_handles[{SLOTS}];",
         f"static uint32_t {p}_gemm_bases[{SLOTS}][2] = {{{bases}}};",
-        f"static void *{p}_shift_handle;",
         f"static uint32_t {p}_step;",
         "",
         "/* acc[i*n + j] += inp[in + i*r + k] x wgt[wg + j*r + k]: pixels, channel blocks, r. */",
@@ -54,6 +71,12 @@ def _uop_kernels(p: str, gemm: VtaGemm) -> list[str]:
         "    VTAUopLoopEnd();",
         "    return 0;",
         "}",
+    ]
+
+
+def _shift_kernel(p: str, gemm: VtaGemm) -> list[str]:
+    return [
+        f"static void *{p}_shift_handle;",
         "",
         "/* acc[e] >>= 8 over the accumulator tile (its output entries get the next byte). */",
         f"static int {p}_shift_uops(void *signature) {{",
@@ -66,10 +89,38 @@ def _uop_kernels(p: str, gemm: VtaGemm) -> list[str]:
     ]
 
 
+def _alu_kernel(p: str, gemm: VtaGemm, name: str, opcode: int, operand: int | None,
+                imm: int = 0) -> list[str]:
+    """acc[i*n + j] = acc[i*n + j] op (acc[after + 3j + operand] or the immediate ``imm``)."""
+    if operand is None:
+        loops = [f"    VTAUopLoopBegin({gemm.m * gemm.n}u, 1u, 0u, 0u);"]
+        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, 0u, 0u, {opcode}u, 1u, {imm});"
+    else:
+        after = gemm.m * gemm.n
+        loops = [f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, 0u, 0u);",
+                 f"    VTAUopLoopBegin({gemm.n}u, 1u, {REQUANT_ENTRIES}u, 0u);"]
+        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, {after + operand}u, 0u, {opcode}u, 0u, 0);"
+    ends = ["    VTAUopLoopEnd();"] * len(loops)
+    return [f"static int {p}_{name}_uops(void *signature) {{", "    (void)signature;", *loops,
+            push, *ends, "    return 0;", "}", ""]
+
+
+def _requant_kernels(p: str, gemm: VtaGemm, clip: tuple[int, int]) -> list[str]:
+    """The ALU requantization of the output tile: per channel ``(acc * multiplier + rounding)
+    >> shift`` (tensor operands after the tile), then MIN/MAX with the clip range."""
+    low, high = clip
+    ops = (("mul", ALU_MUL, 0, 0), ("round", ALU_ADD, 1, 0), ("shr", ALU_SHR, 2, 0),
+           ("min", ALU_MIN, None, high), ("max", ALU_MAX, None, low))
+    text = [f"static void *{p}_alu_handles[{len(ops)}];", ""]
+    for name, opcode, operand, imm in ops:
+        text += _alu_kernel(p, gemm, name, opcode, operand, imm)
+    kernels = ", ".join(f"{p}_{name}_uops" for name, *_ in ops)
+    return [*text, f"static int (*const {p}_alu_kernels[{len(ops)}])(void *) = {{{kernels}}};"]
+
+
 def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
     inp_slot, wgt_slot = _slots(gemm)
-    plane_entries = gemm.rows_padded * gemm.n_blocks
-    cmd = "VTATLSCommandHandle()"
+    cmd = _CMD
     slot = f"({p}_step & 1u)"
     return [
         f"static void {p}_begin(void) {{",
@@ -112,21 +163,6 @@ def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
         f"    VTADepPush({cmd}, 2, 1);",
         "}",
         "",
-        f"static void {p}_store(void *dst, const void *acc_tile) {{",
-        "    (void)acc_tile;",
-        f"    for (uint32_t plane = 0; plane < {gemm.planes}u; ++plane) {{",
-        "        if (plane > 0) {",
-        f"            VTADepPop({cmd}, 3, 2);",
-        f"            VTAPushALUOp(&{p}_shift_handle, {p}_shift_uops, NULL, 0);",
-        "        }",
-        f"        VTADepPush({cmd}, 2, 3);",
-        f"        VTADepPop({cmd}, 2, 3);",
-        f"        VTAStoreBuffer2D({cmd}, 0u, {MEM_OUT}u, dst, plane * {plane_entries}u, {gemm.n}u,"
-        f" {gemm.m}u, {gemm.n_blocks}u);",
-        f"        VTADepPush({cmd}, 3, 2);",
-        "    }",
-        "}",
-        "",
         f"static void {p}_end(void) {{",
         f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPop({cmd}, 2, 1);",
         f"    VTADepPop({cmd}, 3, 2);",
@@ -135,6 +171,58 @@ def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
     ]
 
 
-def helper_source(prefix: str, gemm: VtaGemm) -> str:
-    """C text of the static helpers of the kernel ``prefix`` (place before the kernel)."""
-    return "\n".join([*_uop_kernels(prefix, gemm), "", *_stage_calls(prefix, gemm), ""])
+def _planes_store(p: str, gemm: VtaGemm) -> list[str]:
+    plane_entries = gemm.rows_padded * gemm.n_blocks
+    return [
+        f"static void {p}_store(void *dst, const void *acc_tile) {{",
+        "    (void)acc_tile;",
+        f"    for (uint32_t plane = 0; plane < {gemm.planes}u; ++plane) {{",
+        "        if (plane > 0) {",
+        f"            VTADepPop({_CMD}, 3, 2);",
+        f"            VTAPushALUOp(&{p}_shift_handle, {p}_shift_uops, NULL, 0);",
+        "        }",
+        f"        VTADepPush({_CMD}, 2, 3);",
+        f"        VTADepPop({_CMD}, 2, 3);",
+        f"        VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst, plane * {plane_entries}u,"
+        f" {gemm.n}u, {gemm.m}u, {gemm.n_blocks}u);",
+        f"        VTADepPush({_CMD}, 3, 2);",
+        "    }",
+        "}",
+    ]
+
+
+def _requant_store(p: str, gemm: VtaGemm) -> list[str]:
+    entries = REQUANT_ENTRIES * gemm.n
+    return [
+        "/* The tile's requantization parameters after it, the ALU requantization, one STORE of",
+        "   the int8 results (the last row tile clipped to the real rows). */",
+        f"static void {p}_store(void *dst, const void *params, int32_t row, int32_t block,"
+        " const void *acc_tile) {",
+        "    (void)acc_tile;",
+        f"    uint32_t rows = {gemm.rows}u - (uint32_t)row;",
+        f"    if (rows > {gemm.m}u) rows = {gemm.m}u;",
+        f"    VTALoadBuffer2D({_CMD}, (void *)params, (uint32_t)block * {REQUANT_ENTRIES}u,"
+        f" {entries}u, 1u, {entries}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);",
+        f"    for (int op = 0; op < (int)(sizeof({p}_alu_handles) / sizeof(void *)); ++op) {{",
+        f"        VTAPushALUOp(&{p}_alu_handles[op], {p}_alu_kernels[op], NULL, 0);",
+        "    }",
+        f"    VTADepPush({_CMD}, 2, 3);",
+        f"    VTADepPop({_CMD}, 2, 3);",
+        f"    VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst,"
+        f" (uint32_t)row * {gemm.n_blocks}u + (uint32_t)block, {gemm.n}u, rows,"
+        f" {gemm.n_blocks}u);",
+        f"    VTADepPush({_CMD}, 3, 2);",
+        "}",
+    ]
+
+
+def helper_source(prefix: str, gemm: VtaGemm, clip: tuple[int, int] | None = None) -> str:
+    """C text of the static helpers of the kernel ``prefix`` (place before the kernel): exact
+    numerics (byte planes) without ``clip``, else VTA's ALU requantization clipped to it."""
+    if clip is None:
+        results, store = _shift_kernel(prefix, gemm), _planes_store(prefix, gemm)
+    else:
+        results, store = _requant_kernels(prefix, gemm, clip), _requant_store(prefix, gemm)
+    parts = [*_gemm_kernel(prefix, gemm), "", *results, "", *_stage_calls(prefix, gemm), "",
+             *store, ""]
+    return "\n".join(parts)

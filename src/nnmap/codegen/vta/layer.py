@@ -3,7 +3,8 @@
 As for Gemmini, the kernel's C comes from TVM (``tvm.compile(..., target="c")``) with only the
 body after TVM's argument unpacking kept; the static helpers its tensorized tiles call
 (``helpers.py``) are written in front of it. Everything VTA does goes through the public runtime
-API of ``vta_runtime.h`` (nnmap's emulator on the host, VTA's own runtime elsewhere).
+API of ``vta_runtime.h`` (nnmap's emulator on the host, VTA's own runtime elsewhere). Exact
+numerics requantize on the host (``lower.py``), hardware numerics on VTA's ALU (``hardware.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import TypeGuard
 from nnmap.codegen.accel_gemm import ceil_div, gemm_operands
 from nnmap.codegen.emit_c import plain_c_kernel
 from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
+from nnmap.codegen.kernels import KernelDef
 from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
-from nnmap.codegen.vta.geometry import result_planes
+from nnmap.codegen.vta.geometry import VtaGemm, result_planes
+from nnmap.codegen.vta.hardware import PARAMS, needs_output_copy, vta_hardware_kernel
 from nnmap.codegen.vta.helpers import helper_source
 from nnmap.codegen.vta.lower import vta_gemm_kernel
-from nnmap.codegen.vta.schedule import scheduled_vta_module
+from nnmap.codegen.vta.schedule import requantized_store, scheduled_vta_module
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.runtime.vta_build import EMULATOR, VTA_DIR
@@ -38,19 +41,25 @@ def runs_on_vta(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
 
 
 def vta_host_work(layer: Layer, graph: Graph, numerics: str) -> tuple[HostWork, ...]:
-    """The host loops of a VTA kernel (exact numerics): the im2col gather into whole
-    BLOCK_IN-wide input entries, the int32 results put together from their byte planes (one
-    shift-and-add per plane, assumed), then TFLite's requantization."""
+    """The host loops of a VTA kernel: the im2col gather into whole BLOCK_IN-wide input
+    entries; with exact numerics the int32 results put together from their byte planes (one
+    shift-and-add per plane, assumed), then TFLite's requantization; with hardware numerics
+    (VTA's ALU requantizes) only the copy into the output where the channels do not fill whole
+    BLOCK_OUT entries."""
     if not runs_on_vta(layer):
         return ()
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     matrix, bias = gemm_operands(layer, zp_in)
     depth, channels = matrix.shape
     rows = graph.tensor(layer.output).size // channels
-    planes = result_planes(matrix, bias)
     ops = OPS_PER_ELEMENT["gather" if isinstance(layer, Conv2D) else "copy"]
     padded_depth = ceil_div(depth, CONFIG.block_in) * CONFIG.block_in
     gather = HostWork("im2col gather", rows * padded_depth, ops, 1, 1)
+    if numerics == "hardware":
+        if not needs_output_copy(channels, CONFIG):
+            return (gather,)
+        return (gather, HostWork("output copy", rows * channels, OPS_PER_ELEMENT["copy"], 1, 1))
+    planes = result_planes(matrix, bias)
     reassemble = HostWork("byte planes to int32", rows * channels, 2.0 * planes, planes, 4)
     return (gather, reassemble, requantize_work(rows * channels))
 
@@ -63,20 +72,24 @@ def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
     )
 
 
-def vta_layer_code(
-    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+def _layer_code(
+    layer: Conv2D | FullyConnected, index: int, mapping: LayerMapping, kernel: KernelDef,
+    gemm: VtaGemm, clip: tuple[int, int] | None = None,
 ) -> LayerCode:
-    """The kernel of one layer with its GEMM on VTA (host gather and requantization)."""
-    kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, CONFIG)
+    """The kernel's C: TVM's code for ``kernel`` with the tile helpers in front (``clip``:
+    hardware numerics, VTA's ALU requantizes into that range)."""
     ident = layer_id(index, layer)
     symbol = f"nnmap_{ident}"
-    module = scheduled_vta_module(kernel, gemm, symbol)
-    tile = f"{gemm.m}x{gemm.n}x{gemm.r} entries, {gemm.planes} plane(s)"
+    store = None if clip is None else requantized_store(gemm, PARAMS)
+    module = scheduled_vta_module(kernel, gemm, symbol, store)
+    results = f"{gemm.planes} plane(s)" if clip is None else "ALU requantization"
+    tile = f"{gemm.m}x{gemm.n}x{gemm.r} entries, {results}"
     source = plain_c_kernel(
         module, kernel.params, symbol, _comment(layer, mapping, tile), (VTA_HEADER,), _PASS_CONFIG
     )
     head = f"\n{source.prototype} {{"
-    definition = source.definition.replace(head, f"\n{helper_source(symbol, gemm)}{head}", 1)
+    helpers = helper_source(symbol, gemm, clip)
+    definition = source.definition.replace(head, f"\n{helpers}{head}", 1)
     constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
     return LayerCode(
         layer,
@@ -90,6 +103,22 @@ def vta_layer_code(
         source.workspace_bytes,
         module=VTA,
     )
+
+
+def vta_layer_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+) -> LayerCode:
+    """The kernel of one layer with its GEMM on VTA (host gather and requantization)."""
+    kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, CONFIG)
+    return _layer_code(layer, index, mapping, kernel, gemm)
+
+
+def vta_hardware_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
+) -> LayerCode:
+    """The kernel of one layer requantized by VTA's ALU (``numerics="hardware"``)."""
+    kernel, gemm, requant = vta_hardware_kernel(layer, graph, mapping.mapping, CONFIG)
+    return _layer_code(layer, index, mapping, kernel, gemm, (requant.low, requant.high))
 
 
 def emulator_files() -> dict[str, str]:

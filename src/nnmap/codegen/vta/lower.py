@@ -5,10 +5,13 @@ One TE compute in VTA's blocked layouts (``geometry`` gives the sizes):
 (BLOCK_OUT x BLOCK_IN blocks, VTA's weight entries) and ``bias[nb, o]``;
 ``gemm[m, nb, o] = bias + sum staged * weight`` (VTA's accumulator);
 ``planes[p, m, nb, o] = int8(gemm >> 8p)`` (what VTA's ALU SHR and STORE write to DRAM); and the
-host's TFLite requantization of the int32 value reassembled from the planes.
+host's TFLite requantization of the int32 value reassembled from the planes. The gather and
+GEMM (``gemm_stage``) are shared with hardware numerics (``hardware.py``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from tvm import te, tirx
@@ -71,23 +74,32 @@ def _reassembled(planes: te.Tensor, gemm: VtaGemm) -> te.Tensor:
     return te.compute((gemm.rows, gemm.channels), value, name="acc32")
 
 
-def vta_gemm_kernel(
-    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig
-) -> tuple[KernelDef, VtaGemm]:
-    """The layer's TE pipeline on VTA and its tiled GEMM geometry."""
-    assert layer.requant is not None
+@dataclass(frozen=True, eq=False)
+class GemmStage:
+    """A layer's GEMM in VTA's layouts, shared by both numerics: the data, weight and bias
+    placeholders, the accumulator compute, the layer's output shape as the kernel writes it,
+    and the blocked constant arrays."""
+
+    data: te.Tensor
+    weight: te.Tensor
+    bias: te.Tensor
+    acc: te.Tensor
+    out_shape: tuple[int, ...]
+    constants: dict[str, np.ndarray]
+
+
+def gemm_stage(
+    layer: Conv2D | FullyConnected, graph: Graph, gemm: VtaGemm, matrix: np.ndarray,
+    bias: np.ndarray,
+) -> GemmStage:
+    """The gather and the GEMM of ``layer`` (weights ``matrix``, folded ``bias``) on ``gemm``."""
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
-    zp_in, zp_out = int(inp.zero_point or 0), int(out.zero_point or 0)
-    matrix, bias = gemm_operands(layer, zp_in)
-    rows = out.size // matrix.shape[1]
-    gemm = vta_gemm(layer.name, matrix, bias, rows, mapping, config)
+    zp_in = int(inp.zero_point or 0)
     bi, bo = gemm.block_in, gemm.block_out
-    data_shape = inp.shape if isinstance(layer, Conv2D) else (rows, gemm.depth)
+    data_shape = inp.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.depth)
     data = te.placeholder(data_shape, "int8", name="data")
     weight = te.placeholder((gemm.n_blocks, gemm.r_blocks, bo, bi), "int8", name="weight")
     bias_in = te.placeholder((gemm.n_blocks, bo), "int32", name="bias")
-    mult = te.placeholder((gemm.channels,), "int32", name="mult")
-    shift = te.placeholder((gemm.channels,), "int32", name="shift")
     staged = _staged(layer, graph, data, gemm, zp_in)
     rb, i = te.reduce_axis((0, gemm.r_blocks), "rb"), te.reduce_axis((0, bi), "i")
     acc = te.compute(
@@ -97,23 +109,39 @@ def vta_gemm_kernel(
         ),
         name="gemm",
     )
+    out_shape = out.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.channels)
+    constants = {"weight": _blocked_weight(matrix, gemm), "bias": _blocked_bias(bias, gemm)}
+    return GemmStage(data, weight, bias_in, acc, out_shape, constants)
+
+
+def vta_gemm_kernel(
+    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig
+) -> tuple[KernelDef, VtaGemm]:
+    """The layer's TE pipeline on VTA and its tiled GEMM geometry."""
+    assert layer.requant is not None
+    inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
+    zp_in, zp_out = int(inp.zero_point or 0), int(out.zero_point or 0)
+    matrix, bias = gemm_operands(layer, zp_in)
+    gemm = vta_gemm(layer.name, matrix, bias, out.size // matrix.shape[1], mapping, config)
+    stage = gemm_stage(layer, graph, gemm, matrix, bias)
+    mult = te.placeholder((gemm.channels,), "int32", name="mult")
+    shift = te.placeholder((gemm.channels,), "int32", name="shift")
     planes = te.compute(
-        (gemm.planes, gemm.rows_padded, gemm.n_blocks, bo),
-        lambda p, m, nb, o: (acc[m, nb, o] >> (p * 8)).astype("int8"),
+        (gemm.planes, gemm.rows_padded, gemm.n_blocks, gemm.block_out),
+        lambda p, m, nb, o: (stage.acc[m, nb, o] >> (p * 8)).astype("int8"),
         name="planes",
     )
-    out_shape = out.shape if isinstance(layer, Conv2D) else (rows, gemm.channels)
     result = requantized(
-        _reassembled(planes, gemm), out_shape, layer.requant, layer.clamp, zp_out, mult, shift
+        _reassembled(planes, gemm), stage.out_shape, layer.requant, layer.clamp, zp_out, mult,
+        shift,
     )
-    tensors = (data, weight, bias_in, mult, shift, result)
+    tensors = (stage.data, stage.weight, stage.bias, mult, shift, result)
     roles = (ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT)
     params = tuple(
         KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles, strict=True)
     )
     constants = {
-        "weight": _blocked_weight(matrix, gemm),
-        "bias": _blocked_bias(bias, gemm),
+        **stage.constants,
         "mult": np.ascontiguousarray(
             np.broadcast_to(layer.requant.multiplier, (gemm.channels,)), dtype=np.int32
         ),
