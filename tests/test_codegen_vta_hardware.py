@@ -97,15 +97,16 @@ def _accumulators(layer: Layer, graph: Graph, x: np.ndarray) -> np.ndarray:
 
 
 def _error_bound(layer: Conv2D | FullyConnected, graph: Graph) -> int:
-    """Largest |hardware - TFLite| the approximation allows: both round to nearest, so at most
-    1 LSB plus the multiplier's error times the accumulator bound."""
+    """Largest |hardware - TFLite| the approximation allows: 1 LSB (both round to nearest), the
+    multiplier's error times the accumulator bound, and the addend's rounding q / 2^(s+1)."""
     assert layer.requant is not None
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     matrix, bias = gemm_operands(layer, zp_in)
     requant = alu_requant(layer, matrix, bias, int(graph.tensor(layer.output).zero_point or 0))
     real = layer.requant.multiplier * np.exp2(layer.requant.shift - 31.0)
-    error = np.abs(requant.multiplier * np.exp2(-requant.shift.astype(np.float64)) - real)
-    return 1 + int(np.ceil((accumulator_bound(matrix, bias) * error).max()))
+    scale = 2.0**-requant.shift
+    error = accumulator_bound(matrix, bias) * np.abs(requant.multiplier * scale - real)
+    return 1 + int(np.ceil((error + requant.multiplier * scale / 2).max()))
 
 
 @pytest.mark.parametrize("build", [conv_graph, fc_graph], ids=["conv", "fc"])
@@ -139,17 +140,22 @@ def test_hardware_kernel_is_the_alu_model(
 
 
 def test_alu_multipliers_cannot_overflow() -> None:
-    """Each channel's 16-bit multiplier times its accumulator bound, plus the rounding and zero
-    point addend, stays inside int32; a larger bound gets a smaller multiplier."""
+    """Each channel's 16-bit multiplier times its accumulator bound with the addend stays inside
+    int32; a larger bound gets a smaller shift; one multiplier for all channels is an
+    immediate."""
     layer = fc_graph().layers[0]
     assert isinstance(layer, FullyConnected)
     matrix, bias = gemm_operands(layer, 4)
     requant = alu_requant(layer, matrix, bias, -20)
     bound = accumulator_bound(matrix, bias)
     assert np.all(requant.multiplier <= IMM_MAX) and np.all(requant.multiplier > 0)
-    assert np.all(requant.multiplier * bound + np.abs(requant.offset) < 1 << 31)
+    assert np.all(requant.multiplier * (bound + np.abs(requant.addend)) < 1 << 31)
+    assert requant.ops().multiplier is None
     wide = alu_requant(layer, matrix, bias + (1 << 26), -20)
-    assert np.all(wide.multiplier < requant.multiplier)
+    assert wide.shift < requant.shift and np.all(wide.multiplier <= requant.multiplier)
+    shared = replace(layer, requant=Requant.from_scales(0.05, np.full(33, 0.001), 0.3))
+    ops = alu_requant(shared, matrix, bias, -20).ops()
+    assert ops.multiplier is not None and 0 < ops.multiplier <= IMM_MAX
 
 
 def test_zoo_model_runs_with_hardware_numerics(tmp_path: Path) -> None:

@@ -5,32 +5,33 @@ entries, lane by lane, with a 16-bit immediate or a second accumulator entry as 
 (shared/reference/vta.md, "ISA"). TFLite requantizes with a 32-bit fixed-point multiplier per
 output channel (a 64-bit product, then two roundings). On VTA, per output channel k:
 
-    y = clip((acc * q[k] + offset[k]) >> s[k], low, high),
-    offset[k] = 2^(s[k]-1) + zp_out * 2^s[k]
+    y = clip(((acc + addend[k]) * q[k]) >> s, low, high)
+    addend[k] = round((zp_out + 1/2) * 2^s / q[k])
 
-- ``q[k] / 2^s[k]`` approximates the real multiplier ``M[k] = s_in * s_w[k] / s_out`` (as TFLite's
-  fixed-point multiplier and shift give it): ``s[k]`` is the largest shift for which
-  ``q[k] = round(M[k] * 2^s[k])`` fits in 16 bits (|q| < 2^15, VTA's immediate width; assumed
-  for the multiplier too, as the MUL operand width is not in the reference) and the int32
-  accumulator cannot overflow: ``q[k] * bound[k] + |offset[k]| < 2^31`` with ``bound[k] =
-  |bias[k]| + 128 * sum |w[:, k]|``, the static bound exact mode sizes its byte planes with.
-  The multiplier's relative error is at most ``1 / (2 q[k])``.
-- q, offset and s are tensor operands: accumulator entries loaded after the output tile, one of
-  each per channel block, so per-channel quantization keeps its int8 weights exactly (unlike
-  Gemmini's one scale per mvout block, nothing is folded into the weights).
-- Rounding: adding ``2^(s-1)`` before the arithmetic shift rounds half up (TFLite rounds half
-  away from zero); the output zero point rides in the same addend (a multiple of ``2^s`` passes
-  the floor shift unchanged). The input zero point is folded into the bias, as in exact mode.
+- ``q[k] / 2^s`` approximates the real multiplier ``M[k] = s_in * s_w[k] / s_out`` (as TFLite's
+  fixed-point multiplier and shift give it). One shift ``s`` for the layer (an SHR immediate),
+  the largest for which every ``q[k] = round(M[k] 2^s)`` fits in 16 bits (|q| < 2^15, VTA's
+  immediate width; assumed for the multiplier too, as the MUL operand width is not in the
+  reference) and the int32 accumulator cannot overflow: ``q[k] (bound[k] + |addend[k]|) < 2^31``
+  with ``bound[k] = |bias[k]| + 128 sum |w[:, k]|``, the static bound exact mode sizes its byte
+  planes with. The multiplier's relative error is at most ``1 / (2 q[k])``.
+- The multipliers are one MUL: with an immediate when every channel has the same one, else with
+  a tensor operand (accumulator entries loaded after the output tile, one per channel block), so
+  per-channel quantization keeps its int8 weights exactly (unlike Gemmini's one scale per mvout
+  block, nothing is folded into the weights).
+- Rounding and the output zero point: ``addend`` is folded into the int32 bias that VTA's
+  accumulator starts from (with the input zero point's share, as in exact mode), so the floor
+  shift rounds to nearest up to ``q[k] / 2^(s+1)`` (about M/2, far below 1 LSB), and no ADD runs.
 - The fused activation (ReLU included) and int8 saturation are one MIN and one MAX.
-So VTA runs MUL, ADD, SHR (tensor operands), MIN, MAX (immediates) on each output tile, then one
-STORE; the host's only loop is the im2col gather. Before the clip, the result is at most
-``1 + bound[k] * |q[k] / 2^s[k] - M[k]|`` from TFLite's (both round to nearest).
+So VTA runs MUL, SHR, MIN, MAX on each output tile, then one STORE; the host's only loop is the
+im2col gather. Before the clip, the result is at most ``1 + bound[k] |q[k] / 2^s - M[k]| +
+q[k] / 2^(s+1)`` from TFLite's.
 
-The TE pipeline is exact mode's gather and GEMM (``lower.gemm_stage``), then ``alu`` (what the
-ALU computes, in int32) over the padded tiles, which the store helper replaces. ``alu`` is the
-kernel's output when the channels fill whole BLOCK_OUT entries (the STORE writes only the real
-rows, so the padded rows it is declared with are never written), else a host copy drops the
-padded channels.
+The TE pipeline is exact mode's gather and GEMM (``lower.gemm_stage``, the bias with the
+addend), then ``alu`` (what the ALU computes, in int32) over the padded tiles, which the store
+helper replaces. ``alu`` is the kernel's output when the channels fill whole BLOCK_OUT entries
+(the STORE writes only the real rows, so the padded rows it is declared with are never
+written), else a host copy drops the padded channels.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from tvm import te, tirx
 from nnmap.codegen.accel_gemm import gemm_operands
 from nnmap.codegen.kernels import ACTIVATION, CONSTANT, OUTPUT, KernelDef, KernelParam, clamp_range
 from nnmap.codegen.vta.geometry import VtaGemm, vta_gemm
-from nnmap.codegen.vta.helpers import REQUANT_ENTRIES
+from nnmap.codegen.vta.helpers import REQUANT_ENTRIES, AluOps
 from nnmap.codegen.vta.lower import VTA_SCHEDULE, gemm_stage
 from nnmap.errors import QuantizationError
 from nnmap.ir import Conv2D, FullyConnected, Graph
@@ -53,19 +54,24 @@ from nnmap.targets.vta_intrinsics import IMM_MAX, VtaConfig
 INT8_MAGNITUDE = 128
 INT32_MAX = (1 << 31) - 1
 MAX_SHIFT = 31
-PARAMS = "requant"
+PARAMS = "multiplier"
 
 
 @dataclass(frozen=True, eq=False)
 class AluRequant:
-    """Per output channel: VTA's integer multiplier, rounding-and-zero-point addend and right
-    shift; the clip range."""
+    """Per output channel VTA's integer multiplier and the addend folded into the bias; the
+    layer's right shift and clip range."""
 
     multiplier: np.ndarray
-    offset: np.ndarray
-    shift: np.ndarray
+    addend: np.ndarray
+    shift: int
     low: int
     high: int
+
+    def ops(self) -> AluOps:
+        """The ALU instructions' immediates (the multiplier when all channels share it)."""
+        shared = int(self.multiplier[0]) if np.all(self.multiplier == self.multiplier[0]) else None
+        return AluOps(shared, self.shift, self.low, self.high)
 
 
 def accumulator_bound(matrix: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -74,8 +80,14 @@ def accumulator_bound(matrix: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return np.abs(bias.astype(np.int64)) + INT8_MAGNITUDE * weights
 
 
-def _offset(shift: int, zp_out: int) -> int:
-    return (1 << shift >> 1) + zp_out * (1 << shift)
+def _fits(real: np.ndarray, bound: np.ndarray, zp_out: int, shift: int
+          ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The multipliers and addends at ``shift``, if they fit VTA's widths."""
+    multiplier = np.maximum(np.rint(real * 2.0**shift), 1).astype(np.int64)
+    addend = np.rint((zp_out + 0.5) * 2.0**shift / multiplier).astype(np.int64)
+    if np.any(multiplier > IMM_MAX) or np.any(multiplier * (bound + np.abs(addend)) > INT32_MAX):
+        return None
+    return multiplier, addend
 
 
 def alu_requant(
@@ -88,36 +100,27 @@ def alu_requant(
     exponent = np.broadcast_to(layer.requant.shift, (channels,)).astype(np.float64)
     real = fixed * np.exp2(exponent - 31)
     bound = accumulator_bound(matrix, bias)
-    multiplier = np.zeros(channels, np.int64)
-    shift = np.zeros(channels, np.int64)
-    found = np.zeros(channels, bool)
-    for candidate in range(MAX_SHIFT, -1, -1):
-        q = np.rint(real * 2.0**candidate).astype(np.int64)
-        fits = (q <= IMM_MAX) & (q * bound + abs(_offset(candidate, zp_out)) <= INT32_MAX)
-        chosen = fits & ~found
-        multiplier[chosen], shift[chosen] = q[chosen], candidate
-        found |= fits
-    if not found.all():
-        raise QuantizationError(
-            f"layer {layer.name}: a requantization multiplier above {IMM_MAX} cannot be applied "
-            "by VTA's ALU; compile it with --numerics exact"
-        )
-    offset = np.array([_offset(int(s), zp_out) for s in shift], np.int64)
     low, high = clamp_range(layer.clamp)
-    return AluRequant(multiplier, offset, shift, low, high)
+    for shift in range(MAX_SHIFT, -1, -1):
+        found = _fits(real, bound, zp_out, shift)
+        if found is not None:
+            return AluRequant(*found, shift, low, high)
+    raise QuantizationError(
+        f"layer {layer.name}: its requantization multipliers do not fit VTA's 16-bit ALU "
+        "operands; compile it with --numerics exact"
+    )
 
 
 def _wrap(values: np.ndarray) -> np.ndarray:
-    """int64 values wrapped to int32, as every ALU write of an accumulator entry is."""
+    """int64 values wrapped to int32, as every write of an accumulator entry is."""
     return (values + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
 def alu_requantize(acc: np.ndarray, requant: AluRequant) -> np.ndarray:
-    """Numpy model of the ALU ops on int32 accumulators (channels last): MUL, ADD, SHR with the
-    per-channel operands, MIN and MAX with the clip range; the int8 results STORE writes."""
-    values = _wrap(acc.astype(np.int64) * requant.multiplier)
-    values = _wrap(values + requant.offset) >> requant.shift
-    return np.maximum(np.minimum(values, requant.high), requant.low).astype(np.int8)
+    """Numpy model of VTA's arithmetic on a layer's int32 accumulators (bias included, channels
+    last): the addend (in VTA's bias), MUL, SHR, MIN and MAX; the int8 results STORE writes."""
+    values = _wrap(_wrap(acc.astype(np.int64) + requant.addend) * requant.multiplier)
+    return np.clip(values >> requant.shift, requant.low, requant.high).astype(np.int8)
 
 
 def hardware_geometry(
@@ -137,18 +140,16 @@ def hardware_geometry(
     return replace(gemm, n=n, n_blocks=blocks)
 
 
-def _params(requant: AluRequant, gemm: VtaGemm) -> np.ndarray:
-    """[channel blocks, (multiplier, offset, shift), BLOCK_OUT] int32, zero padded."""
-    params = np.zeros((gemm.n_blocks * gemm.block_out, REQUANT_ENTRIES), np.int32)
-    columns = (requant.multiplier, requant.offset, requant.shift)
-    params[: gemm.channels] = np.stack(columns, axis=1)
-    blocked = params.reshape(gemm.n_blocks, gemm.block_out, REQUANT_ENTRIES).transpose(0, 2, 1)
-    return np.ascontiguousarray(blocked)
+def _multipliers(requant: AluRequant, gemm: VtaGemm) -> np.ndarray:
+    """[channel blocks, BLOCK_OUT] int32 multipliers, zero padded."""
+    padded = np.zeros(gemm.n_blocks * gemm.block_out, np.int32)
+    padded[: gemm.channels] = requant.multiplier
+    return padded.reshape(gemm.n_blocks, gemm.block_out)
 
 
-def _alu_stage(acc: te.Tensor, params: te.Tensor, requant: AluRequant) -> te.Tensor:
+def _alu_stage(acc: te.Tensor, multiplier: te.Tensor, requant: AluRequant) -> te.Tensor:
     def value(m: tirx.PrimExpr, nb: tirx.PrimExpr, o: tirx.PrimExpr) -> tirx.PrimExpr:
-        scaled = (acc[m, nb, o] * params[nb, 0, o] + params[nb, 1, o]) >> params[nb, 2, o]
+        scaled = (acc[m, nb, o] * multiplier[nb, o]) >> tirx.const(requant.shift, "int32")
         clipped = tirx.min(scaled, tirx.const(requant.high, "int32"))
         return tirx.max(clipped, tirx.const(requant.low, "int32")).astype("int8")
 
@@ -174,10 +175,11 @@ def vta_hardware_kernel(
     out = graph.tensor(layer.output)
     matrix, bias = gemm_operands(layer, zp_in)
     rows = out.size // matrix.shape[1]
-    gemm = hardware_geometry(layer.name, matrix, bias, rows, mapping, config)
     requant = alu_requant(layer, matrix, bias, int(out.zero_point or 0))
-    stage = gemm_stage(layer, graph, gemm, matrix, bias)
-    params = te.placeholder((gemm.n_blocks, REQUANT_ENTRIES, gemm.block_out), "int32", PARAMS)
+    biased = bias.astype(np.int64) + requant.addend
+    gemm = hardware_geometry(layer.name, matrix, biased, rows, mapping, config)
+    stage = gemm_stage(layer, graph, gemm, matrix, biased.astype(np.int32))
+    params = te.placeholder((gemm.n_blocks, gemm.block_out), "int32", PARAMS)
     alu = _alu_stage(stage.acc, params, requant)
     copied = needs_output_copy(gemm.channels, config)
     result = _unpadded(alu, stage.out_shape, gemm.block_out) if copied else alu
@@ -186,7 +188,7 @@ def vta_hardware_kernel(
     kernel_params = tuple(
         KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles, strict=True)
     )
-    constants = {**stage.constants, PARAMS: _params(requant, gemm)}
+    constants = {**stage.constants, PARAMS: _multipliers(requant, gemm)}
     return KernelDef(kernel_params, tensors, VTA_SCHEDULE, constants), gemm, requant
 
 

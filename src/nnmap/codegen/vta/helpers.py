@@ -20,16 +20,18 @@ signals, so every call is the same at every step and every token pushed is poppe
 Exactness: plane p holds bits 8p..8p+7 of every int32 result: STORE writes the low 8 bits, then
 SHR 8 (arithmetic) shifts the next byte down, so the top plane also carries the sign.
 
-Hardware numerics (``hardware.py``): the store helper loads the output tile's requantization
-parameters into the accumulator entries right after the tile (``REQUANT_ENTRIES`` per channel
-block), runs the ALU requantization over the tile and stores its int8 results once.
+Hardware numerics (``hardware.py``): the store helper loads the output tile's per-channel
+multipliers into the accumulator entries right after the tile (``REQUANT_ENTRIES`` per channel
+block; not when one immediate serves every channel), runs the ALU requantization over the tile
+and stores its int8 results once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nnmap.codegen.vta.geometry import SLOTS, VtaGemm
 from nnmap.targets.vta_intrinsics import (
-    ALU_ADD,
     ALU_MAX,
     ALU_MIN,
     ALU_MUL,
@@ -43,7 +45,18 @@ from nnmap.targets.vta_intrinsics import (
 
 _SHIFT = 8
 _CMD = "VTATLSCommandHandle()"
-REQUANT_ENTRIES = 3  # accumulator entries per channel block: multiplier, rounding, shift
+REQUANT_ENTRIES = 1  # accumulator entries per channel block: the channels' multipliers
+
+
+@dataclass(frozen=True)
+class AluOps:
+    """The immediates of the ALU requantization: the multiplier shared by every channel (None:
+    per channel, a tensor operand), the right shift and the clip range."""
+
+    multiplier: int | None
+    shift: int
+    low: int
+    high: int
 
 
 def _slots(gemm: VtaGemm) -> tuple[int, int]:
@@ -89,31 +102,28 @@ def _shift_kernel(p: str, gemm: VtaGemm) -> list[str]:
     ]
 
 
-def _alu_kernel(p: str, gemm: VtaGemm, name: str, opcode: int, operand: int | None,
-                imm: int = 0) -> list[str]:
-    """acc[i*n + j] = acc[i*n + j] op (acc[after + 3j + operand] or the immediate ``imm``)."""
-    if operand is None:
+def _alu_kernel(p: str, gemm: VtaGemm, name: str, opcode: int, imm: int | None) -> list[str]:
+    """acc[i*n + j] = acc[i*n + j] op (the immediate ``imm``, or without one the channel block's
+    operand acc[m*n + j], after the tile)."""
+    if imm is None:
+        loops = [f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, 0u, 0u);",
+                 f"    VTAUopLoopBegin({gemm.n}u, 1u, 1u, 0u);"]
+        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, {gemm.m * gemm.n}u, 0u, {opcode}u, 0u, 0);"
+    else:
         loops = [f"    VTAUopLoopBegin({gemm.m * gemm.n}u, 1u, 0u, 0u);"]
         push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, 0u, 0u, {opcode}u, 1u, {imm});"
-    else:
-        after = gemm.m * gemm.n
-        loops = [f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, 0u, 0u);",
-                 f"    VTAUopLoopBegin({gemm.n}u, 1u, {REQUANT_ENTRIES}u, 0u);"]
-        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, {after + operand}u, 0u, {opcode}u, 0u, 0);"
     ends = ["    VTAUopLoopEnd();"] * len(loops)
     return [f"static int {p}_{name}_uops(void *signature) {{", "    (void)signature;", *loops,
             push, *ends, "    return 0;", "}", ""]
 
 
-def _requant_kernels(p: str, gemm: VtaGemm, clip: tuple[int, int]) -> list[str]:
-    """The ALU requantization of the output tile: per channel ``(acc * multiplier + rounding)
-    >> shift`` (tensor operands after the tile), then MIN/MAX with the clip range."""
-    low, high = clip
-    ops = (("mul", ALU_MUL, 0, 0), ("round", ALU_ADD, 1, 0), ("shr", ALU_SHR, 2, 0),
-           ("min", ALU_MIN, None, high), ("max", ALU_MAX, None, low))
+def _requant_kernels(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
+    """The ALU requantization of the output tile: MUL by the multiplier, SHR, MIN, MAX."""
+    ops = (("mul", ALU_MUL, alu.multiplier), ("shr", ALU_SHR, alu.shift),
+           ("min", ALU_MIN, alu.high), ("max", ALU_MAX, alu.low))
     text = [f"static void *{p}_alu_handles[{len(ops)}];", ""]
-    for name, opcode, operand, imm in ops:
-        text += _alu_kernel(p, gemm, name, opcode, operand, imm)
+    for name, opcode, imm in ops:
+        text += _alu_kernel(p, gemm, name, opcode, imm)
     kernels = ", ".join(f"{p}_{name}_uops" for name, *_ in ops)
     return [*text, f"static int (*const {p}_alu_kernels[{len(ops)}])(void *) = {{{kernels}}};"]
 
@@ -191,18 +201,22 @@ def _planes_store(p: str, gemm: VtaGemm) -> list[str]:
     ]
 
 
-def _requant_store(p: str, gemm: VtaGemm) -> list[str]:
-    entries = REQUANT_ENTRIES * gemm.n
+def _requant_store(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
+    load = [
+        f"    VTALoadBuffer2D({_CMD}, (void *)params, (uint32_t)block, {gemm.n}u, 1u,"
+        f" {gemm.n}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);"
+    ]
     return [
-        "/* The tile's requantization parameters after it, the ALU requantization, one STORE of",
-        "   the int8 results (the last row tile clipped to the real rows). */",
+        "/* The ALU requantization (after loading the tile's channel multipliers behind it, where",
+        "   they differ), then one STORE of the int8 results (the last row tile clipped to the",
+        "   real rows). */",
         f"static void {p}_store(void *dst, const void *params, int32_t row, int32_t block,"
         " const void *acc_tile) {",
         "    (void)acc_tile;",
+        *(["    (void)params;", "    (void)block;"] if alu.multiplier is not None else []),
         f"    uint32_t rows = {gemm.rows}u - (uint32_t)row;",
         f"    if (rows > {gemm.m}u) rows = {gemm.m}u;",
-        f"    VTALoadBuffer2D({_CMD}, (void *)params, (uint32_t)block * {REQUANT_ENTRIES}u,"
-        f" {entries}u, 1u, {entries}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);",
+        *(load if alu.multiplier is None else []),
         f"    for (int op = 0; op < (int)(sizeof({p}_alu_handles) / sizeof(void *)); ++op) {{",
         f"        VTAPushALUOp(&{p}_alu_handles[op], {p}_alu_kernels[op], NULL, 0);",
         "    }",
@@ -216,13 +230,14 @@ def _requant_store(p: str, gemm: VtaGemm) -> list[str]:
     ]
 
 
-def helper_source(prefix: str, gemm: VtaGemm, clip: tuple[int, int] | None = None) -> str:
+def helper_source(prefix: str, gemm: VtaGemm, alu: AluOps | None = None) -> str:
     """C text of the static helpers of the kernel ``prefix`` (place before the kernel): exact
-    numerics (byte planes) without ``clip``, else VTA's ALU requantization clipped to it."""
-    if clip is None:
+    numerics (byte planes) without ``alu``, else VTA's ALU requantization ``alu``."""
+    if alu is None:
         results, store = _shift_kernel(prefix, gemm), _planes_store(prefix, gemm)
     else:
-        results, store = _requant_kernels(prefix, gemm, clip), _requant_store(prefix, gemm)
+        results = _requant_kernels(prefix, gemm, alu)
+        store = _requant_store(prefix, gemm, alu)
     parts = [*_gemm_kernel(prefix, gemm), "", *results, "", *_stage_calls(prefix, gemm), "",
              *store, ""]
     return "\n".join(parts)

@@ -19,7 +19,7 @@ from nnmap.codegen.kernels import KernelDef
 from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
 from nnmap.codegen.vta.geometry import VtaGemm, result_planes
 from nnmap.codegen.vta.hardware import PARAMS, needs_output_copy, vta_hardware_kernel
-from nnmap.codegen.vta.helpers import helper_source
+from nnmap.codegen.vta.helpers import AluOps, helper_source
 from nnmap.codegen.vta.lower import vta_gemm_kernel
 from nnmap.codegen.vta.schedule import requantized_store, scheduled_vta_module
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
@@ -74,21 +74,21 @@ def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
 
 def _layer_code(
     layer: Conv2D | FullyConnected, index: int, mapping: LayerMapping, kernel: KernelDef,
-    gemm: VtaGemm, clip: tuple[int, int] | None = None,
+    gemm: VtaGemm, alu: AluOps | None = None,
 ) -> LayerCode:
-    """The kernel's C: TVM's code for ``kernel`` with the tile helpers in front (``clip``:
-    hardware numerics, VTA's ALU requantizes into that range)."""
+    """The kernel's C: TVM's code for ``kernel`` with the tile helpers in front (``alu``:
+    hardware numerics, VTA's ALU requantizes with these immediates)."""
     ident = layer_id(index, layer)
     symbol = f"nnmap_{ident}"
-    store = None if clip is None else requantized_store(gemm, PARAMS)
+    store = None if alu is None else requantized_store(gemm, PARAMS)
     module = scheduled_vta_module(kernel, gemm, symbol, store)
-    results = f"{gemm.planes} plane(s)" if clip is None else "ALU requantization"
+    results = f"{gemm.planes} plane(s)" if alu is None else "ALU requantization"
     tile = f"{gemm.m}x{gemm.n}x{gemm.r} entries, {results}"
     source = plain_c_kernel(
         module, kernel.params, symbol, _comment(layer, mapping, tile), (VTA_HEADER,), _PASS_CONFIG
     )
     head = f"\n{source.prototype} {{"
-    helpers = helper_source(symbol, gemm, clip)
+    helpers = helper_source(symbol, gemm, alu)
     definition = source.definition.replace(head, f"\n{helpers}{head}", 1)
     constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
     return LayerCode(
@@ -118,7 +118,7 @@ def vta_hardware_code(
 ) -> LayerCode:
     """The kernel of one layer requantized by VTA's ALU (``numerics="hardware"``)."""
     kernel, gemm, requant = vta_hardware_kernel(layer, graph, mapping.mapping, CONFIG)
-    return _layer_code(layer, index, mapping, kernel, gemm, (requant.low, requant.high))
+    return _layer_code(layer, index, mapping, kernel, gemm, requant.ops())
 
 
 def emulator_files() -> dict[str, str]:

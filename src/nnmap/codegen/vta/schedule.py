@@ -109,9 +109,9 @@ def requantized_store(gemm: VtaGemm, params: str) -> StoreStage:
 
     def arguments(block: s_tir.SBlock) -> list[tirx.PrimExpr]:
         tile = _region(block, "alu", (gemm.m, gemm.n, gemm.block_out))
-        requant = [r for r in block.reads if r.source.name == params][0]
+        operands = [r for r in block.reads if r.source.name == params][0]
         first_row, first_block = (tirx.Cast("int32", span.min) for span in tile.region[:2])
-        return [tile.source.access_ptr("w"), requant.source.access_ptr("r"), first_row,
+        return [tile.source.access_ptr("w"), operands.source.access_ptr("r"), first_row,
                 first_block]
 
     return StoreStage("alu", arguments)
