@@ -13,7 +13,6 @@ from nnmap.errors import MappingError
 from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Memory
 from nnmap.ir.workload import LOOPS, Workload, conv_workload, gemm_workload
 from nnmap.mapping import Mapping, cost, search_result
-from nnmap.mapping.cost import evaluate
 from nnmap.mapping.problem import problem_of
 from nnmap.mapping.space import spatial_options, tile_candidates
 from nnmap.targets import get_target
@@ -37,7 +36,8 @@ def toy(stationary: bool) -> ExecModule:
 
 
 def exhaustive_best(workload: Workload, module: ExecModule) -> float:
-    """The least cost over the whole candidate space, every loop order included (no pruning)."""
+    """The least cost over the whole candidate space, every loop order included (no pruning);
+    on a module whose code generator runs the layer as a command stream, the stream's cost."""
     problem = problem_of(workload, module)
     operands = ("I", "W", "O")
     subsets = [
@@ -56,7 +56,7 @@ def exhaustive_best(workload: Workload, module: ExecModule) -> float:
             for order in permutations(active):
                 for buffered in subsets:
                     mapping = Mapping(spatial, (tile,), (idle + order,), (buffered,))
-                    result = evaluate(problem, mapping)
+                    result = cost(workload, mapping, module)
                     if result.fits:
                         best = min(best, result.total_cycles)
     return best

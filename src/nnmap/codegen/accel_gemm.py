@@ -5,7 +5,8 @@ staged[m, r] * weight[r, n]`` with m the output pixels, n the output channels an
 ``FY*FX*C`` (channels last); the host gathers ``staged`` (im2col) and requantizes the int32
 results with TFLite's arithmetic. This module holds the accelerator-independent pieces: the
 operands, the gather, the requantization stage, reading a layer's Mapping as GEMM tile sizes and
-loop order, and small TIR rewrites both the Gemmini and the VTA lowering need.
+loop order (from ``nnmap.mapping.gemm_tiling``, which the cost models share), and small TIR
+rewrites both the Gemmini and the VTA lowering need.
 
 The first three are still defined in ``nnmap.codegen.gemmini.lower`` and re-exported here under
 public names; they should move here (and Gemmini import them from here).
@@ -18,40 +19,34 @@ from collections.abc import Callable, Sequence
 from tvm import ir, s_tir, tirx
 
 from nnmap.codegen.gemmini.lower import _conv_gather, _gemm_operands, _requantized
-from nnmap.mapping.model import Mapping
+from nnmap.mapping.gemm_tiling import (
+    M_LOOPS,
+    N_LOOPS,
+    R_LOOPS,
+    ceil_div,
+    even_tile,
+    m_loops_first,
+    tile_product,
+)
 
-M_LOOPS, N_LOOPS, R_LOOPS = ("B", "OY", "OX"), ("K",), ("C", "FY", "FX")
+__all__ = [
+    "M_LOOPS",
+    "N_LOOPS",
+    "R_LOOPS",
+    "around_root_stmt",
+    "ceil_div",
+    "conv_gather",
+    "even_tile",
+    "gemm_operands",
+    "init_from_bias",
+    "m_loops_first",
+    "requantized",
+    "tile_product",
+]
 
 gemm_operands = _gemm_operands
 conv_gather = _conv_gather
 requantized = _requantized
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def tile_product(mapping: Mapping, loops: tuple[str, ...], level: int = 0) -> int:
-    """The number of iterations of ``loops`` one level-``level`` tile of ``mapping`` holds."""
-    total = 1
-    for loop in loops:
-        total *= mapping.tile(level, loop)
-    return total
-
-
-def m_loops_first(mapping: Mapping, level: int = 0) -> bool:
-    """Whether the mapping steps through output pixels (B/OY/OX) outside output channels (K)."""
-    order = mapping.orders[level]
-    first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
-    first_n = order.index("K") if "K" in order else len(order)
-    return first_m <= first_n
-
-
-def even_tile(total: int, wanted: int, limit: int) -> int:
-    """A tile of at most ``min(wanted, limit)`` (at least 1) that splits ``total`` into equal
-    tiles with the least padding: ceil(total / tiles) for the fewest tiles allowed."""
-    cap = max(1, min(wanted, limit, total))
-    return ceil_div(total, ceil_div(total, cap))
 
 
 def init_from_bias(

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from nnmap.ir.graph import Graph
 from nnmap.ir.layers import Add, Conv2D, FullyConnected, Layer, Pool2D
 
 LOOPS = ("B", "K", "C", "OY", "OX", "FY", "FX")
+INT8_MAGNITUDE = 128  # the largest |int8|
 
 # Which loops index each operand (the access functions in loop-relevance form). The input is also
 # indexed by OY/OX through the sliding window: its extent along Y is (OY-1)*sy + (FY-1)*dy + 1.
@@ -35,6 +38,10 @@ class Workload:
     dilation: tuple[int, int] = (1, 1)
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)
     has_weights: bool = True
+    # Largest |int32 result| of the layer's integer GEMM over its output channels, from its
+    # weights: |bias - zp_in * sum w| + 128 * sum |w| (int8 inputs); None where the weights are
+    # not known (a workload built from sizes alone) or not int8.
+    result_bound: int | None = None
 
     def __post_init__(self) -> None:
         if set(self.loops) != set(LOOPS):
@@ -80,12 +87,12 @@ def workload_of(graph: Graph, layer: Layer) -> Workload | None:
         loops = {"B": out[0], "K": k, "C": c_per_group, "OY": out[1], "OX": out[2],
                  "FY": fy, "FX": fx}
         return Workload(layer.name, kind, loops, layer.groups, layer.stride, layer.dilation,
-                        layer.padding)
+                        layer.padding, result_bound=result_bound(graph, layer))
     if isinstance(layer, FullyConnected):
         n_out, n_in = layer.weight.shape
         rows = graph.tensor(layer.output).size // n_out
         loops = {"B": rows, "K": n_out, "C": n_in, "OY": 1, "OX": 1, "FY": 1, "FX": 1}
-        return Workload(layer.name, "dense", loops)
+        return Workload(layer.name, "dense", loops, result_bound=result_bound(graph, layer))
     if isinstance(layer, Pool2D):
         loops = {"B": out[0], "K": 1, "C": 1, "OY": out[1], "OX": out[2],
                  "FY": layer.kernel[0], "FX": layer.kernel[1]}
@@ -96,6 +103,18 @@ def workload_of(graph: Graph, layer: Layer) -> Workload | None:
         loops = {"B": 1, "K": 1, "C": 1, "OY": 1, "OX": size, "FY": 1, "FX": 1}
         return Workload(layer.name, "add", loops, has_weights=False)
     return None
+
+
+def result_bound(graph: Graph, layer: Conv2D | FullyConnected) -> int | None:
+    """The static bound on |accumulator| of an int8 layer (``Workload.result_bound``): per output
+    channel, the bias with the input zero point folded in plus 128 * sum |w|, largest channel."""
+    if layer.weight.dtype != np.int8:
+        return None
+    zero_point = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    weights = layer.weight.astype(np.int64).reshape(layer.weight.shape[0], -1)
+    folded = layer.bias.astype(np.int64) - zero_point * weights.sum(axis=1)
+    bound = np.abs(folded) + INT8_MAGNITUDE * np.abs(weights).sum(axis=1)
+    return int(bound.max(initial=0))
 
 
 def gemm_workload(name: str, m: int, n: int, k: int) -> Workload:

@@ -45,6 +45,7 @@ from nnmap.mapping.space import (
     representative_orders,
     spatial_options,
 )
+from nnmap.mapping.vta_cost import runs_as_vta_stream, search_vta_stream
 
 log = logging.getLogger(__name__)
 DIM_ORDER = (5, 6, 2, 1, 4, 3, 0)  # FY, FX (small, usually whole) then C, K, OX, OY, B
@@ -83,8 +84,15 @@ def search_below(
     """The optimum if it costs fewer than ``cutoff`` cycles, else None (pruned against it)."""
     problem = problem_of(workload, module)
     check_runnable(problem)
-    if runs_as_gemm_stream(workload, module):
-        found = search_gemm_stream(workload, module, cutoff)
+    stream_search = (
+        search_gemm_stream
+        if runs_as_gemm_stream(workload, module)
+        else search_vta_stream
+        if runs_as_vta_stream(workload, module)
+        else None
+    )
+    if stream_search is not None:
+        found = stream_search(workload, module, cutoff)
         if found is None:
             return None
         mapping, best, candidates, seconds = found

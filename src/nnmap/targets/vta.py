@@ -70,6 +70,7 @@ VTA = ExecModule(
     supports=SupportRule(kinds=("conv", "dense")),
     instructions=INSTRUCTIONS,
     timing={
+        "vta_stream": 1,  # nnmap's VTA code generator drives it (cost: nnmap.mapping.vta_cost)
         "alu_imm_overhead": 46,  # vta.md cost table: ALU immediate x + 46
         "alu_tensor_overhead": 46,  # vta.md cost table: ALU tensor-tensor 2x + 46
         "layer_overhead": 38 + 50 + 39,  # vta.md: no-ops of the compute/memory/store stages

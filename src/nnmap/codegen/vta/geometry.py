@@ -6,6 +6,7 @@ pixel's BLOCK_OUT int32 sums (BATCH = 1: pixels are not blocked). A tile is ``m`
 channel blocks x ``r`` reduction blocks; the layer's Mapping gives the wanted sizes (its level-0
 tile: B*OY*OX pixels, K channels, C*FY*FX reduction), clipped so that two input and two weight
 tiles (double buffering) and one accumulator tile fit. The padded dimensions are whole tiles.
+The rule is ``nnmap.mapping.vta.vta_tile``, shared with the cost model.
 
 Exactness: STORE keeps an accumulator's low 8 bits, so the int32 results leave VTA as byte
 planes (ALU SHR by 8 between stores). ``planes`` is how many bytes hold every result, from the
@@ -18,21 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnmap.codegen.accel_gemm import (
-    M_LOOPS,
-    N_LOOPS,
-    R_LOOPS,
-    ceil_div,
-    even_tile,
-    m_loops_first,
-    tile_product,
-)
 from nnmap.errors import MappingError
+from nnmap.ir.workload import INT8_MAGNITUDE
 from nnmap.mapping.model import Mapping
+from nnmap.mapping.vta import SLOTS, VtaBuffers, planes_for_bound, vta_tile
 from nnmap.targets.vta_intrinsics import VtaConfig
 
-SLOTS = 2  # input and weight tiles are double-buffered
-INT8_MAGNITUDE = 128
+__all__ = ["INT8_MAGNITUDE", "SLOTS", "VtaGemm", "result_planes", "vta_gemm"]
 
 
 @dataclass(frozen=True)
@@ -64,38 +57,34 @@ def result_planes(matrix: np.ndarray, bias: np.ndarray) -> int:
     bound = np.abs(bias.astype(np.int64)) + INT8_MAGNITUDE * np.abs(
         matrix.astype(np.int64)
     ).sum(axis=0)
-    largest = int(bound.max(initial=0))
-    planes = 1
-    while largest >= 1 << (8 * planes - 1):
-        planes += 1
-    return min(planes, 4)
+    return planes_for_bound(int(bound.max(initial=0)))
 
 
 def vta_gemm(
     name: str, matrix: np.ndarray, bias: np.ndarray, rows: int, mapping: Mapping, config: VtaConfig
 ) -> VtaGemm:
-    """The tiled GEMM of layer ``name`` (weights ``matrix`` [r, n]) under ``mapping``."""
+    """The tiled GEMM of layer ``name`` (weights ``matrix`` [r, n]) under ``mapping``: the tile
+    of ``nnmap.mapping.vta.vta_tile``, the rule the cost model times."""
     if config.batch != 1:
         raise MappingError(f"layer {name}: VTA code generation needs BATCH = 1 (the default)")
     depth, channels = matrix.shape
-    bi, bo = config.block_in, config.block_out
-    r_total, n_total = ceil_div(depth, bi), ceil_div(channels, bo)
-    inp_slot, wgt_slot = config.inp_entries // SLOTS, config.wgt_entries // SLOTS
-    r = even_tile(r_total, ceil_div(tile_product(mapping, R_LOOPS), bi), min(inp_slot, wgt_slot))
-    n = even_tile(n_total, ceil_div(tile_product(mapping, N_LOOPS), bo), wgt_slot // r)
-    m = even_tile(rows, tile_product(mapping, M_LOOPS), min(inp_slot // r, config.acc_entries // n))
+    buffers = VtaBuffers(
+        config.block_in, config.block_out, config.inp_entries, config.wgt_entries,
+        config.acc_entries,
+    )
+    tile = vta_tile(rows, depth, channels, mapping, buffers)
     return VtaGemm(
         rows=rows,
         channels=channels,
         depth=depth,
-        m=m,
-        n=n,
-        r=r,
-        rows_padded=ceil_div(rows, m) * m,
-        n_blocks=ceil_div(n_total, n) * n,
-        r_blocks=ceil_div(r_total, r) * r,
+        m=tile.m,
+        n=tile.n,
+        r=tile.r,
+        rows_padded=tile.rows_padded,
+        n_blocks=tile.n_blocks,
+        r_blocks=tile.r_blocks,
         planes=result_planes(matrix, bias),
-        m_outer=m_loops_first(mapping),
-        block_in=bi,
-        block_out=bo,
+        m_outer=tile.m_outer,
+        block_in=config.block_in,
+        block_out=config.block_out,
     )

@@ -1,0 +1,167 @@
+"""The VTA cost model against the emulator: small layers (edge tiles, strides, padding, several
+output tiles and reduction steps, one to four byte planes) compiled with nnmap's mapping and with
+TVM's reference VTA tiling, each layer's modelled cycles within 2% of its emulated cycles; the
+planes the model assumes equal those the code generator emits; and the stream model's
+extrapolation against simulating every command.
+
+Why 2% and not the issue's 10%: the model replays the emulator's schedule command by command
+(same costs, same token rules); what it cannot see is the micro-op buffer recycled across layers,
+which adds at most one micro-op load to a layer and does not happen in graphs this small."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnmap
+from nnmap.codegen.accel_gemm import gemm_operands
+from nnmap.codegen.vta.geometry import vta_gemm
+from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
+from nnmap.ir.workload import workload_of
+from nnmap.mapping.baselines import vta_reference
+from nnmap.mapping.cost import cost
+from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.mapping.vta import planes_for_bound
+from nnmap.mapping.vta_stream import (
+    SIMULATED_GEMMS,
+    VtaStreamShape,
+    VtaTiming,
+    simulate,
+    stream_cycles,
+)
+from nnmap.targets import get_target
+from nnmap.targets.vta import VTA
+from nnmap.targets.vta_intrinsics import CONFIG
+
+RNG = np.random.default_rng(29)
+BOUND = 0.02
+
+
+def _requant(channels: int) -> Requant:
+    return Requant.from_scales(0.05, RNG.uniform(0.0005, 0.01, channels), 0.3)
+
+
+def fc_graph(rows: int, out: int, depth: int, weight: int, bias: int) -> Graph:
+    """One FC layer; ``weight`` and ``bias`` bound the magnitudes (and so the byte planes)."""
+    tensors = {
+        "x": Tensor("x", (1, rows, depth), "int8", 0.05, 0),
+        "y": Tensor("y", (1, rows, out), "int8", 0.3, -2),
+    }
+    layer = FullyConnected(
+        name="fc",
+        inputs=("x",),
+        output="y",
+        weight=RNG.integers(-weight, weight + 1, (out, depth)).astype(np.int8),
+        bias=RNG.integers(-bias, bias + 1, out).astype(np.int32),
+        requant=_requant(out),
+        clamp=Clamp.int8(),
+    )
+    return Graph("fc", tensors, (layer,), ("x",), ("y",))
+
+
+def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
+    pad = kernel // 2
+    side = (size + 2 * pad - kernel) // stride + 1
+    tensors = {
+        "x": Tensor("x", (1, size, size, channels), "int8", 0.05, -3),
+        "y": Tensor("y", (1, side, side, out), "int8", 0.2, 4),
+    }
+    layer = Conv2D(
+        name="conv",
+        inputs=("x",),
+        output="y",
+        weight=RNG.integers(-127, 128, (out, kernel, kernel, channels)).astype(np.int8),
+        bias=RNG.integers(-4000, 4000, out).astype(np.int32),
+        stride=(stride, stride),
+        dilation=(1, 1),
+        padding=(pad, pad, pad, pad),
+        groups=1,
+        requant=_requant(out),
+        clamp=Clamp(0, 127),
+    )
+    return Graph("conv", tensors, (layer,), ("x",), ("y",))
+
+
+GRAPHS = {
+    "fc-2planes": lambda: fc_graph(3, 40, 37, 1, 100),
+    "fc-4planes": lambda: fc_graph(40, 200, 300, 127, 1 << 30),
+    "conv-stride2": lambda: conv_graph(9, 20, 24, 3, 2),
+    "conv-3x3": lambda: conv_graph(14, 48, 40, 3, 1),
+    "conv-tiles": lambda: conv_graph(28, 32, 64, 3, 1),
+}
+
+
+def _reference(graph: Graph) -> list[LayerMapping]:
+    """nnmap's placement with TVM's reference tiling on VTA layers, costed for that tiling."""
+    target = get_target("vta")
+    module = target.module("vta")
+    result = []
+    for mapped in map_graph(graph, target):
+        if mapped.module == "vta":
+            mapping = vta_reference(mapped.workload, module)
+            mapped = replace(mapped, mapping=mapping, cost=cost(mapped.workload, mapping, module))
+        result.append(mapped)
+    return result
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("which", ["nnmap", "reference"])
+def test_modelled_within_bound_of_emulated(
+    name: str, which: str, tmp_path: Path, record_line: Callable[[str], None]
+) -> None:
+    graph = GRAPHS[name]()
+    mappings = _reference(graph) if which == "reference" else None
+    artifact = nnmap.compile(graph, target="vta", out_dir=tmp_path / "a", layer_mappings=mappings)
+    shape = graph.tensor(graph.inputs[0]).shape
+    artifact.measure_cycles([RNG.integers(-128, 128, shape).astype(np.int8)])
+    layers = [entry for entry in artifact.report["layers"] if entry["module"] == "vta"]
+    assert layers
+    for entry in layers:
+        emulated, modelled = entry["emulated_cycles"], entry["modelled_cycles"]
+        deviation = abs(modelled - emulated) / emulated
+        record_line(
+            f"vta {which} {name} {entry['name']}: emulated {emulated} "
+            f"modelled {modelled:.0f} |dev| {deviation:.1%}"
+        )
+        assert deviation <= BOUND
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_workload_planes_are_the_code_generators(name: str) -> None:
+    """The planes the model derives from ``Workload.result_bound`` are those the code emits."""
+    graph = GRAPHS[name]()
+    (layer,) = graph.layers
+    assert isinstance(layer, Conv2D | FullyConnected)
+    workload = workload_of(graph, layer)
+    assert workload is not None
+    matrix, bias = gemm_operands(layer, int(graph.tensor("x").zero_point or 0))
+    rows = graph.tensor(layer.output).size // matrix.shape[1]
+    mapping = map_graph(graph, get_target("vta"))[0].mapping
+    gemm = vta_gemm(layer.name, matrix, bias, rows, mapping, CONFIG)
+    assert planes_for_bound(workload.result_bound) == gemm.planes
+
+
+def test_plane_counts_span_one_to_four() -> None:
+    assert [planes_for_bound(b) for b in (0, 127, 128, 32767, 32768, 1 << 23, None)] == [
+        1, 1, 2, 2, 3, 4, 4
+    ]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        VtaStreamShape(1, 1, 1, 50, 50, 1),
+        VtaStreamShape(7, 13, 11, 9, 301, 4),
+        VtaStreamShape(59, 1, 13, 1, 3001, 1),
+        VtaStreamShape(16, 4, 8, 41, 60, 2),
+        VtaStreamShape(64, 8, 2, 33, 81, 3),
+    ],
+)
+def test_extrapolated_stream_equals_the_full_simulation(shape: VtaStreamShape) -> None:
+    assert shape.steps * shape.tiles > SIMULATED_GEMMS  # extrapolated, not simulated whole
+    timing = VtaTiming.of(VTA)
+    assert stream_cycles(timing, shape).total == simulate(timing, shape)
