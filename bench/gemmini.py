@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 import nnmap
+from nnmap.codegen.artifact import Artifact
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
 from nnmap.ir.workload import Workload
 from nnmap.mapping.baselines import gemmini_default
@@ -135,7 +136,13 @@ def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) ->
         RNG.integers(-128, 128, graph.tensor(name).shape).astype(np.int8) for name in graph.inputs
     ]
     artifact.measure_cycles(inputs)
-    layers = [
+    layers = accelerator_layers(artifact, "gemmini")
+    return {"compile_s": seconds, "layers": layers, "cycles": sum(e["emulated"] for e in layers)}
+
+
+def accelerator_layers(artifact: Artifact, module: str) -> list[dict]:
+    """Per layer on ``module`` (after ``measure_cycles``): emulated and modelled cycles, MACs."""
+    return [
         {
             "layer": entry["name"],
             "emulated": entry["emulated_cycles"],
@@ -143,9 +150,8 @@ def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) ->
             "macs": entry["macs"],
         }
         for entry in artifact.report["layers"]
-        if entry["module"] == "gemmini"
+        if entry["module"] == module
     ]
-    return {"compile_s": seconds, "layers": layers, "cycles": sum(e["emulated"] for e in layers)}
 
 
 def run_graph(kind: str, graph: Graph, work: Path) -> dict:
@@ -169,12 +175,14 @@ def geomean(values: list[float]) -> float:
 
 def agreement(rows: list[dict]) -> dict:
     """|modelled - emulated| / emulated over every emulated layer (both mappings)."""
-    errors = sorted(
-        abs(layer["modelled"] - layer["emulated"]) / layer["emulated"]
-        for row in rows
-        for run in (row["nnmap"], row["baseline"])
-        for layer in run["layers"]
-    )
+    runs = [run for row in rows for run in (row["nnmap"], row["baseline"])]
+    return deviation_summary([layer for run in runs for layer in run["layers"]])
+
+
+def deviation_summary(layers: list[dict]) -> dict:
+    """The distribution of |modelled - emulated| / emulated over ``layers`` (as
+    ``accelerator_layers`` gives them)."""
+    errors = sorted(abs(e["modelled"] - e["emulated"]) / e["emulated"] for e in layers)
     return {
         "layers": len(errors),
         "min": errors[0],
@@ -238,7 +246,12 @@ def print_tables(rows: list[dict], summary: dict) -> None:
             f"utilization of peak on {util['problems']} GEMMs >= {LARGE_GEMM_MACS:.0e} MACs: "
             f"median {util['median']:.1%}, max {util['max']:.1%}"
         )
-    console.print(
+    console.print(deviation_line(agree))
+
+
+def deviation_line(agree: dict) -> str:
+    """One line of ``deviation_summary``'s figures."""
+    return (
         f"|modelled - emulated| / emulated over {agree['layers']} layers: min {agree['min']:.1%}"
         f" median {agree['median']:.1%} p90 {agree['p90']:.1%} max {agree['max']:.1%}; "
         f"within 10%: {agree['within_10pct']:.0%}"

@@ -11,7 +11,9 @@ are the only ones with C < 16), so their speedups are tiling only.
 
 Problems: a DeepBench subset (GEMMs and convolutions up to ``--max-macs`` MACs, evenly spread,
 plus every convolution with C < 16 in that range) and the four models. Cycles are VTA's emulated
-cycles (host stages are not counted). Writes bench/results/vta.json.
+cycles (host stages are not counted). Also the cost model against the emulator: per VTA layer
+of every problem, both mappings, |modelled - emulated| / emulated (its distribution in the
+summary). Writes bench/results/vta.json.
 """
 
 from __future__ import annotations
@@ -25,13 +27,23 @@ from math import exp, log
 from pathlib import Path
 
 import numpy as np
-from gemmini import DEEPBENCH, MLPERF, _spread, conv_graph, gemm_graph
+from gemmini import (
+    DEEPBENCH,
+    MLPERF,
+    _spread,
+    accelerator_layers,
+    conv_graph,
+    deviation_line,
+    deviation_summary,
+    gemm_graph,
+)
 from rich.console import Console
 from rich.table import Table
 
 import nnmap
 from nnmap.ir import Conv2D, Graph
 from nnmap.mapping.baselines import vta_reference
+from nnmap.mapping.cost import cost
 from nnmap.mapping.graph import LayerMapping, map_graph
 from nnmap.targets import get_target
 
@@ -60,19 +72,24 @@ def channel_padded(graph: Graph) -> Graph:
 def reference_mappings(graph: Graph) -> list[LayerMapping]:
     target = get_target("vta")
     module = target.module("vta")
-    return [
-        replace(m, mapping=vta_reference(m.workload, module)) if m.module == "vta" else m
-        for m in map_graph(graph, target)
-    ]
+    result = []
+    for mapped in map_graph(graph, target):
+        if mapped.module == "vta":
+            mapping = vta_reference(mapped.workload, module)
+            mapped = replace(mapped, mapping=mapping, cost=cost(mapped.workload, mapping, module))
+        result.append(mapped)
+    return result
 
 
-def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) -> int:
-    """VTA's emulated cycles of one inference on a random input."""
+def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) -> dict:
+    """VTA's emulated cycles of one inference on a random input, in all and per VTA layer
+    (emulated and modelled)."""
     artifact = nnmap.compile(graph, target="vta", out_dir=out_dir, layer_mappings=mappings)
     inputs = [
         RNG.integers(-128, 128, graph.tensor(name).shape).astype(np.int8) for name in graph.inputs
     ]
-    return sum(artifact.measure_cycles(inputs).values())
+    cycles = sum(artifact.measure_cycles(inputs).values())
+    return {"cycles": cycles, "layers": accelerator_layers(artifact, "vta")}
 
 
 def run_problem(kind: str, graph: Graph, work: Path) -> dict:
@@ -86,9 +103,11 @@ def run_problem(kind: str, graph: Graph, work: Path) -> dict:
         "name": graph.name,
         "macs": sum(graph.macs(layer) for layer in graph.layers),
         "input_channels": channels,
-        "nnmap_cycles": ours,
-        "reference_cycles": base,
-        "speedup": base / ours if ours else float("nan"),
+        "nnmap_cycles": ours["cycles"],
+        "reference_cycles": base["cycles"],
+        "speedup": base["cycles"] / ours["cycles"] if ours["cycles"] else float("nan"),
+        "nnmap_layers": ours["layers"],
+        "reference_layers": base["layers"],
     }
 
 
@@ -125,12 +144,15 @@ def summarize(rows: list[dict]) -> dict:
             "speedup_geomean": geomean([r["speedup"] for r in few]),
         },
         "other_problems_speedup_geomean": geomean([r["speedup"] for r in rest]),
+        "model_vs_emulator": deviation_summary(
+            [layer for r in rows for run in ("nnmap", "reference") for layer in r[f"{run}_layers"]]
+        ),
     }
 
 
 def print_table(rows: list[dict], summary: dict) -> None:
     table = Table(title="VTA, emulated cycles: nnmap vs TVM's reference schedule")
-    for column in ("problem", "C", "MACs", "nnmap", "reference", "speedup"):
+    for column in ("problem", "C", "MACs", "nnmap", "reference", "speedup", "nnmap modelled"):
         table.add_column(column, justify="right")
     for r in sorted(rows, key=lambda r: (r["input_channels"] or BLOCK_IN) >= BLOCK_IN):
         table.add_row(
@@ -140,6 +162,7 @@ def print_table(rows: list[dict], summary: dict) -> None:
             f"{r['nnmap_cycles']:,}",
             f"{r['reference_cycles']:,}",
             f"{r['speedup']:.2f}x",
+            f"{sum(layer['modelled'] for layer in r['nnmap_layers']):,.0f}",
         )
     console.print(table)
     speed, few = summary["speedup_geomean"], summary["few_input_channels"]
@@ -149,6 +172,7 @@ def print_table(rows: list[dict], summary: dict) -> None:
         f"({len(few['problems'])} problems) {few['speedup_geomean']:.2f}x, the others "
         f"{summary['other_problems_speedup_geomean']:.2f}x"
     )
+    console.print(f"VTA layers: {deviation_line(summary['model_vs_emulator'])}")
 
 
 def main() -> None:
