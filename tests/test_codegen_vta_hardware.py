@@ -5,6 +5,9 @@ zoo model runs end to end reporting its deviation."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from math import inf
@@ -51,17 +54,23 @@ def conv_graph() -> Graph:
     return Graph("vta_hw_conv", tensors, (conv,), ("x",), ("y",))
 
 
-def fc_graph() -> Graph:
+def fc_graph(weight_scales: np.ndarray | None = None) -> Graph:
     """300 -> 33 features (a partial channel block: the host copies it out), fused ReLU."""
+    scales = RNG.uniform(0.0005, 0.002, 33) if weight_scales is None else weight_scales
     fc = FullyConnected(
         name="fc", inputs=("x",), output="y",
         weight=RNG.integers(-127, 128, (33, 300)).astype(np.int8),
         bias=RNG.integers(-20000, 20000, 33).astype(np.int32),
-        requant=Requant.from_scales(0.05, RNG.uniform(0.0005, 0.002, 33), 0.3),
+        requant=Requant.from_scales(0.05, scales, 0.3),
         clamp=Clamp(0, 127),
     )
     tensors = {"x": _t("x", (1, 300), 0.05, 4), "y": _t("y", (1, 33), 0.3, -20)}
     return Graph("vta_hw_fc", tensors, (fc,), ("x",), ("y",))
+
+
+def fc_shared_graph() -> Graph:
+    """As ``fc_graph`` with one weight scale: one multiplier, a MUL immediate, nothing loaded."""
+    return fc_graph(np.full(33, 0.001))
 
 
 def _compile_on_vta(graph: Graph, out: Path, reference: bool) -> Artifact:
@@ -109,7 +118,9 @@ def _error_bound(layer: Conv2D | FullyConnected, graph: Graph) -> int:
     return 1 + int(np.ceil((error + requant.multiplier * scale / 2).max()))
 
 
-@pytest.mark.parametrize("build", [conv_graph, fc_graph], ids=["conv", "fc"])
+@pytest.mark.parametrize(
+    "build", [conv_graph, fc_graph, fc_shared_graph], ids=["conv", "fc", "fc_shared"]
+)
 @pytest.mark.parametrize("reference", [False, True], ids=["nnmap", "vta_reference"])
 def test_hardware_kernel_is_the_alu_model(
     build: Callable[[], Graph], reference: bool, tmp_path: Path
@@ -137,12 +148,14 @@ def test_hardware_kernel_is_the_alu_model(
     kernel = next(artifact.path.glob("layer_00_*.c")).read_text()
     assert kernel.count("VTAStoreBuffer2D(") == 1 and "VTAPushALUOp(" in kernel
     assert "_shift_uops" not in kernel
+    loads = 3 if requant.ops().multiplier is not None else 4  # input, weight, bias, multipliers
+    assert kernel.count("VTALoadBuffer2D(") == loads
+    assert (build is fc_shared_graph) == (loads == 3)
 
 
 def test_alu_multipliers_cannot_overflow() -> None:
     """Each channel's 16-bit multiplier times its accumulator bound with the addend stays inside
-    int32; a larger bound gets a smaller shift; one multiplier for all channels is an
-    immediate."""
+    int32; a larger bound gets a smaller shift."""
     layer = fc_graph().layers[0]
     assert isinstance(layer, FullyConnected)
     matrix, bias = gemm_operands(layer, 4)
@@ -153,9 +166,6 @@ def test_alu_multipliers_cannot_overflow() -> None:
     assert requant.ops().multiplier is None
     wide = alu_requant(layer, matrix, bias + (1 << 26), -20)
     assert wide.shift < requant.shift and np.all(wide.multiplier <= requant.multiplier)
-    shared = replace(layer, requant=Requant.from_scales(0.05, np.full(33, 0.001), 0.3))
-    ops = alu_requant(shared, matrix, bias, -20).ops()
-    assert ops.multiplier is not None and 0 < ops.multiplier <= IMM_MAX
 
 
 def test_zoo_model_runs_with_hardware_numerics(tmp_path: Path) -> None:
@@ -169,3 +179,17 @@ def test_zoo_model_runs_with_hardware_numerics(tmp_path: Path) -> None:
     deviation = Deviation.between(run_batch(graph, inputs), artifact.run_batch(inputs))
     assert 0 < deviation.max_abs <= 8
     assert deviation.top1_agreement >= 0.9
+
+
+def test_run_reports_the_deviation_on_vta() -> None:
+    """``nnmap run --target vta --numerics hardware`` prints the deviation and top-1 agreement."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nnmap", "run", "zoo:kws", "--target", "vta", "--numerics",
+         "hardware", "--inputs", "10", "--seed", "3"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "hardware numerics" in result.stdout
+    top1 = re.search(r"top-1 agreement\s*│\s*(\d+)%", result.stdout)
+    assert "share of differing values" in result.stdout and top1 is not None, result.stdout
+    assert int(top1.group(1)) >= 90
