@@ -111,7 +111,7 @@ def test_latency_adds_emulated_accelerator_and_modelled_host_cycles(compiled: Co
     )
     for entry in report["layers"]:
         if entry["module"] == "gemmini":
-            assert set(entry["host_stages"]) == {"im2col gather", "requantization"}
+            assert set(entry["host_stages"]) == {"im2col gather", "bias add and requantization"}
             assert 0 < entry["utilization"] <= 1
         elif entry["kind"] != "Reshape":
             assert entry["host_cycles"] > 0 and entry["emulated_cycles"] is None

@@ -115,10 +115,13 @@ def test_modelled_within_bound_of_emulated(
 @pytest.mark.parametrize(
     "shape",
     [
-        StreamShape(1, 1, 1, 1, False),
-        StreamShape(2, 3, 9, 5, True),
-        StreamShape(4, 8, 7, 6, False),
-        StreamShape(1, 16, 12, 4, False),
+        StreamShape(1, 1, 1, 1, 1, False),
+        StreamShape(2, 3, 9, 1, 5, True),
+        StreamShape(4, 8, 7, 1, 6, False),
+        StreamShape(1, 16, 12, 1, 4, False),
+        StreamShape(2, 4, 9, 3, 5, True, resident=True),
+        StreamShape(3, 1, 6, 4, 4, True, resident=True),
+        StreamShape(2, 2, 1, 3, 5, False, resident=True),
     ],
 )
 def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:

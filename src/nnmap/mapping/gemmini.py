@@ -3,7 +3,7 @@
 The code generator (``nnmap.codegen.gemmini``) runs every dense conv and fully connected layer
 as ``gemm[m, n] = bias[n] + sum_r staged[m, r] * weight[r, n]`` on dimensions padded to whole
 DIM blocks (M: output pixels ``B*OY*OX``, N: output channels ``K``, R: the window ``C*FY*FX``),
-exact mode: int32 bias moved into the accumulator, int32 results moved out at full width.
+exact mode: int32 results moved out at full width, the bias added on the host.
 ``gemm_tiles`` is the one rule that turns a layer's Mapping into that GEMM's output tile; the
 schedule emits it and the cost model (``nnmap.mapping.gemmini_stream``) times it.
 """
@@ -32,12 +32,15 @@ class GemmShape:
 @dataclass(frozen=True)
 class GemmTiles:
     """The output tile held in the accumulator (m x n), the order of the m/n tile loops ("m" or
-    "n" outermost) and whether output tiles alternate between two accumulator halves."""
+    "n" outermost), whether output tiles alternate between two accumulator halves and whether
+    the input panel of an m tile (m x the whole reduction) stays in the scratchpad across its n
+    tiles (else input blocks stream with the weights, one reduction column at a time)."""
 
     m: int
     n: int
     outer_first: str
     double_acc: bool
+    resident_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class GemminiGeometry:
         spad = module.memory_for(0, "I")
         acc = module.memory_for(0, "O")
         return GemminiGeometry(dim, spad.size // dim, acc.size // (dim * module.array.acc_bytes))
+
+
+def input_area_rows(geometry: GemminiGeometry) -> int:
+    """Scratchpad rows for input blocks: the first three quarters (weights use the last one)."""
+    return 3 * geometry.spad_rows // 4
 
 
 def pad_to(size: int, dim: int) -> int:
@@ -83,7 +91,10 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     DIM blocks, then down to a divisor of the padded dimension (TIR tensorizes whole tiles only)
     that fits the accumulator. The reduction is not tiled: it streams through the scratchpad one
     DIM-deep block column at a time, so the mapping's C/FY/FX tiles do not change the code.
-    Output tiles are double-buffered when the mapping double-buffers O and two tiles fit.
+    Output tiles are double-buffered when the mapping double-buffers O and two tiles fit. The
+    input panel of an m tile stays resident across the n tiles when the mapping's level-0 tile
+    holds the whole reduction with the m loops outside K, there are several n tiles and the
+    panel fits the input area of the scratchpad.
     """
     dim = geometry.dim
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
@@ -95,4 +106,12 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
     first_n = order.index("K") if "K" in order else len(order)
     double = "O" in mapping.double_buffered[0] and 2 * m_blocks * n_blocks <= acc_blocks
-    return GemmTiles(m_blocks * dim, n_blocks * dim, "m" if first_m <= first_n else "n", double)
+    outer = "m" if first_m <= first_n else "n"
+    whole_r = pad_to(prod(mapping.tile(0, loop) for loop in R_LOOPS), dim) >= shape.r
+    resident = (
+        outer == "m"
+        and whole_r
+        and shape.n > n_blocks * dim
+        and m_blocks * shape.r <= input_area_rows(geometry)
+    )
+    return GemmTiles(m_blocks * dim, n_blocks * dim, outer, double, resident)

@@ -4,7 +4,9 @@ For such a module (the gemmini target says so with ``timing["gemm_stream"]``) th
 runs the im2col GEMM of ``nnmap.mapping.gemmini``; a mapping's cost is the timing of that
 instruction stream (``nnmap.mapping.gemmini_stream``), and the search enumerates every output
 tile the mapping language reaches (divisor tiles of the padded GEMM that fit the accumulator),
-with and without double-buffered output tiles, and keeps the cheapest.
+with and without double-buffered output tiles, with the whole reduction in the level-0 tile (the
+input panel of an m tile resident across its n tiles, where it fits) or one DIM-deep column of
+it (input blocks streamed), and keeps the cheapest.
 """
 
 from __future__ import annotations
@@ -38,8 +40,24 @@ def runs_as_gemm_stream(workload: Workload, module: ExecModule) -> bool:
 
 
 def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
+    m_tiles, n_tiles = shape.m // tiles.m, shape.n // tiles.n
+    outer, inner = (m_tiles, n_tiles) if tiles.resident_input else (1, m_tiles * n_tiles)
+    a, b, columns = tiles.m // dim, tiles.n // dim, shape.r // dim
+    return StreamShape(a, b, columns, outer, inner, tiles.double_acc, tiles.resident_input)
+
+
+def _moved_bytes(shape: GemmShape, tiles: GemmTiles, acc_bytes: int) -> int:
+    """DRAM bytes the stream moves: input and weight blocks in, int32 outputs out."""
     count = (shape.m // tiles.m) * (shape.n // tiles.n)
-    return StreamShape(tiles.m // dim, tiles.n // dim, shape.r // dim, count, tiles.double_acc)
+    inputs = shape.m * shape.r if tiles.resident_input else count * shape.r * tiles.m
+    return inputs + count * shape.r * tiles.n + shape.m * shape.n * acc_bytes
+
+
+def _spad_bytes(shape: GemmShape, tiles: GemmTiles, dim: int) -> int:
+    """Scratchpad bytes in use: two slots of weight blocks (and of input blocks), or the
+    resident input panel."""
+    inputs = tiles.m * shape.r if tiles.resident_input else 2 * tiles.m * dim
+    return inputs + 2 * tiles.n * dim
 
 
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
@@ -50,8 +68,7 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
     tiles = gemm_tiles(shape, mapping, geometry)
     timing = StreamTiming.of(module)
     cycles = stream_cycles(timing, stream_shape(shape, tiles, dim))
-    count = (shape.m // tiles.m) * (shape.n // tiles.n)
-    moved = count * shape.r * (tiles.m + tiles.n) + 2 * shape.m * shape.n * timing.acc_bytes
+    moved = _moved_bytes(shape, tiles, timing.acc_bytes)
     spad = module.memory_for(0, "I")
     acc = module.memory_for(0, "O")
     dram = module.memory_for(1, "I")
@@ -68,7 +85,7 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
         spatial_utilization=workload.macs / (shape.m * shape.n * shape.r),
         footprint=(
             (
-                (spad.name, 2 * (tiles.m + tiles.n) * dim, spad.size),
+                (spad.name, _spad_bytes(shape, tiles, dim), spad.size),
                 (acc.name, acc_copies * tiles.m * tiles.n * timing.acc_bytes, acc.size),
             ),
             ((dram.name, whole, dram.size),),
@@ -77,12 +94,27 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
     )
 
 
-def _m_tiles(workload: Workload, dim: int) -> list[dict[str, int]]:
-    """Tiles of the B, OY, OX loops, one per number of DIM rows their product reaches."""
+def _rows_tile(workload: Workload, rows: int) -> dict[str, int]:
+    """A tile of the B, OY, OX loops of about ``rows`` output pixels: OX first, then whole rows
+    of OY, then whole images."""
+    tile, left = {}, rows
+    for loop in reversed(M_LOOPS):
+        tile[loop] = max(1, min(workload[loop], left))
+        left = left // workload[loop] if tile[loop] == workload[loop] else 0
+    return tile
+
+
+def _m_tiles(workload: Workload, geometry: GemminiGeometry) -> list[dict[str, int]]:
+    """Tiles of the B, OY, OX loops, one per number of DIM rows they reach: the products of
+    their tile candidates, and a tile of every block count the accumulator holds."""
+    dim = geometry.dim
     options = [tile_candidates(workload[loop], 1) for loop in M_LOOPS]
     reached: dict[int, dict[str, int]] = {}
     for combo in product(*options):
         reached.setdefault(-(-prod(combo) // dim), dict(zip(M_LOOPS, combo, strict=True)))
+    for blocks in range(1, geometry.acc_rows // dim + 1):
+        tile = _rows_tile(workload, blocks * dim)
+        reached.setdefault(-(-prod(tile.values()) // dim), tile)
     return list(reached.values())
 
 
@@ -93,10 +125,13 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
     shape = gemm_shape(workload, dim)
     spatial = (("rows", "C", min(dim, workload["C"])), ("cols", "K", min(dim, workload["K"])))
     n_tiles = {min(workload["K"], blocks * dim) for blocks in range(1, shape.n // dim + 1)}
+    column = {"C": min(dim, workload["C"]), "FY": 1, "FX": 1}
+    reductions: tuple[dict[str, int], ...] = ({}, column)  # the whole reduction, or one column
     seen: set[GemmTiles] = set()
     found = []
-    for m_tile, k_tile, buffered in product(_m_tiles(workload, dim), sorted(n_tiles), BUFFERED):
-        sizes = {**workload.loops, **m_tile, "K": k_tile}
+    options = product(_m_tiles(workload, geometry), sorted(n_tiles), BUFFERED, reductions)
+    for m_tile, k_tile, buffered, reduction in options:
+        sizes = {**workload.loops, **m_tile, "K": k_tile, **reduction}
         mapping = Mapping(spatial, (tuple(sizes[loop] for loop in LOOPS),), (M_FIRST,), (buffered,))
         tiles = gemm_tiles(shape, mapping, geometry)
         if tiles not in seen:

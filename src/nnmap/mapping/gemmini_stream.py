@@ -11,25 +11,30 @@ other units). Every command of the generated stream moves or computes whole DIM 
 so dependencies are tracked per block.
 
 The stream of one layer (``nnmap.codegen.gemmini.schedule``): configuration, then per output
-tile (m x n, ``a x b`` blocks) the int32 bias blocks, then per DIM-deep reduction column the
-``a`` input and ``b`` weight blocks (alternating scratchpad slots) and ``b x a`` preload +
-compute pairs, then the int32 output blocks; a fence at the end.
+tile (m x n, ``a x b`` blocks) its DIM-deep reduction columns, each with ``b`` weight blocks
+(and ``a`` input blocks, unless the m tile's input panel is resident: then its ``a x columns``
+blocks are moved in once before its n tiles) in alternating scratchpad slots and ``b x a``
+preload + compute pairs; the blocks of column c + 1 are moved in before the pairs of column c
+(column 0's before the loop), the first column overwrites the accumulator (no bias is moved
+in), then the int32 output blocks are moved out; a fence at the end.
 
-A layer has ``tiles`` identical output tiles of ``columns`` identical columns, so the stream is
-periodic: a few columns and tiles are simulated and the rest extrapolated from the per-column
-and per-tile increments of the simulation's steady state.
+A layer has ``outer`` identical outer tiles of ``inner`` identical output tiles of ``columns``
+identical columns, so the stream is periodic in all three: a few of each are simulated and the
+rest extrapolated (multilinearly) from the increments of the simulation's steady state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from nnmap.hw import ExecModule
 
 LOAD, EXECUTE, STORE = 0, 1, 2
-SIMULATED_COLUMNS = 4  # reduction columns simulated per tile before extrapolating
-SIMULATED_TILES = 3  # output tiles simulated before extrapolating
+SIMULATED_COLUMNS = 12  # reduction columns simulated per tile before extrapolating (past the
+# columns at which a tile's computes outlast its output stores, so the increments are steady)
+SIMULATED_TILES = 3  # output tiles per outer tile simulated before extrapolating
+SIMULATED_OUTER = 2  # outer tiles simulated before extrapolating
 
 
 @dataclass(frozen=True)
@@ -97,13 +102,17 @@ class StreamTiming:
 
 @dataclass(frozen=True)
 class StreamShape:
-    """One layer's stream: output tile of a x b blocks, columns per tile, tiles, acc halves."""
+    """One layer's stream: output tile of a x b blocks, reduction columns per tile, outer tiles
+    (m tiles when the input panel is resident), output tiles per outer tile, whether output
+    tiles alternate between accumulator halves and whether the input panel is resident."""
 
     a: int
     b: int
     columns: int
-    tiles: int
+    outer: int
+    inner: int
     double_acc: bool
+    resident: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,55 +205,89 @@ class _Machine:
         return self.clock
 
 
+def _column_loads(machine: _Machine, shape: StreamShape, slot: int, block: int) -> None:
+    if not shape.resident:
+        for i in range(shape.a):
+            machine.load(("in", slot, i), block)
+    for j in range(shape.b):
+        machine.load(("w", slot, j), block)
+
+
+def _output_tile(machine: _Machine, shape: StreamShape, step: int) -> None:
+    """The commands of output tile number ``step``."""
+    timing = machine.t
+    block = timing.block_load(1)
+    half = step % 2 if shape.double_acc else 0
+    first = step * shape.columns
+    _column_loads(machine, shape, first % 2, block)
+    for column in range(shape.columns):
+        slot = (first + column) % 2
+        if column + 1 < shape.columns:
+            _column_loads(machine, shape, 1 - slot, block)
+        for j in range(shape.b):
+            for i in range(shape.a):
+                machine.preload(("w", slot, j))
+                inputs = ("A", column, i) if shape.resident else ("in", slot, i)
+                machine.compute(inputs, ("acc", half, i, j))
+    for i in range(shape.a):
+        for j in range(shape.b):
+            machine.store(("acc", half, i, j), timing.block_store())
+
+
+@lru_cache(maxsize=4096)
 def simulate(timing: StreamTiming, shape: StreamShape) -> int:
     """Cycles of the whole stream of ``shape``, command by command."""
     machine = _Machine(timing)
     for unit in (EXECUTE, LOAD, LOAD, LOAD, STORE):  # config_ex, three config_ld, config_st
         machine.config(unit)
-    bias, block = timing.block_load(timing.acc_bytes), timing.block_load(1)
-    out = timing.block_store()
+    block = timing.block_load(1)
     step = 0
-    for tile in range(shape.tiles):
-        half = tile % 2 if shape.double_acc else 0
-        for j in range(shape.b):
+    for _ in range(shape.outer):
+        if shape.resident:
             for i in range(shape.a):
-                machine.load(("acc", half, i, j), bias)
-        for _ in range(shape.columns):
-            slot = step % 2
+                for column in range(shape.columns):
+                    machine.load(("A", column, i), block)
+        for _ in range(shape.inner):
+            _output_tile(machine, shape, step)
             step += 1
-            for i in range(shape.a):
-                machine.load(("in", slot, i), block)
-            for j in range(shape.b):
-                machine.load(("w", slot, j), block)
-            for j in range(shape.b):
-                for i in range(shape.a):
-                    machine.preload(("w", slot, j))
-                    machine.compute(("in", slot, i), ("acc", half, i, j))
-        for i in range(shape.a):
-            for j in range(shape.b):
-                machine.store(("acc", half, i, j), out)
     return machine.fence()
+
+
+def _extrapolated(timing: StreamTiming, shape: StreamShape) -> float:
+    """Cycles of ``shape`` extrapolated multilinearly in (columns, inner, outer) from the
+    simulations of the corners of a box past the simulated sizes. Slots and accumulator halves
+    alternate, so the stream repeats every two columns or tiles: each size is simulated at the
+    largest size of its parity up to its limit and two more, and extrapolated in steps of two."""
+    actual = (shape.columns, shape.inner, shape.outer)
+    limits = (SIMULATED_COLUMNS, SIMULATED_TILES, SIMULATED_OUTER)
+    base = tuple(
+        size if size <= limit else limit - (limit - size) % 2
+        for size, limit in zip(actual, limits, strict=True)
+    )
+
+    def value(fixed: tuple[int, ...]) -> float:
+        dim = len(fixed)
+        if dim == 3:
+            columns, inner, outer = fixed
+            return simulate(timing, replace(shape, columns=columns, inner=inner, outer=outer))
+        if actual[dim] == base[dim]:
+            return value((*fixed, base[dim]))
+        low = value((*fixed, base[dim]))
+        return low + (actual[dim] - base[dim]) * (value((*fixed, base[dim] + 2)) - low) / 2
+
+    return value(())
 
 
 @lru_cache(maxsize=4096)
 def stream_cycles(timing: StreamTiming, shape: StreamShape) -> StreamCycles:
-    """Cycles of the stream, extrapolated past ``SIMULATED_COLUMNS`` x ``SIMULATED_TILES``."""
-    columns = min(shape.columns, SIMULATED_COLUMNS)
-    tiles = min(shape.tiles, SIMULATED_TILES)
-
-    def run(c: int, t: int) -> int:
-        return simulate(timing, StreamShape(shape.a, shape.b, c, t, shape.double_acc))
-
-    base = run(columns, tiles)
-    per_column = (run(columns + 1, tiles) - base) / tiles if shape.columns > columns else 0.0
-    per_tile = run(columns, tiles + 1) - base if shape.tiles > tiles else 0.0
-    extra_columns = shape.columns - columns
-    total = base + (shape.tiles - tiles) * per_tile + shape.tiles * extra_columns * per_column
-    blocks = shape.tiles * shape.a * shape.b
-    loads = shape.tiles * shape.columns * (shape.a + shape.b)
+    """Cycles of the stream, extrapolated past the simulated columns and tiles."""
+    tiles = shape.outer * shape.inner
+    blocks = tiles * shape.a * shape.b
+    input_loads = (shape.outer if shape.resident else tiles) * shape.a * shape.columns
+    loads = input_loads + tiles * shape.b * shape.columns
     return StreamCycles(
-        total=total,
-        load_busy=blocks * timing.block_load(timing.acc_bytes) + loads * timing.block_load(1),
+        total=_extrapolated(timing, shape),
+        load_busy=loads * timing.block_load(1),
         execute_busy=blocks * shape.columns * max(timing.dim, timing.reload),
         store_busy=blocks * timing.block_store(),
     )

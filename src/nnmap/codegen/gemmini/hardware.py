@@ -221,14 +221,12 @@ def scaled_schedule(intrinsic: str) -> ScheduleGemm:
 
 
 def _first_slots(func: tirx.PrimFunc) -> tirx.PrimFunc:
-    """Bind the double-buffering slot variables of the intrinsics (scratchpad and accumulator
-    slots, where the intrinsic table declares them) to slot 0: this schedule is single-buffered.
-    Each tensorized call carries its own copy of a slot variable; they are found by name."""
-    names = {getattr(gi, name).name for name in ("SPAD_SLOT", "ACC_SLOT") if hasattr(gi, name)}
-    if not names:
-        return func
+    """Bind the double-buffering slot variables of the intrinsics to slot 0 (this schedule is
+    single-buffered) and the accumulate flag to 1 (the bias initialises the accumulator). Each
+    tensorized call carries its own copy of a variable; they are found by name."""
+    values = {var.name: 0 for var in gi.SLOTS} | {gi.ACCUMULATE.name: 1}
 
     def first_slot(var: tirx.Var) -> tirx.PrimExpr:
-        return tirx.const(0, "int32") if var.name in names else var
+        return tirx.const(values[var.name], "int32") if var.name in values else var
 
     return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Var, first_slot)]))

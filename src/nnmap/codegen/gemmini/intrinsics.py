@@ -4,15 +4,18 @@ Each intrinsic pairs a TIR description (the tile computation or copy) with an im
 that is one ``T.call_extern`` of a public gemmini.h macro, named from the instruction table in
 ``nnmap.targets.gemmini_intrinsics``. Local memories are TIR buffers in two scopes: the
 scratchpad (``SCRATCH``) and the accumulator (``ACCUMULATOR``); a tile's local row address is its
-buffer element offset divided by DIM. Input tiles live in the lower half of the scratchpad and
-weight tiles in the upper half, so the two never overlap.
+buffer element offset divided by DIM. Input tiles live in the lower three quarters of the
+scratchpad and weight tiles in the last quarter, so the two never overlap.
 
-Double buffering: every scratchpad address is offset by ``SPAD_SLOT`` quarters of the scratchpad
-(inputs in quarter 0 or 1, weights in quarter 2 or 3) and every accumulator address by
-``ACC_SLOT`` halves of the accumulator. The two are free variables of the intrinsics' C forms;
-the schedule binds them (``tirx.Bind``) to the parity of the step that owns the tile, so the loads
-of one step never wait for the computes of the previous one (and bias loads of one output tile
-never wait for the stores of the previous one).
+Double buffering: every input address is offset by ``INPUT_SLOT`` quarters of the scratchpad
+(quarter 0 or 1; a resident input panel, slot 0, may fill all three), every weight address by
+``WEIGHT_SLOT`` eighths (eighth 6 or 7) and every accumulator address by ``ACC_SLOT`` halves of
+the accumulator. They are free variables of the intrinsics' C forms; the schedule binds them to
+the parity of the step that owns the tile, so the loads of one step never wait for the computes
+of the previous one (and the computes of one output tile never wait for the stores of the
+previous one). ``ACCUMULATE`` (0 or 1) says whether a matmul adds to its output block or
+overwrites it: the schedule binds it to "not the first reduction column" (exact mode starts
+from the overwrite, so no initial value is moved in) or to 1 (an initial value was moved in).
 
 The DRAM row strides are not operands of mvin/mvout: they are set once per layer by
 ``config_ld`` (one load config per operand: mvin for inputs, mvin2 for weights, mvin3 with a
@@ -31,19 +34,23 @@ from nnmap.targets import gemmini_intrinsics as gi
 DIM = gi.DIM
 SCRATCH = "global.scratch"
 ACCUMULATOR = "global.accumulator"
-WEIGHT_BASE_ROW = gi.SPAD_ROWS // 2
-SPAD_SLOT_ROWS = gi.SPAD_ROWS // 4
+WEIGHT_BASE_ROW = 3 * gi.SPAD_ROWS // 4
+INPUT_SLOT_ROWS = gi.SPAD_ROWS // 4
+WEIGHT_SLOT_ROWS = gi.SPAD_ROWS // 8
 ACC_SLOT_ROWS = gi.ACC_ROWS // 2
-SPAD_SLOT = tirx.Var("spad_slot", "int32")
+INPUT_SLOT = tirx.Var("input_slot", "int32")
+WEIGHT_SLOT = tirx.Var("weight_slot", "int32")
 ACC_SLOT = tirx.Var("acc_slot", "int32")
+ACCUMULATE = tirx.Var("accumulate", "int32")
+SLOTS = (INPUT_SLOT, WEIGHT_SLOT, ACC_SLOT)
 ACC_BITS = gi.ACC_BIT
-ACCUMULATE_BITS = gi.ACC_BIT | gi.ACCUMULATE_BIT
 READ_FULL_BITS = gi.ACC_BIT | gi.READ_FULL_BIT
 INPUT_LOAD, WEIGHT_LOAD, BIAS_LOAD = 0, 1, 2
 
 MVIN_INPUT = "nnmap_gemmini_mvin_input"
 MVIN_WEIGHT = "nnmap_gemmini_mvin_weight"
 MVIN_BIAS = "nnmap_gemmini_mvin_bias"
+ZERO_BY_OVERWRITE = "nnmap_gemmini_zero_by_overwrite"
 MATMUL = "nnmap_gemmini_matmul"
 MVOUT = "nnmap_gemmini_mvout_full"
 
@@ -52,8 +59,10 @@ _MACRO = {name: entry.c_name for name, entry in gi.INTRINSICS.items()}
 
 def _row(buffer: tirx.Buffer, base: int = 0) -> tirx.PrimExpr:
     """The scratchpad row of a tile: its element offset in DIM-element rows, plus ``base``, in
-    the quarter of its slot."""
-    return tirx.truncdiv(buffer.elem_offset, DIM) + base + SPAD_SLOT * SPAD_SLOT_ROWS
+    the part of the scratchpad of its slot (input quarters, or weight eighths past ``base``)."""
+    if base == WEIGHT_BASE_ROW:
+        return tirx.truncdiv(buffer.elem_offset, DIM) + base + WEIGHT_SLOT * WEIGHT_SLOT_ROWS
+    return tirx.truncdiv(buffer.elem_offset, DIM) + base + INPUT_SLOT * INPUT_SLOT_ROWS
 
 
 def _acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
@@ -128,6 +137,35 @@ def _bias_in() -> None:
     TensorIntrin.register(MVIN_BIAS, desc, impl, override=True)
 
 
+def _zero_by_overwrite() -> None:
+    """The zero initial value of an output block, realised by the first reduction column's matmul
+    overwriting the block (``ACCUMULATE`` bound to 0 there): no instruction of its own."""
+
+    @T.prim_func(s_tir=True)
+    def desc(c: T.handle) -> None:
+        acc = T.match_buffer(c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR)
+        with T.sblock("root"):
+            T.reads()
+            T.writes(acc[0:DIM, 0:DIM])
+            for i, j in T.grid(DIM, DIM):
+                with T.sblock("init"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    acc[vi, vj] = T.int32(0)
+
+    @T.prim_func(s_tir=True)
+    def impl(c: T.handle) -> None:
+        d0 = T.int32()
+        acc = T.match_buffer(
+            c, (DIM, DIM), "int32", offset_factor=1, scope=ACCUMULATOR, strides=[d0, 1]
+        )
+        with T.sblock("root"):
+            T.reads()
+            T.writes(acc[0:DIM, 0:DIM])
+            T.evaluate(0)
+
+    TensorIntrin.register(ZERO_BY_OVERWRITE, desc, impl, override=True)
+
+
 def _matmul() -> None:
     preload, compute = _MACRO["preload"], _MACRO["compute_preloaded"]
 
@@ -164,7 +202,7 @@ def _matmul() -> None:
                     "void",
                     preload,
                     _row(rhs, WEIGHT_BASE_ROW),
-                    _acc_row(acc) + ACCUMULATE_BITS,
+                    _acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS,
                     DIM,
                     DIM,
                     DIM,
@@ -220,6 +258,7 @@ def register_all() -> None:
     _copy_in(MVIN_INPUT, INPUT_LOAD, 0)
     _copy_in(MVIN_WEIGHT, WEIGHT_LOAD, WEIGHT_BASE_ROW)
     _bias_in()
+    _zero_by_overwrite()
     _matmul()
     _copy_out()
 

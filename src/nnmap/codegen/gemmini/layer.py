@@ -9,6 +9,7 @@ the macros of ``gemmini.h`` (nnmap's emulator on the host, or the real header on
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TypeGuard
 
 import tvm
@@ -51,8 +52,8 @@ def runs_on_gemmini(layer: Layer) -> TypeGuard[Conv2D | FullyConnected]:
 
 def gemmini_host_work(layer: Layer, graph: Graph, numerics: str) -> tuple[HostWork, ...]:
     """The host loops of a Gemmini kernel: the im2col gather into whole DIM x DIM tiles, then
-    TFLite's requantization (exact) or only the copy into the output tensor with its clamp
-    (hardware: Gemmini scaled on mvout)."""
+    the bias add and TFLite's requantization (exact) or only the copy into the output tensor
+    with its clamp (hardware: Gemmini added the bias and scaled on mvout)."""
     if not runs_on_gemmini(layer):
         return ()
     shape, rows, channels = gemm_geometry(layer, graph)
@@ -61,7 +62,9 @@ def gemmini_host_work(layer: Layer, graph: Graph, numerics: str) -> tuple[HostWo
     if numerics == "hardware":
         copy = HostWork("output copy and clamp", rows * channels, OPS_PER_ELEMENT["copy"], 1, 1)
         return (gather, copy)
-    return (gather, requantize_work(rows * channels))
+    requantize = requantize_work(rows * channels)
+    with_bias = replace(requantize, stage="bias add and requantization", ops=requantize.ops + 1)
+    return (gather, with_bias)  # assumed: one int32 add per element (the bias row stays cached)
 
 
 def _comment(layer: Layer, mapping: LayerMapping) -> str:

@@ -2,9 +2,9 @@
 
 Exact mode: the kernel gathers the input window of every output pixel (im2col, the input zero
 point for padding, zeros past the edges) into a staging buffer padded to whole DIM x DIM tiles,
-runs the GEMM on Gemmini (int32 accumulators initialised with the folded bias, moved out at full
-width), and requantizes the int32 results on the host with TFLite's fixed-point arithmetic, as
-the host kernels do. All three stages are one TE compute, scheduled and emitted to C by TVM.
+runs the GEMM on Gemmini (int32 accumulators, moved out at full width), and adds the folded
+bias to the int32 results and requantizes them on the host with TFLite's fixed-point arithmetic,
+as the host kernels do. All three stages are one TE compute, scheduled and emitted to C by TVM.
 """
 
 from __future__ import annotations
@@ -112,7 +112,9 @@ def _requantized(
     zp_out: int,
     mult: te.Tensor,
     shift: te.Tensor,
+    bias: te.Tensor | None = None,
 ) -> te.Tensor:
+    """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``."""
     low, high = clamp_range(clamp)
     may_shift_left = bool((rq.shift > 0).any())
 
@@ -121,8 +123,9 @@ def _requantized(
         for axis, size in zip(index[:-1], out_shape[:-1], strict=True):
             row = row * size + axis
         k = index[-1]
+        total = gemm[row, k] if bias is None else gemm[row, k] + bias[k]
         scaled = requant.multiply_by_quantized_multiplier(
-            gemm[row, k], mult[k], shift[k], may_shift_left=may_shift_left, bind=False
+            total, mult[k], shift[k], may_shift_left=may_shift_left, bind=False
         )
         return requant.saturate(scaled + zp_out, low, high, "int8", bind=False)
 
@@ -153,7 +156,7 @@ class GemmStage:
 
 
 def gemm_stage(layer: Conv2D | FullyConnected, graph: Graph) -> GemmStage:
-    """The gather and the GEMM of a layer (the bias initialises the accumulators)."""
+    """The gather and the GEMM of a layer (without its bias)."""
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     shape, rows, channels = gemm_geometry(layer, graph)
     depth = int(layer.weight.size) // channels
@@ -189,7 +192,7 @@ def kernel_def(
 
 
 def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef, GemmShape]:
-    """The layer's TE pipeline (gather, GEMM with bias init, requantization) and its GEMM shape."""
+    """The layer's TE pipeline (gather, GEMM, bias and requantization) and its GEMM shape."""
     assert layer.requant is not None
     stage = gemm_stage(layer, graph)
     shape, channels = stage.shape, stage.channels
@@ -198,7 +201,7 @@ def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef
     mult = te.placeholder((channels,), "int32", name="mult")
     shift = te.placeholder((channels,), "int32", name="shift")
     result = _requantized(
-        stage.gemm, stage.out_shape, layer.requant, layer.clamp, zp_out, mult, shift
+        stage.gemm, stage.out_shape, layer.requant, layer.clamp, zp_out, mult, shift, stage.bias
     )
     matrix, bias = _gemm_operands(layer, zp_in)
     constants = {

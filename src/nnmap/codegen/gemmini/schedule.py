@@ -5,14 +5,19 @@ dimensions padded to multiples of DIM (m: output pixels, n: output channels, r: 
 ``FY*FX*C``). ``nnmap.mapping.gemmini.gemm_tiles`` turns the mapping's level-0 tile into the
 GEMM's output tile (m x n, kept in the accumulator across the whole reduction) and the order of
 the m/n tile loops; the cost model reads the same tiles. Inside an output tile the reduction
-streams one DIM-deep block column at a time: its input and weight blocks are moved in, then
-every output block is updated (weights preloaded per block, output blocks of one weight column
-consecutively). Block columns alternate between two scratchpad slots and output tiles between
-two accumulator halves (when two fit), so loads overlap the computes of the previous column.
+streams one DIM-deep block column at a time: its weight blocks (and its input blocks, unless the
+m tile's whole input panel was moved in once before its n tiles) are moved in, then every output
+block is updated (weights preloaded per block, output blocks of one weight column
+consecutively; the first column overwrites the accumulator, later ones accumulate, so no
+initial value is moved in: the host adds the bias when it requantizes). Block columns alternate
+between two scratchpad slots and output tiles between two accumulator halves (when two fit), and
+the blocks of the next column are moved in before the computes of the current one are issued, so
+loads overlap computes instead of waiting behind them in the in-order command stream.
 """
 
 from __future__ import annotations
 
+import tvm
 import tvm_ffi
 from tvm import ir, s_tir, tirx
 
@@ -111,9 +116,76 @@ def init_with_bias(sch: s_tir.Schedule, init: s_tir.SBlockRV, bias: ir.expr.Var)
     sch.state.replace(sch.get_sref(init), rebuilt, {block: rebuilt})
 
 
-def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> None:
-    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are) and
-    bind the double-buffering slots."""
+def _sequence(stmts: list[tirx.Stmt]) -> tirx.Stmt:
+    return stmts[0] if len(stmts) == 1 else tirx.SeqStmt(stmts)
+
+
+def _top_sequence(stmt: tirx.Stmt) -> tirx.SeqStmt:
+    """The statement sequence of a loop body, under the opaque blocks that allocate buffers."""
+    while not isinstance(stmt, tirx.SeqStmt):
+        stmt = stmt.block.body if isinstance(stmt, s_tir.SBlockRealize) else stmt.body
+    return stmt
+
+
+def _prefetch_next_column(func: tirx.PrimFunc, column: tirx.Var) -> tirx.PrimFunc:
+    """Software-pipeline the reduction-column loop: its loads (every statement of its body but
+    the last, the computes) run one iteration ahead of its computes, in a loop one iteration
+    longer: iteration c moves in column c (if c is a column) and then issues the computes of
+    column c - 1 (if c > 0). Scratchpad rows are already plain expressions here (match buffers
+    lowered) and the slots are expressions of the column variable, so column c + 1 lands in the
+    other slot while column c is computed."""
+
+    def previous(var: tirx.Var) -> tirx.PrimExpr:
+        return column - 1 if var.same_as(column) else var
+
+    def pipelined(loop: tirx.For) -> tirx.Stmt:
+        if not loop.loop_var.same_as(column):
+            return loop
+        top = _top_sequence(loop.body)
+        *loads, computes = list(top.seq)
+        staggered = tirx.SeqStmt(
+            [
+                tirx.IfThenElse(column < loop.min + loop.extent, _sequence(loads), None),
+                tirx.IfThenElse(
+                    column > loop.min,
+                    tvm_ffi.structural_map(computes, [(tirx.Var, previous)]),
+                    None,
+                ),
+            ]
+        )
+
+        def swap(seq: tirx.SeqStmt) -> tirx.Stmt:
+            return staggered if seq.same_as(top) else seq
+
+        body = tvm_ffi.structural_map(loop.body, [(tirx.SeqStmt, swap)])
+        extent = loop.extent + 1
+        return tirx.For(
+            column, loop.min, extent, loop.kind, body, loop.thread_binding, loop.annotations
+        )
+
+    return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.For, pipelined)]))
+
+
+def _lowered_blocks(sch: s_tir.Schedule) -> tirx.PrimFunc:
+    """The scheduled function with its blocks made opaque, its buffers compacted and its match
+    buffers lowered (the first passes of TVM's lowering), so every scratchpad row is final."""
+    passes = s_tir.transform
+    early = tvm.transform.Sequential(
+        [
+            passes.LowerInitBlock(),
+            passes.PlanAndUpdateBufferAllocationLocation(),
+            passes.ConvertBlocksToOpaque(),
+            passes.CompactBufferAllocation(),
+            passes.LowerMatchBuffer(),
+        ]
+    )
+    return early(sch.mod)[sch.func_working_on]
+
+
+def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> tirx.PrimFunc:
+    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are),
+    bind the double-buffering slots and the accumulate flag, and prefetch the next column.
+    ``bias`` is not moved in (the host adds it)."""
     gemm = sch.get_sblock("gemm")
     writeback = sch.cache_write(gemm, 0, gi.ACCUMULATOR)
     m, n, r = sch.get_loops(gemm)
@@ -123,17 +195,24 @@ def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> N
     outer = (mo, no) if tiles.outer_first == "m" else (no, mo)
     sch.reorder(*outer, rb, nb, mb, mi, ni, ri)
     sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // DIM, i, j % DIM))
-    _cache_read(sch, gemm, "staged", rb, gi.MVIN_INPUT, blocked_rows_first=True)
+    input_at = mo if tiles.resident_input else rb
+    _cache_read(sch, gemm, "staged", input_at, gi.MVIN_INPUT, blocked_rows_first=True)
     _cache_read(sch, gemm, "weight", rb, gi.MVIN_WEIGHT, blocked_rows_first=False)
     sch.reverse_compute_at(writeback, outer[1])
     _tensorize_blocks(sch, writeback, gi.MVOUT, len(sch.get_loops(writeback)) - 2)
     init = sch.decompose_reduction(gemm, rb)
-    init_with_bias(sch, init, bias)
-    _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
+    _tensorize_blocks(sch, init, gi.ZERO_BY_OVERWRITE, len(sch.get_loops(init)) - 2)
     sch.tensorize(mi, gi.MATMUL)
     outer_vars = [sch.get(loop).loop_var for loop in outer]
+    column = sch.get(rb).loop_var
     tile_step = outer_vars[0] * sch.get(outer[1]).extent + outer_vars[1]
-    column_step = tile_step * sch.get(rb).extent + sch.get(rb).loop_var
+    column_parity = tirx.floormod(tile_step * sch.get(rb).extent + column, 2)
     acc_parity = tirx.floormod(tile_step, 2) if tiles.double_acc else tirx.const(0, "int32")
-    _bind_slot(sch, rb, gi.SPAD_SLOT, tirx.floormod(column_step, 2))
+    _bind_slot(sch, rb, gi.WEIGHT_SLOT, column_parity)
+    _bind_slot(sch, rb, gi.ACCUMULATE, tirx.Cast("int32", column > 0))
+    if not tiles.resident_input:
+        _bind_slot(sch, rb, gi.INPUT_SLOT, column_parity)
     _bind_slot(sch, outer[1], gi.ACC_SLOT, acc_parity)
+    if tiles.resident_input:
+        _bind_slot(sch, outer[0], gi.INPUT_SLOT, tirx.const(0, "int32"))
+    return _prefetch_next_column(_lowered_blocks(sch), column)
