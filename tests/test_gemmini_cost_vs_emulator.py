@@ -1,7 +1,9 @@
 """The Gemmini cost model against the emulator: small layers (edge tiles, strides, padding,
 several output tiles and reduction columns) compiled with nnmap's mapping and with Gemmini's
-default tiling, each layer's modelled cycles within 10% of its emulated cycles; and the stream
-model's extrapolation against simulating every command."""
+default tiling, each layer's modelled cycles within 10% of its emulated cycles; each kind of
+stream (input panel resident or streamed, M padded to the m tile or not, one or two accumulator
+halves) bit-exact with modelled cycles equal to emulated; and the stream model's extrapolation
+against simulating every command."""
 
 from __future__ import annotations
 
@@ -15,8 +17,11 @@ import nnmap
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
 from nnmap.mapping.baselines import gemmini_default
 from nnmap.mapping.cost import cost
+from nnmap.mapping.gemmini import GemminiGeometry, GemmTiles, gemm_shape, gemm_tiles
+from nnmap.mapping.gemmini_cost import candidate_mappings
 from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, simulate, stream_cycles
 from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
 from nnmap.targets.gemmini import GEMMINI
 
@@ -110,6 +115,46 @@ def test_modelled_within_bound_of_emulated(
             f"modelled {modelled:.0f} |dev| {deviation:.1%}"
         )
         assert deviation <= BOUND
+
+
+def _forced(graph: Graph, tiles: GemmTiles) -> list[LayerMapping]:
+    """The candidate mapping of the (one) layer of ``graph`` whose stream has ``tiles``."""
+    geometry = GemminiGeometry.of(GEMMINI)
+    result = []
+    for mapped in map_graph(graph, get_target("gemmini")):
+        shape = gemm_shape(mapped.workload, geometry.dim)
+        mapping = next(
+            m
+            for m in candidate_mappings(mapped.workload, GEMMINI)
+            if gemm_tiles(shape, m, geometry) == tiles
+        )
+        cycles = cost(mapped.workload, mapping, GEMMINI)
+        layer, module, workload = mapped.layer, mapped.module, mapped.workload
+        result.append(LayerMapping(layer, module, workload, mapping, cycles, 0))
+    return result
+
+
+@pytest.mark.parametrize(
+    "tiles",
+    [
+        GemmTiles(48, 16, "m", True, resident_input=True),  # 11 m blocks padded to 12
+        GemmTiles(32, 16, "m", False, resident_input=True),
+        GemmTiles(176, 16, "m", True, resident_input=False),
+        GemmTiles(48, 48, "m", False, resident_input=False),
+    ],
+    ids=["resident-padded", "resident", "streamed", "streamed-padded"],
+)
+def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path: Path) -> None:
+    graph = fc_graph(170, 40, 150)
+    artifact = nnmap.compile(
+        graph, target="gemmini", out_dir=tmp_path / "a", layer_mappings=_forced(graph, tiles)
+    )
+    inputs = [RNG.integers(-128, 128, (2, 170, 150)).astype(np.int8)]
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+    artifact.measure_cycles([inputs[0][:1]])
+    (entry,) = artifact.report["layers"]
+    assert entry["modelled_cycles"] == entry["emulated_cycles"]
 
 
 @pytest.mark.parametrize(

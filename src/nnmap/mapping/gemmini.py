@@ -18,6 +18,9 @@ from nnmap.ir.workload import Workload
 from nnmap.mapping.model import Mapping
 
 M_LOOPS, N_LOOPS, R_LOOPS = ("B", "OY", "OX"), ("K",), ("C", "FY", "FX")
+# assumed acceptable: M is padded up to a multiple of the m tile when that adds at most this
+# fraction of rows (computed on zeros); otherwise the tile is rounded down to a divisor
+MAX_M_PADDING = 1 / 8
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,28 @@ def _blocks_dividing(total: int, wanted: int, limit: int) -> int:
     return max(blocks for blocks in range(1, min(total, cap) + 1) if total % blocks == 0)
 
 
+def _m_blocks(total: int, wanted: int, limit: int) -> int:
+    """Blocks of the m tile: ``wanted`` (capped), if padding M to a multiple of it adds at most
+    ``MAX_M_PADDING`` of the rows, else the largest divisor of ``total`` below it."""
+    blocks = max(1, min(wanted, limit, total))
+    if -(-total // blocks) * blocks - total <= total * MAX_M_PADDING:
+        return blocks
+    return _blocks_dividing(total, wanted, limit)
+
+
+def tiled_shape(shape: GemmShape, tiles: GemmTiles) -> GemmShape:
+    """``shape`` with M padded to a whole number of m tiles (the GEMM the stream runs)."""
+    return GemmShape(pad_to(shape.m, tiles.m), shape.n, shape.r)
+
+
 def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) -> GemmTiles:
     """The GEMM output tile of a layer's mapping (its level-0 tile, the scratchpad/accumulator).
 
     The m tile is the mapping's B*OY*OX tile and the n tile its K tile, each rounded up to whole
-    DIM blocks, then down to a divisor of the padded dimension (TIR tensorizes whole tiles only)
-    that fits the accumulator. The reduction is not tiled: it streams through the scratchpad one
+    DIM blocks and capped to fit the accumulator; TIR tensorizes whole tiles only, so the n tile
+    is rounded down to a divisor of N, and M is padded to a multiple of the m tile
+    (``tiled_shape``) where that costs little (``MAX_M_PADDING``), else the m tile is rounded
+    down to a divisor too. The reduction is not tiled: it streams through the scratchpad one
     DIM-deep block column at a time, so the mapping's C/FY/FX tiles do not change the code.
     Output tiles are double-buffered when the mapping double-buffers O and two tiles fit. The
     input panel of an m tile stays resident across the n tiles when the mapping's level-0 tile
@@ -101,7 +120,7 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     wanted_n = -(-prod(mapping.tile(0, loop) for loop in N_LOOPS) // dim)
     acc_blocks = geometry.acc_rows // dim
     n_blocks = _blocks_dividing(shape.n // dim, wanted_n, acc_blocks)
-    m_blocks = _blocks_dividing(shape.m // dim, wanted_m, acc_blocks // n_blocks)
+    m_blocks = _m_blocks(shape.m // dim, wanted_m, acc_blocks // n_blocks)
     order = mapping.orders[0]
     first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
     first_n = order.index("K") if "K" in order else len(order)

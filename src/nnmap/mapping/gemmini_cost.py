@@ -24,6 +24,7 @@ from nnmap.mapping.gemmini import (
     GemmTiles,
     gemm_shape,
     gemm_tiles,
+    tiled_shape,
 )
 from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_cycles
 from nnmap.mapping.model import Cost, Mapping
@@ -64,8 +65,8 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
     """The modelled cost of the stream the code generator emits for ``mapping``."""
     geometry = GemminiGeometry.of(module)
     dim = geometry.dim
-    shape = gemm_shape(workload, dim)
-    tiles = gemm_tiles(shape, mapping, geometry)
+    tiles = gemm_tiles(gemm_shape(workload, dim), mapping, geometry)
+    shape = tiled_shape(gemm_shape(workload, dim), tiles)
     timing = StreamTiming.of(module)
     cycles = stream_cycles(timing, stream_shape(shape, tiles, dim))
     moved = _moved_bytes(shape, tiles, timing.acc_bytes)

@@ -162,10 +162,11 @@ def _output_copy(stage: GemmStage, scaled: te.Tensor, low: int, high: int) -> te
 
 
 def hardware_kernel(
-    layer: Conv2D | FullyConnected, graph: Graph
+    layer: Conv2D | FullyConnected, graph: Graph, m_tile: int = DIM
 ) -> tuple[KernelDef, GemmShape, str]:
-    """The layer's TE pipeline with Gemmini's scaling, its GEMM shape and its mvout intrinsic."""
-    stage = gemm_stage(layer, graph)
+    """The layer's TE pipeline with Gemmini's scaling, its GEMM shape (M padded to whole m
+    tiles) and its mvout intrinsic."""
+    stage = gemm_stage(layer, graph, m_tile)
     shape = stage.shape
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     zp_out = int(graph.tensor(layer.output).zero_point or 0)

@@ -105,9 +105,10 @@ def gemmini_layer_code(
     layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
 ) -> LayerCode:
     """The kernel of one layer with its GEMM on Gemmini (host gather and requantization)."""
-    kernel, shape = gemm_kernel(layer, graph)
+    tiles = gemm_tiles(gemm_geometry(layer, graph)[0], mapping.mapping)
+    kernel, shape = gemm_kernel(layer, graph, tiles.m)
     symbol = f"nnmap_{layer_id(index, layer)}"
-    module = scheduled_gemm_module(kernel, shape, gemm_tiles(shape, mapping.mapping), symbol)
+    module = scheduled_gemm_module(kernel, shape, tiles, symbol)
     return _layer_code(layer, index, mapping, kernel, module, symbol)
 
 
@@ -115,9 +116,9 @@ def gemmini_hardware_code(
     layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping
 ) -> LayerCode:
     """The kernel of one layer with Gemmini's own scaling on mvout (``numerics="hardware"``)."""
-    kernel, shape, mvout = hardware_kernel(layer, graph)
+    tiles = gemm_tiles(gemm_geometry(layer, graph)[0], mapping.mapping)
+    kernel, shape, mvout = hardware_kernel(layer, graph, tiles.m)
     symbol = f"nnmap_{layer_id(index, layer)}"
-    tiles = gemm_tiles(shape, mapping.mapping)
     module = scheduled_gemm_module(kernel, shape, tiles, symbol, scaled_schedule(mvout))
     return _layer_code(layer, index, mapping, kernel, module, symbol)
 

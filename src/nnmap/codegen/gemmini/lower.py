@@ -30,10 +30,12 @@ from nnmap.codegen.kernels import (
 )
 from nnmap.ir import Conv2D, FullyConnected, Graph, Tensor
 from nnmap.ir.layers import Clamp, Requant
+from nnmap.mapping.gemmini import pad_to
 
 if TYPE_CHECKING:
     Gather = Callable[[tirx.PrimExpr, tirx.PrimExpr], tirx.PrimExpr]
 
+DIM = gi.DIM
 GEMMINI_SCHEDULE = "gemmini"
 # Schedules the GEMM in place; may return the final function (e.g. with loop-carried variables
 # bound after scheduling), else the schedule's function is taken as it is.
@@ -132,12 +134,16 @@ def _requantized(
     return te.compute(out_shape, value, name="out")
 
 
-def gemm_geometry(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[GemmShape, int, int]:
-    """The padded GEMM of a layer, its output rows (pixels) and its output channels."""
+def gemm_geometry(
+    layer: Conv2D | FullyConnected, graph: Graph, m_tile: int = DIM
+) -> tuple[GemmShape, int, int]:
+    """The padded GEMM of a layer (M to a multiple of ``m_tile``, a multiple of DIM), its output
+    rows (pixels) and its output channels."""
     channels = int(layer.weight.shape[0])
     depth = int(layer.weight.size) // channels
     rows = graph.tensor(layer.output).size // channels
-    return GemmShape(pad_to_dim(rows), pad_to_dim(channels), pad_to_dim(depth)), rows, channels
+    m = pad_to(rows, m_tile)
+    return GemmShape(m, pad_to_dim(channels), pad_to_dim(depth)), rows, channels
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,10 @@ class GemmStage:
     gemm: te.Tensor
 
 
-def gemm_stage(layer: Conv2D | FullyConnected, graph: Graph) -> GemmStage:
-    """The gather and the GEMM of a layer (without its bias)."""
+def gemm_stage(layer: Conv2D | FullyConnected, graph: Graph, m_tile: int = DIM) -> GemmStage:
+    """The gather and the GEMM of a layer (without its bias), M padded to whole m tiles."""
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
-    shape, rows, channels = gemm_geometry(layer, graph)
+    shape, rows, channels = gemm_geometry(layer, graph, m_tile)
     depth = int(layer.weight.size) // channels
     data_shape = inp.shape if isinstance(layer, Conv2D) else (rows, depth)
     data = te.placeholder(data_shape, "int8", name="data")
@@ -191,10 +197,12 @@ def kernel_def(
     return KernelDef(params, tensors, GEMMINI_SCHEDULE, constants)
 
 
-def gemm_kernel(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[KernelDef, GemmShape]:
+def gemm_kernel(
+    layer: Conv2D | FullyConnected, graph: Graph, m_tile: int = DIM
+) -> tuple[KernelDef, GemmShape]:
     """The layer's TE pipeline (gather, GEMM, bias and requantization) and its GEMM shape."""
     assert layer.requant is not None
-    stage = gemm_stage(layer, graph)
+    stage = gemm_stage(layer, graph, m_tile)
     shape, channels = stage.shape, stage.channels
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     zp_out = int(graph.tensor(layer.output).zero_point or 0)
