@@ -16,8 +16,8 @@ and signals compute, which pops it, runs the GEMM (m x n x r micro-op steps, aft
 step's slot kernel into the micro-op buffer on its first use) and returns the credit; then per
 byte plane (after the first: a store credit popped and an ALU SHR over m x n entries, its kernel
 loaded on first use) compute signals store, which stores m x n entries and returns a credit.
-Every token pushed is matched by an earlier push-order pop, so one pass in program order gives
-the emulator's schedule.
+Every token a command pops is pushed earlier in program order, so one pass in program order
+gives the emulator's schedule.
 
 All output tiles are alike, so the stream is periodic: a few steps and tiles are simulated and
 the rest extrapolated from the per-step and per-tile increments of the simulation.
