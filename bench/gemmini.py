@@ -29,6 +29,7 @@ from rich.table import Table
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
+from nnmap.errors import MappingError
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
 from nnmap.ir.workload import Workload
 from nnmap.mapping.baselines import gemmini_default
@@ -284,6 +285,20 @@ def deviation_line(agree: dict) -> str:
     )
 
 
+def run_all(problems: list[tuple[str, Graph]]) -> tuple[list[dict], dict[str, str]]:
+    """Every problem's row, and why nnmap refused to compile the problems it skipped (a
+    tensor over the host's memory, say)."""
+    rows, skipped = [], {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, (kind, graph) in enumerate(problems):
+            with console.status(f"[{index + 1}/{len(problems)}] {graph.name}"):
+                try:
+                    rows.append(run_graph(kind, graph, Path(scratch) / str(index)))
+                except MappingError as error:
+                    skipped[graph.name] = str(error)
+    return rows, skipped
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="4 GEMMs and 4 convs")
@@ -296,15 +311,14 @@ def main() -> None:
         4 if args.quick else 15, args.max_macs, 1 if args.quick else len(BIG_GEMMS)
     )
     problems += [("model", nnmap.load_model(path)) for path in sorted(MLPERF.glob("*.tflite"))]
-    rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for index, (kind, graph) in enumerate(problems):
-            with console.status(f"[{index + 1}/{len(problems)}] {graph.name}"):
-                rows.append(run_graph(kind, graph, Path(scratch) / str(index)))
+    rows, skipped = run_all(problems)
     summary = summarize(rows)
     print_tables(rows, summary)
+    for name, reason in skipped.items():
+        console.print(f"skipped {name}: {reason}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"summary": summary, "problems": rows}, indent=1))
+    report = {"summary": summary, "problems": rows, "skipped": skipped}
+    RESULTS.write_text(json.dumps(report, indent=1))
     console.print(f"wrote {RESULTS}")
 
 
