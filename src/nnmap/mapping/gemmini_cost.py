@@ -11,7 +11,6 @@ it (input blocks streamed), and keeps the cheapest.
 
 from __future__ import annotations
 
-import time
 from itertools import product
 from math import prod
 
@@ -26,9 +25,10 @@ from nnmap.mapping.gemmini import (
     gemm_tiles,
     tiled_shape,
 )
-from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_cycles
+from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_busy, stream_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
+from nnmap.mapping.stream_search import search_stream
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
@@ -141,18 +141,21 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
     return found
 
 
+def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
+    """A lower bound on ``gemm_stream_cost``'s cycles: its busiest unit's busy cycles."""
+    geometry = GemminiGeometry.of(module)
+    tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
+    shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
+    return max(stream_busy(StreamTiming.of(module), stream_shape(shape, tiles, geometry.dim)))
+
+
 def search_gemm_stream(
     workload: Workload, module: ExecModule, cutoff: float
 ) -> tuple[Mapping, Cost, int, float] | None:
     """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
-    start = time.perf_counter()
-    best: tuple[Mapping, Cost] | None = None
-    candidates = candidate_mappings(workload, module)
-    for mapping in candidates:
-        found = gemm_stream_cost(workload, mapping, module)
-        least = cutoff if best is None else best[1].total_cycles
-        if found.total_cycles < least:
-            best = (mapping, found)
-    if best is None:
-        return None
-    return best[0], best[1], len(candidates), time.perf_counter() - start
+    return search_stream(
+        lambda: candidate_mappings(workload, module),
+        lambda mapping: gemm_stream_bound(workload, mapping, module),
+        lambda mapping: gemm_stream_cost(workload, mapping, module),
+        cutoff,
+    )

@@ -278,16 +278,27 @@ def _extrapolated(timing: StreamTiming, shape: StreamShape) -> float:
     return value(())
 
 
-@lru_cache(maxsize=4096)
-def stream_cycles(timing: StreamTiming, shape: StreamShape) -> StreamCycles:
-    """Cycles of the stream, extrapolated past the simulated columns and tiles."""
+def stream_busy(timing: StreamTiming, shape: StreamShape) -> tuple[float, float, float]:
+    """The busy cycles of the load, execute and store units, in closed form: each unit runs its
+    commands one after another, so their largest is a lower bound on the stream's cycles."""
     tiles = shape.outer * shape.inner
     blocks = tiles * shape.a * shape.b
     input_loads = (shape.outer if shape.resident else tiles) * shape.a * shape.columns
     loads = input_loads + tiles * shape.b * shape.columns
+    return (
+        loads * timing.block_load(1),
+        blocks * shape.columns * max(timing.dim, timing.reload),
+        blocks * timing.block_store(),
+    )
+
+
+@lru_cache(maxsize=4096)
+def stream_cycles(timing: StreamTiming, shape: StreamShape) -> StreamCycles:
+    """Cycles of the stream, extrapolated past the simulated columns and tiles."""
+    load, execute, store = stream_busy(timing, shape)
     return StreamCycles(
         total=_extrapolated(timing, shape),
-        load_busy=loads * timing.block_load(1),
-        execute_busy=blocks * shape.columns * max(timing.dim, timing.reload),
-        store_busy=blocks * timing.block_store(),
+        load_busy=load,
+        execute_busy=execute,
+        store_busy=store,
     )

@@ -11,7 +11,6 @@ SRAMs by the tile rule) and keeps the cheapest.
 
 from __future__ import annotations
 
-import time
 from itertools import product
 from math import prod
 
@@ -19,6 +18,7 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
+from nnmap.mapping.stream_search import search_stream
 from nnmap.mapping.vta import (
     M_LOOPS,
     R_LOOPS,
@@ -28,7 +28,7 @@ from nnmap.mapping.vta import (
     planes_for_bound,
     workload_tile,
 )
-from nnmap.mapping.vta_stream import VtaStreamShape, VtaTiming, stream_cycles
+from nnmap.mapping.vta_stream import VtaStreamShape, VtaTiming, stream_busy, stream_cycles
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 ALL_BUFFERED = frozenset({"I", "W"})
@@ -117,18 +117,19 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
     return found
 
 
+def vta_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
+    """A lower bound on ``vta_stream_cost``'s cycles: its busiest stage's busy cycles."""
+    shape = stream_shape(workload, workload_tile(workload, mapping, VtaBuffers.of(module)))
+    return max(stream_busy(VtaTiming.of(module), shape))
+
+
 def search_vta_stream(
     workload: Workload, module: ExecModule, cutoff: float
 ) -> tuple[Mapping, Cost, int, float] | None:
     """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
-    start = time.perf_counter()
-    best: tuple[Mapping, Cost] | None = None
-    candidates = candidate_mappings(workload, module)
-    for mapping in candidates:
-        found = vta_stream_cost(workload, mapping, module)
-        least = cutoff if best is None else best[1].total_cycles
-        if found.total_cycles < least:
-            best = (mapping, found)
-    if best is None:
-        return None
-    return best[0], best[1], len(candidates), time.perf_counter() - start
+    return search_stream(
+        lambda: candidate_mappings(workload, module),
+        lambda mapping: vta_stream_bound(workload, mapping, module),
+        lambda mapping: vta_stream_cost(workload, mapping, module),
+        cutoff,
+    )

@@ -151,8 +151,13 @@ class _Pipeline:
         return max(self.last_finish)
 
 
-def _output_tile(pipe: _Pipeline, costs: VtaCommandCosts, shape: VtaStreamShape,
-                 loaded: set[str], first_step: int) -> None:
+def _output_tile(
+    pipe: _Pipeline,
+    costs: VtaCommandCosts,
+    shape: VtaStreamShape,
+    loaded: set[str],
+    first_step: int,
+) -> None:
     """One output tile's commands; ``loaded``: the micro-op kernels already resident."""
     pipe.pop(COMPUTE, STORE_TO_COMPUTE)
     pipe.run(COMPUTE, costs.load_bias)
@@ -214,6 +219,20 @@ def simulate(timing: VtaTiming, shape: VtaStreamShape) -> int:
     return pipe.end()
 
 
+def stream_busy(timing: VtaTiming, shape: VtaStreamShape) -> tuple[float, float, float]:
+    """The busy cycles of the load, compute and store stages, in closed form: each stage runs
+    its commands one after another, so their largest is a lower bound on the stream's cycles."""
+    costs = VtaCommandCosts.of(timing, shape)
+    gemms = shape.tiles * shape.steps
+    kernels = min(gemms, 2) * costs.gemm_kernel + (costs.shift_kernel if shape.planes > 1 else 0)
+    shifts = shape.tiles * (shape.planes - 1) * costs.shift
+    return (
+        gemms * (costs.load_inp + costs.load_wgt),
+        shape.tiles * costs.load_bias + kernels + gemms * costs.gemm + shifts,
+        shape.tiles * shape.planes * costs.store,
+    )
+
+
 @lru_cache(maxsize=8192)
 def stream_cycles(timing: VtaTiming, shape: VtaStreamShape) -> VtaStreamCycles:
     """Cycles of the stream: simulated up to ``SIMULATED_GEMMS`` GEMM steps, beyond that
@@ -223,13 +242,5 @@ def stream_cycles(timing: VtaTiming, shape: VtaStreamShape) -> VtaStreamCycles:
         total = float(simulate(timing, shape))
     else:
         total = _extrapolated(timing, shape)
-    costs = VtaCommandCosts.of(timing, shape)
-    gemms = shape.tiles * shape.steps
-    kernels = min(gemms, 2) * costs.gemm_kernel + (costs.shift_kernel if shape.planes > 1 else 0)
-    shifts = shape.tiles * (shape.planes - 1) * costs.shift
-    return VtaStreamCycles(
-        total=total,
-        load_busy=gemms * (costs.load_inp + costs.load_wgt),
-        compute_busy=shape.tiles * costs.load_bias + kernels + gemms * costs.gemm + shifts,
-        store_busy=shape.tiles * shape.planes * costs.store,
-    )
+    load, compute, store = stream_busy(timing, shape)
+    return VtaStreamCycles(total=total, load_busy=load, compute_busy=compute, store_busy=store)
