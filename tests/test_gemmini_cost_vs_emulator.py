@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import layer_graphs
 import numpy as np
 import pytest
 
 import nnmap
-from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
+from nnmap.ir import Clamp, FullyConnected, Graph, Requant, Tensor
 from nnmap.mapping.baselines import gemmini_default
 from nnmap.mapping.cost import cost
 from nnmap.mapping.gemmini import GemminiGeometry, GemmTiles, gemm_shape, gemm_tiles
@@ -51,26 +52,7 @@ def fc_graph(rows: int, out: int, depth: int) -> Graph:
 
 
 def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
-    pad = kernel // 2
-    side = (size + 2 * pad - kernel) // stride + 1
-    tensors = {
-        "x": Tensor("x", (1, size, size, channels), "int8", 0.05, -3),
-        "y": Tensor("y", (1, side, side, out), "int8", 0.2, 4),
-    }
-    layer = Conv2D(
-        name="conv",
-        inputs=("x",),
-        output="y",
-        weight=RNG.integers(-127, 128, (out, kernel, kernel, channels)).astype(np.int8),
-        bias=RNG.integers(-4000, 4000, out).astype(np.int32),
-        stride=(stride, stride),
-        dilation=(1, 1),
-        padding=(pad, pad, pad, pad),
-        groups=1,
-        requant=_requant(out),
-        clamp=Clamp(0, 127),
-    )
-    return Graph("conv", tensors, (layer,), ("x",), ("y",))
+    return layer_graphs.conv_graph(RNG, _requant, (size, channels, out, kernel, stride))
 
 
 def _baseline(graph: Graph) -> list[LayerMapping]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import layer_graphs
 import numpy as np
 import pytest
 
@@ -64,26 +65,7 @@ def fc_graph(rows: int, out: int, depth: int, weight: int, bias: int) -> Graph:
 
 
 def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
-    pad = kernel // 2
-    side = (size + 2 * pad - kernel) // stride + 1
-    tensors = {
-        "x": Tensor("x", (1, size, size, channels), "int8", 0.05, -3),
-        "y": Tensor("y", (1, side, side, out), "int8", 0.2, 4),
-    }
-    layer = Conv2D(
-        name="conv",
-        inputs=("x",),
-        output="y",
-        weight=RNG.integers(-127, 128, (out, kernel, kernel, channels)).astype(np.int8),
-        bias=RNG.integers(-4000, 4000, out).astype(np.int32),
-        stride=(stride, stride),
-        dilation=(1, 1),
-        padding=(pad, pad, pad, pad),
-        groups=1,
-        requant=_requant(out),
-        clamp=Clamp(0, 127),
-    )
-    return Graph("conv", tensors, (layer,), ("x",), ("y",))
+    return layer_graphs.conv_graph(RNG, _requant, (size, channels, out, kernel, stride))
 
 
 GRAPHS = {
