@@ -7,18 +7,20 @@ results with TFLite's arithmetic. This module holds the accelerator-independent 
 operands, the gather, the requantization stage, reading a layer's Mapping as GEMM tile sizes and
 loop order (from ``nnmap.mapping.gemm_tiling``, which the cost models share), and small TIR
 rewrites both the Gemmini and the VTA lowering need.
-
-The first three are still defined in ``nnmap.codegen.gemmini.lower`` and re-exported here under
-public names; they should move here (and Gemmini import them from here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from tvm import ir, s_tir, tirx
+import numpy as np
+from tvm import ir, s_tir, te, tirx
 
-from nnmap.codegen.gemmini.lower import _conv_gather, _gemm_operands, _requantized
+from nnmap.codegen import requant
+from nnmap.codegen.kernels import clamp_range
+from nnmap.ir import Conv2D, FullyConnected, Tensor
+from nnmap.ir.layers import Clamp, Requant
 from nnmap.mapping.gemm_tiling import (
     M_LOOPS,
     N_LOOPS,
@@ -42,11 +44,74 @@ __all__ = [
     "m_loops_first",
     "requantized",
     "tile_product",
+    "folded_bias",
+    "weight_matrix",
 ]
 
-gemm_operands = _gemm_operands
-conv_gather = _conv_gather
-requantized = _requantized
+if TYPE_CHECKING:  # tirx.PrimExpr exists for the type checker only
+    # The value of the staged (im2col) input at GEMM row m, reduction index r.
+    Gather = Callable[[tirx.PrimExpr, tirx.PrimExpr], tirx.PrimExpr]
+
+
+def weight_matrix(weight: np.ndarray) -> np.ndarray:
+    """Weights (K first) as an int64 [r, n] matrix: window-major, channels last."""
+    return weight.astype(np.int64).reshape(weight.shape[0], -1).T
+
+
+def folded_bias(matrix: np.ndarray, bias: np.ndarray, zp_in: int) -> np.ndarray:
+    """The int64 bias with the input zero point's share of every output folded in."""
+    return bias.astype(np.int64) - zp_in * matrix.astype(np.int64).sum(axis=0)
+
+
+def gemm_operands(layer: Conv2D | FullyConnected, zp_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weights as an int8 [r, n] matrix and the folded int32 bias."""
+    matrix = weight_matrix(layer.weight)
+    return matrix.astype(np.int8), folded_bias(matrix, layer.bias, zp_in).astype(np.int32)
+
+
+def conv_gather(layer: Conv2D, inp: Tensor, out: Tensor, data: te.Tensor, zp_in: int) -> Gather:
+    """The im2col value ``staged[m, r]`` of a convolution: input or, outside it, the zero point."""
+    _, height, width, channels = inp.shape
+    _, out_h, out_w, _ = out.shape
+    _, _, fx_n, _ = layer.weight.shape
+    (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
+
+    def value(m: tirx.PrimExpr, r: tirx.PrimExpr) -> tirx.PrimExpr:
+        b, oy, ox = m // (out_h * out_w), (m // out_w) % out_h, m % out_w
+        fy, fx, c = r // (fx_n * channels), (r // channels) % fx_n, r % channels
+        iy, ix = oy * sy + fy * dy - top, ox * sx + fx * dx - left
+        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
+        return te.if_then_else(inside, data[b, iy, ix, c], tirx.const(zp_in, "int8"))
+
+    return value
+
+
+def requantized(
+    gemm: te.Tensor,
+    out_shape: tuple[int, ...],
+    rq: Requant,
+    clamp: Clamp,
+    zp_out: int,
+    mult: te.Tensor,
+    shift: te.Tensor,
+    bias: te.Tensor | None = None,
+) -> te.Tensor:
+    """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``."""
+    low, high = clamp_range(clamp)
+    may_shift_left = bool((rq.shift > 0).any())
+
+    def value(*index: tirx.Var) -> tirx.PrimExpr:
+        row: tirx.PrimExpr = tirx.const(0, "int32")
+        for axis, size in zip(index[:-1], out_shape[:-1], strict=True):
+            row = row * size + axis
+        k = index[-1]
+        total = gemm[row, k] if bias is None else gemm[row, k] + bias[k]
+        scaled = requant.multiply_by_quantized_multiplier(
+            total, mult[k], shift[k], may_shift_left=may_shift_left, bind=False
+        )
+        return requant.saturate(scaled + zp_out, low, high, "int8", bind=False)
+
+    return te.compute(out_shape, value, name="out")
 
 
 def init_from_bias(

@@ -30,23 +30,15 @@ from tvm import ir, s_tir, te, tirx
 from tvm.s_tir import TensorIntrin
 from tvm.script import tirx as T
 
+from nnmap.codegen.accel_gemm import folded_bias, init_from_bias, weight_matrix
 from nnmap.codegen.gemmini import intrinsics as gi
-from nnmap.codegen.gemmini.lower import (
-    GemmStage,
-    ScheduleGemm,
-    folded_bias,
-    gemm_stage,
-    kernel_def,
-    padded,
-    weight_matrix,
-)
+from nnmap.codegen.gemmini.lower import GemmStage, ScheduleGemm, gemm_stage, kernel_def, padded
 from nnmap.codegen.gemmini.schedule import (
     GemmShape,
     GemmTiles,
     _cache_read,
     _split_tile,
     _tensorize_blocks,
-    init_with_bias,
 )
 from nnmap.codegen.kernels import KernelDef, clamp_range
 from nnmap.ir import Conv2D, FullyConnected, Graph
@@ -213,7 +205,7 @@ def scaled_schedule(intrinsic: str) -> ScheduleGemm:
         sch.reverse_compute_at(scaled, outer[1])
         _tensorize_blocks(sch, scaled, intrinsic, len(sch.get_loops(scaled)) - 2)
         init = sch.decompose_reduction(gemm, rb)
-        init_with_bias(sch, init, bias)
+        init_from_bias(sch, init, bias, lambda iters: [iters[1]])
         _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
         sch.tensorize(mi, gi.MATMUL)
         return _first_slots(sch.mod[sch.func_working_on])

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import tvm
 from tvm import ir, s_tir, te, tirx
 
-from nnmap.codegen import requant
+from nnmap.codegen.accel_gemm import conv_gather, gemm_operands, requantized
 from nnmap.codegen.gemmini import intrinsics as gi
 from nnmap.codegen.gemmini.schedule import GemmShape, GemmTiles, pad_to_dim, schedule_gemm
 from nnmap.codegen.kernels import (
@@ -26,14 +25,9 @@ from nnmap.codegen.kernels import (
     OUTPUT,
     KernelDef,
     KernelParam,
-    clamp_range,
 )
 from nnmap.ir import Conv2D, FullyConnected, Graph, Tensor
-from nnmap.ir.layers import Clamp, Requant
 from nnmap.mapping.gemmini import pad_to
-
-if TYPE_CHECKING:
-    Gather = Callable[[tirx.PrimExpr, tirx.PrimExpr], tirx.PrimExpr]
 
 DIM = gi.DIM
 GEMMINI_SCHEDULE = "gemmini"
@@ -49,39 +43,6 @@ def padded(matrix: np.ndarray, rows: int, cols: int, dtype: str) -> np.ndarray:
     return out
 
 
-def weight_matrix(weight: np.ndarray) -> np.ndarray:
-    """Weights (K first) as an int64 [r, n] matrix: window-major, channels last."""
-    return weight.astype(np.int64).reshape(weight.shape[0], -1).T
-
-
-def folded_bias(matrix: np.ndarray, bias: np.ndarray, zp_in: int) -> np.ndarray:
-    """The int64 bias with the input zero point's share of every output folded in."""
-    return bias.astype(np.int64) - zp_in * matrix.astype(np.int64).sum(axis=0)
-
-
-def _gemm_operands(layer: Conv2D | FullyConnected, zp_in: int) -> tuple[np.ndarray, np.ndarray]:
-    """The weights as an int8 [r, n] matrix and the folded int32 bias (VTA's code generator
-    shares them)."""
-    matrix = weight_matrix(layer.weight)
-    return matrix.astype(np.int8), folded_bias(matrix, layer.bias, zp_in).astype(np.int32)
-
-
-def _conv_gather(layer: Conv2D, inp: Tensor, out: Tensor, data: te.Tensor, zp_in: int) -> Gather:
-    _, height, width, channels = inp.shape
-    _, out_h, out_w, _ = out.shape
-    _, _, fx_n, _ = layer.weight.shape
-    (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
-
-    def value(m: tirx.PrimExpr, r: tirx.PrimExpr) -> tirx.PrimExpr:
-        b, oy, ox = m // (out_h * out_w), (m // out_w) % out_h, m % out_w
-        fy, fx, c = r // (fx_n * channels), (r // channels) % fx_n, r % channels
-        iy, ix = oy * sy + fy * dy - top, ox * sx + fx * dx - left
-        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
-        return te.if_then_else(inside, data[b, iy, ix, c], tirx.const(zp_in, "int8"))
-
-    return value
-
-
 def _staged_input(
     layer: Conv2D | FullyConnected,
     inp: Tensor,
@@ -93,7 +54,7 @@ def _staged_input(
     zp_in: int,
 ) -> te.Tensor:
     if isinstance(layer, Conv2D):
-        gather = _conv_gather(layer, inp, out, data, zp_in)
+        gather = conv_gather(layer, inp, out, data, zp_in)
     else:
 
         def gather(m: tirx.PrimExpr, r: tirx.PrimExpr) -> tirx.PrimExpr:
@@ -104,34 +65,6 @@ def _staged_input(
         return te.if_then_else(inside, gather(m, r), tirx.const(0, "int8"))
 
     return te.compute((shape.m, shape.r), value, name="staged")
-
-
-def _requantized(
-    gemm: te.Tensor,
-    out_shape: tuple[int, ...],
-    rq: Requant,
-    clamp: Clamp,
-    zp_out: int,
-    mult: te.Tensor,
-    shift: te.Tensor,
-    bias: te.Tensor | None = None,
-) -> te.Tensor:
-    """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``."""
-    low, high = clamp_range(clamp)
-    may_shift_left = bool((rq.shift > 0).any())
-
-    def value(*index: tirx.Var) -> tirx.PrimExpr:
-        row: tirx.PrimExpr = tirx.const(0, "int32")
-        for axis, size in zip(index[:-1], out_shape[:-1], strict=True):
-            row = row * size + axis
-        k = index[-1]
-        total = gemm[row, k] if bias is None else gemm[row, k] + bias[k]
-        scaled = requant.multiply_by_quantized_multiplier(
-            total, mult[k], shift[k], may_shift_left=may_shift_left, bind=False
-        )
-        return requant.saturate(scaled + zp_out, low, high, "int8", bind=False)
-
-    return te.compute(out_shape, value, name="out")
 
 
 def gemm_geometry(
@@ -208,10 +141,10 @@ def gemm_kernel(
     zp_out = int(graph.tensor(layer.output).zero_point or 0)
     mult = te.placeholder((channels,), "int32", name="mult")
     shift = te.placeholder((channels,), "int32", name="shift")
-    result = _requantized(
+    result = requantized(
         stage.gemm, stage.out_shape, layer.requant, layer.clamp, zp_out, mult, shift, stage.bias
     )
-    matrix, bias = _gemm_operands(layer, zp_in)
+    matrix, bias = gemm_operands(layer, zp_in)
     constants = {
         "weight": padded(matrix, shape.r, shape.n, "int8"),
         "bias": padded(bias[None, :], 1, shape.n, "int32")[0],

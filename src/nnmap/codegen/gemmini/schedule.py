@@ -92,30 +92,6 @@ def _cache_read(
     _tensorize_blocks(sch, cached, intrin, depth)
 
 
-def init_with_bias(sch: s_tir.Schedule, init: s_tir.SBlockRV, bias: ir.expr.Var) -> None:
-    """Make the decomposed init block of ``gemm[m, n]`` store ``bias[n]`` instead of zero (TE's
-    create_prim_func drops a reduction's init value, so the block is rebuilt with it)."""
-    block = sch.get(init)
-    channel = block.iter_vars[1].var
-    store = block.body
-    body = tirx.BufferStore(store.buffer, tirx.BufferLoad(bias, [channel]), store.indices)
-    region = ir.expr.TensorRegion(
-        bias, [ir.Range.from_min_extent(channel, 1)], tirx.stmt.BufferRegionType()
-    )
-    rebuilt = s_tir.SBlock(
-        block.iter_vars,
-        [region],
-        block.writes,
-        block.name_hint,
-        body,
-        None,
-        block.alloc_buffers,
-        block.match_buffers,
-        block.annotations,
-    )
-    sch.state.replace(sch.get_sref(init), rebuilt, {block: rebuilt})
-
-
 def _sequence(stmts: list[tirx.Stmt]) -> tirx.Stmt:
     return stmts[0] if len(stmts) == 1 else tirx.SeqStmt(stmts)
 
