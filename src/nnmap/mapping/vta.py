@@ -81,24 +81,39 @@ class VtaTile:
         return (self.rows_padded // self.m) * (self.n_blocks // self.n)
 
 
+def reduction_blocks(depth: int, wanted: int, buffers: VtaBuffers) -> int:
+    """Reduction blocks per tile for ``wanted`` reduction values: two input and two weight
+    tiles (double buffering) must each hold at least one block per row."""
+    slot = min(buffers.inp_entries, buffers.wgt_entries) // SLOTS
+    bi = buffers.block_in
+    return even_tile(ceil_div(depth, bi), ceil_div(wanted, bi), slot)
+
+
+def channel_blocks(channels: int, wanted: int, r: int, buffers: VtaBuffers) -> int:
+    """Channel blocks per tile for ``wanted`` channels, with ``r`` reduction blocks per tile."""
+    bo, slot = buffers.block_out, buffers.wgt_entries // SLOTS
+    return even_tile(ceil_div(channels, bo), ceil_div(wanted, bo), slot // r)
+
+
+def pixel_rows(rows: int, wanted: int, r: int, n: int, buffers: VtaBuffers) -> int:
+    """Pixels per tile for ``wanted`` pixels, with ``r`` reduction and ``n`` channel blocks."""
+    return even_tile(rows, wanted, min(buffers.inp_entries // SLOTS // r, buffers.acc_entries // n))
+
+
 def vta_tile(
     rows: int, depth: int, channels: int, mapping: Mapping, buffers: VtaBuffers
 ) -> VtaTile:
     """The tile of a ``rows`` x ``channels`` GEMM of reduction ``depth`` under ``mapping``."""
-    bi, bo = buffers.block_in, buffers.block_out
-    r_total, n_total = ceil_div(depth, bi), ceil_div(channels, bo)
-    inp_slot, wgt_slot = buffers.inp_entries // SLOTS, buffers.wgt_entries // SLOTS
-    r = even_tile(r_total, ceil_div(tile_product(mapping, R_LOOPS), bi), min(inp_slot, wgt_slot))
-    n = even_tile(n_total, ceil_div(tile_product(mapping, N_LOOPS), bo), wgt_slot // r)
-    m_limit = min(inp_slot // r, buffers.acc_entries // n)
-    m = even_tile(rows, tile_product(mapping, M_LOOPS), m_limit)
+    r = reduction_blocks(depth, tile_product(mapping, R_LOOPS), buffers)
+    n = channel_blocks(channels, tile_product(mapping, N_LOOPS), r, buffers)
+    m = pixel_rows(rows, tile_product(mapping, M_LOOPS), r, n, buffers)
     return VtaTile(
         m=m,
         n=n,
         r=r,
         rows_padded=ceil_div(rows, m) * m,
-        n_blocks=ceil_div(n_total, n) * n,
-        r_blocks=ceil_div(r_total, r) * r,
+        n_blocks=ceil_div(ceil_div(channels, buffers.block_out), n) * n,
+        r_blocks=ceil_div(ceil_div(depth, buffers.block_in), r) * r,
         m_outer=m_loops_first(mapping),
     )
 

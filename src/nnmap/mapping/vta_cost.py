@@ -25,10 +25,13 @@ from nnmap.mapping.vta import (
     SLOTS,
     VtaBuffers,
     VtaTile,
+    channel_blocks,
+    pixel_rows,
     planes_for_bound,
+    reduction_blocks,
     workload_tile,
 )
-from nnmap.mapping.vta_stream import VtaStreamShape, VtaTiming, stream_busy, stream_cycles
+from nnmap.mapping.vta_stream import VtaStreamShape, VtaTiming, stream_bound, stream_cycles
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 ALL_BUFFERED = frozenset({"I", "W"})
@@ -90,8 +93,18 @@ def _loop_tiles(workload: Workload, loops: tuple[str, ...], block: int) -> list[
     return list(reached.values())
 
 
+def _first_per_value(pairs: list[tuple[int, dict[str, int]]]) -> dict[int, dict[str, int]]:
+    """The first loop tile reaching each distinct value."""
+    reached: dict[int, dict[str, int]] = {}
+    for value, tile in pairs:
+        reached.setdefault(value, tile)
+    return reached
+
+
 def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
-    """One mapping per distinct tile the code generator can emit for ``workload``."""
+    """One mapping per distinct tile the code generator can emit for ``workload``: the tile
+    rule fixes the reduction blocks first, then the channel blocks, then the pixels, so each
+    stage keeps one loop tile per distinct result."""
     buffers = VtaBuffers.of(module)
     bi, bo = buffers.block_in, buffers.block_out
     spatial = (
@@ -99,28 +112,28 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
         ("block_in", "C", min(bi, workload["C"])),
         ("block_out", "K", min(bo, workload["K"])),
     )
-    blocks = -(-workload["K"] // bo)
-    k_tiles = [{"K": min(workload["K"], n * bo)} for n in range(1, blocks + 1)]
-    seen: set[VtaTile] = set()
+    loops = workload.loops
+    rows, depth = prod(loops[loop] for loop in M_LOOPS), prod(loops[loop] for loop in R_LOOPS)
+    k_tiles = [{"K": min(loops["K"], n * bo)} for n in range(1, -(-loops["K"] // bo) + 1)]
+    m_tiles = _loop_tiles(workload, M_LOOPS, 1)
+    r_tiles = _loop_tiles(workload, R_LOOPS, bi)
     found = []
-    choices = product(
-        _loop_tiles(workload, M_LOOPS, 1), k_tiles, _loop_tiles(workload, R_LOOPS, bi)
-    )
-    for m_tile, k_tile, r_tile in choices:
-        sizes = {**workload.loops, **m_tile, **k_tile, **r_tile}
-        tiles = (tuple(sizes[loop] for loop in LOOPS),)
-        mapping = Mapping(spatial, tiles, (M_FIRST,), (ALL_BUFFERED,))
-        tile = workload_tile(workload, mapping, buffers)
-        if tile not in seen:
-            seen.add(tile)
-            found.append(mapping)
+    by_r = [(reduction_blocks(depth, prod(t.values()), buffers), t) for t in r_tiles]
+    for r, r_tile in _first_per_value(by_r).items():
+        by_n = [(channel_blocks(loops["K"], t["K"], r, buffers), t) for t in k_tiles]
+        for n, k_tile in _first_per_value(by_n).items():
+            by_m = [(pixel_rows(rows, prod(t.values()), r, n, buffers), t) for t in m_tiles]
+            for m_tile in _first_per_value(by_m).values():
+                sizes = {**loops, **m_tile, **k_tile, **r_tile}
+                tiles = (tuple(sizes[loop] for loop in LOOPS),)
+                found.append(Mapping(spatial, tiles, (M_FIRST,), (ALL_BUFFERED,)))
     return found
 
 
 def vta_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
-    """A lower bound on ``vta_stream_cost``'s cycles: its busiest stage's busy cycles."""
+    """A lower bound on ``vta_stream_cost``'s cycles (``vta_stream.stream_bound``)."""
     shape = stream_shape(workload, workload_tile(workload, mapping, VtaBuffers.of(module)))
-    return max(stream_busy(VtaTiming.of(module), shape))
+    return stream_bound(VtaTiming.of(module), shape)
 
 
 def search_vta_stream(

@@ -233,6 +233,17 @@ def stream_busy(timing: VtaTiming, shape: VtaStreamShape) -> tuple[float, float,
     )
 
 
+def stream_bound(timing: VtaTiming, shape: VtaStreamShape) -> float:
+    """A lower bound on the stream's cycles, in closed form: the busiest stage's busy cycles, or
+    the compute stage's chain if longer. Each output tile's compute commands (bias load, GEMMs,
+    the SHR between byte planes) wait, through the store -> compute credits, for every store of
+    the tile before them, so tiles cost at least their computes plus their stores in series."""
+    costs = VtaCommandCosts.of(timing, shape)
+    per_tile = costs.load_bias + shape.steps * costs.gemm
+    per_tile += (shape.planes - 1) * costs.shift + shape.planes * costs.store
+    return max(*stream_busy(timing, shape), shape.tiles * per_tile)
+
+
 @lru_cache(maxsize=8192)
 def stream_cycles(timing: VtaTiming, shape: VtaStreamShape) -> VtaStreamCycles:
     """Cycles of the stream: simulated up to ``SIMULATED_GEMMS`` GEMM steps, beyond that
