@@ -31,10 +31,8 @@ import nnmap
 from nnmap.codegen.artifact import Artifact
 from nnmap.errors import MappingError
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
-from nnmap.ir.workload import Workload
 from nnmap.mapping.baselines import gemmini_default
-from nnmap.mapping.cost import cost
-from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.targets import get_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,17 +119,7 @@ def deepbench_graphs(count: int, max_macs: float, big: int) -> list[tuple[str, G
 def baseline_mappings(graph: Graph) -> list[LayerMapping]:
     """nnmap's placement, with Gemmini's default tiling on every dense/conv Gemmini layer."""
     target = get_target("gemmini")
-    result = []
-    for chosen in map_graph(graph, target):
-        workload: Workload = chosen.workload
-        if chosen.module == "gemmini" and workload.kind in ("dense", "conv"):
-            module = target.module("gemmini")
-            mapping = gemmini_default(workload, module)
-            chosen = LayerMapping(
-                chosen.layer, chosen.module, workload, mapping, cost(workload, mapping, module), 0
-            )
-        result.append(chosen)
-    return result
+    return with_baseline(map_graph(graph, target), target, "gemmini", gemmini_default)
 
 
 def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) -> dict:

@@ -43,8 +43,7 @@ from rich.table import Table
 import nnmap
 from nnmap.ir import Conv2D, Graph
 from nnmap.mapping.baselines import vta_reference
-from nnmap.mapping.cost import cost
-from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.targets import get_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,15 +69,9 @@ def channel_padded(graph: Graph) -> Graph:
 
 
 def reference_mappings(graph: Graph) -> list[LayerMapping]:
+    """nnmap's placement with TVM's reference tiling on the VTA layers."""
     target = get_target("vta")
-    module = target.module("vta")
-    result = []
-    for mapped in map_graph(graph, target):
-        if mapped.module == "vta":
-            mapping = vta_reference(mapped.workload, module)
-            mapped = replace(mapped, mapping=mapping, cost=cost(mapped.workload, mapping, module))
-        result.append(mapped)
-    return result
+    return with_baseline(map_graph(graph, target), target, "vta", vta_reference)
 
 
 def emulate(graph: Graph, out_dir: Path, mappings: list[LayerMapping] | None) -> dict:

@@ -5,7 +5,6 @@ TFLite Micro (exact numerics: int32 results come back as byte planes); per-layer
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from nnmap.codegen.artifact import Artifact
 from nnmap.codegen.vta.geometry import SLOTS, result_planes, vta_gemm
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Layer, Requant, Reshape, Tensor
 from nnmap.mapping.baselines import vta_reference
-from nnmap.mapping.graph import map_graph
+from nnmap.mapping.graph import map_graph, with_baseline
 from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
 from nnmap.targets.vta_intrinsics import CONFIG
@@ -114,11 +113,7 @@ def _compile(graph: Graph, tmp_path: Path, reference: bool = False) -> Artifact:
     target = get_target("vta")
     mappings = map_graph(graph, target)
     if reference:
-        module = target.module("vta")
-        mappings = [
-            replace(m, mapping=vta_reference(m.workload, module)) if m.module == "vta" else m
-            for m in mappings
-        ]
+        mappings = with_baseline(mappings, target, "vta", vta_reference)
     return nnmap.compile(graph, target="vta", out_dir=tmp_path / "out", layer_mappings=mappings)
 
 

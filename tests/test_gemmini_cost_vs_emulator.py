@@ -21,7 +21,7 @@ from nnmap.mapping.cost import cost
 from nnmap.mapping.gemmini import GemminiGeometry, GemmTiles, gemm_shape, gemm_tiles
 from nnmap.mapping.gemmini_cost import candidate_mappings
 from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, simulate, stream_cycles
-from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
 from nnmap.targets.gemmini import GEMMINI
@@ -56,16 +56,8 @@ def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> 
 
 
 def _baseline(graph: Graph) -> list[LayerMapping]:
-    module = get_target("gemmini").module("gemmini")
-    chosen = map_graph(graph, get_target("gemmini"))
-    result = []
-    for mapped in chosen:
-        mapping = gemmini_default(mapped.workload, module)
-        cycles = cost(mapped.workload, mapping, module)
-        result.append(
-            LayerMapping(mapped.layer, mapped.module, mapped.workload, mapping, cycles, 0)
-        )
-    return result
+    target = get_target("gemmini")
+    return with_baseline(map_graph(graph, target), target, "gemmini", gemmini_default)
 
 
 @pytest.mark.parametrize(

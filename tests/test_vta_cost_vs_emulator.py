@@ -11,7 +11,6 @@ which adds at most one micro-op load to a layer and does not happen in graphs th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import layer_graphs
@@ -24,8 +23,7 @@ from nnmap.codegen.vta.geometry import vta_gemm
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
 from nnmap.ir.workload import workload_of
 from nnmap.mapping.baselines import vta_reference
-from nnmap.mapping.cost import cost
-from nnmap.mapping.graph import LayerMapping, map_graph
+from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.mapping.vta import planes_for_bound
 from nnmap.mapping.vta_stream import (
     SIMULATED_GEMMS,
@@ -80,14 +78,7 @@ GRAPHS = {
 def _reference(graph: Graph) -> list[LayerMapping]:
     """nnmap's placement with TVM's reference tiling on VTA layers, costed for that tiling."""
     target = get_target("vta")
-    module = target.module("vta")
-    result = []
-    for mapped in map_graph(graph, target):
-        if mapped.module == "vta":
-            mapping = vta_reference(mapped.workload, module)
-            mapped = replace(mapped, mapping=mapping, cost=cost(mapped.workload, mapping, module))
-        result.append(mapped)
-    return result
+    return with_baseline(map_graph(graph, target), target, "vta", vta_reference)
 
 
 @pytest.mark.parametrize("name", list(GRAPHS))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from math import inf
 
 from nnmap.errors import MappingError
-from nnmap.hw import Target
+from nnmap.hw import ExecModule, Target
 from nnmap.ir.graph import Graph
 from nnmap.ir.layers import COMPUTE_KINDS
 from nnmap.ir.workload import Workload, workload_of
+from nnmap.mapping.cost import cost
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.search import search_below
 
@@ -73,3 +75,23 @@ def map_layer(workload: Workload, target: Target, budget_s: float = 2.0) -> Laye
             "larger memories"
         )
     return replace(best, search_seconds=time.perf_counter() - start)
+
+
+def with_baseline(
+    mappings: list[LayerMapping],
+    target: Target,
+    module: str,
+    baseline: Callable[[Workload, ExecModule], Mapping],
+) -> list[LayerMapping]:
+    """``mappings`` with every dense and conv layer placed on ``module`` re-tiled by
+    ``baseline`` (Gemmini's default heuristic, TVM's VTA schedule) and costed for that tiling:
+    nnmap's placement with the baseline's tiles, so both can be compiled and emulated."""
+    exec_module = target.module(module)
+    result = []
+    for mapped in mappings:
+        if mapped.module == module and mapped.workload.kind in ("dense", "conv"):
+            mapping = baseline(mapped.workload, exec_module)
+            spent = cost(mapped.workload, mapping, exec_module)
+            mapped = replace(mapped, mapping=mapping, cost=spent, search_seconds=0.0)
+        result.append(mapped)
+    return result
