@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from nnmap.codegen.gemmini.layer import (
     GEMMINI,
@@ -32,8 +33,12 @@ from nnmap.codegen.vta.layer import (
     vta_layer_code,
 )
 from nnmap.codegen.vta.layer import emulator_files as vta_emulator_files
-from nnmap.ir import Graph, Layer
+from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
+
+GemmLayer = Conv2D | FullyConnected
+# Generates one layer's kernel from its mapping: (layer, graph, index in the graph, mapping).
+KernelGenerator = Callable[[GemmLayer, Graph, int, LayerMapping], LayerCode]
 
 
 @dataclass(frozen=True)
@@ -41,58 +46,34 @@ class AcceleratorCodegen:
     """How nnmap emits C for one accelerator module."""
 
     module: str
-    runs: Callable[[Layer], bool]
-    layer_code: Callable[[Layer, Graph, int, LayerMapping], LayerCode]
+    runs: Callable[[Layer], TypeGuard[GemmLayer]]
+    layer_code: KernelGenerator
     runtime_files: Callable[[], dict[str, str]]
     emulator_prefix: str
     refusal: Callable[[Layer], str | None] | None = None
     host_work: Callable[[Layer, Graph, str], tuple[HostWork, ...]] | None = None
-    hardware_code: Callable[[Layer, Graph, int, LayerMapping], LayerCode] | None = None
-
-
-def _gemmini_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
-    if not runs_on_gemmini(layer):
-        raise TypeError(f"layer {layer.name}: not lowered onto Gemmini")
-    return gemmini_layer_code(layer, graph, index, mapping)
-
-
-def _vta_code(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
-    if not runs_on_vta(layer):
-        raise TypeError(f"layer {layer.name}: not lowered onto VTA")
-    return vta_layer_code(layer, graph, index, mapping)
-
-
-def _vta_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
-    if not runs_on_vta(layer):
-        raise TypeError(f"layer {layer.name}: not lowered onto VTA")
-    return vta_hardware_code(layer, graph, index, mapping)
-
-
-def _gemmini_hardware(layer: Layer, graph: Graph, index: int, mapping: LayerMapping) -> LayerCode:
-    if not runs_on_gemmini(layer):
-        raise TypeError(f"layer {layer.name}: not lowered onto Gemmini")
-    return gemmini_hardware_code(layer, graph, index, mapping)
+    hardware_code: KernelGenerator | None = None
 
 
 ACCELERATORS: dict[str, AcceleratorCodegen] = {
     GEMMINI: AcceleratorCodegen(
         GEMMINI,
         runs_on_gemmini,
-        _gemmini_code,
+        gemmini_layer_code,
         emulator_files,
         "nnmap_gemmini",
         gemmini_refusal,
         gemmini_host_work,
-        _gemmini_hardware,
+        gemmini_hardware_code,
     ),
     VTA: AcceleratorCodegen(
         VTA,
         runs_on_vta,
-        _vta_code,
+        vta_layer_code,
         vta_emulator_files,
         "nnmap_vta",
         host_work=vta_host_work,
-        hardware_code=_vta_hardware,
+        hardware_code=vta_hardware_code,
     ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tvm
 
-from nnmap.codegen.emit_c import plain_kernel_source
-from nnmap.codegen.kernels import ACTIVATION, CONSTANT, KernelParam, lower_layer
+from nnmap.codegen.emit_c import KernelSource, plain_kernel_source
+from nnmap.codegen.kernels import ACTIVATION, CONSTANT, KernelDef, KernelParam, lower_layer
 from nnmap.errors import QuantizationError
 from nnmap.ir import Graph, Layer, Reshape, Softmax
 
@@ -59,7 +59,7 @@ def _comment(layer: Layer) -> str:
     return f"layer {name} ({layer.kind}): TVM-generated from a TE compute by nnmap"
 
 
-def kernel_arguments(
+def _kernel_arguments(
     layer: Layer, params: tuple[KernelParam, ...], prefix: str
 ) -> tuple[Argument, ...]:
     inputs = iter(layer.inputs)
@@ -72,6 +72,32 @@ def kernel_arguments(
         else:
             arguments.append(Argument("output", layer.output))
     return tuple(arguments)
+
+
+def kernel_layer_code(
+    layer: Layer,
+    index: int,
+    kernel: KernelDef,
+    source: KernelSource,
+    module: str = "host",
+    definition: str | None = None,
+) -> LayerCode:
+    """The C of a layer whose kernel TVM generated: its file, its constants named after the
+    kernel's symbol, and the driver's call (``definition``: the file's text when it is not
+    ``source``'s own, e.g. with helpers in front)."""
+    symbol = source.symbol
+    return LayerCode(
+        layer,
+        index,
+        symbol,
+        source.prototype,
+        f"{layer_id(index, layer)}.c",
+        source.definition if definition is None else definition,
+        _kernel_arguments(layer, kernel.params, symbol),
+        {f"{symbol}_{name}": array for name, array in kernel.constants.items()},
+        source.workspace_bytes,
+        module=module,
+    )
 
 
 def _softmax_code(layer: Softmax, graph: Graph, index: int) -> LayerCode:
@@ -111,16 +137,4 @@ def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
         log.debug("layer %s: retrying without Let bindings (%s)", layer.name, error)
         kernel = lower_layer(layer, graph, bind=False)
         source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
-    prefix = f"nnmap_{ident}"
-    constants = {f"{prefix}_{name}": array for name, array in kernel.constants.items()}
-    return LayerCode(
-        layer,
-        index,
-        source.symbol,
-        source.prototype,
-        f"{ident}.c",
-        source.definition,
-        kernel_arguments(layer, kernel.params, prefix),
-        constants,
-        source.workspace_bytes,
-    )
+    return kernel_layer_code(layer, index, kernel, source)

@@ -20,7 +20,7 @@ from nnmap.codegen.gemmini.lower import gemm_geometry, gemm_kernel, scheduled_ge
 from nnmap.codegen.gemmini.schedule import gemm_tiles
 from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.codegen.kernels import KernelDef
-from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
+from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.runtime.gemmini_build import EMULATOR
@@ -86,19 +86,7 @@ def _layer_code(
     source = plain_c_kernel(
         module, kernel.params, symbol, _comment(layer, mapping), (GEMMINI_HEADER,), _PASS_CONFIG
     )
-    constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
-    return LayerCode(
-        layer,
-        index,
-        symbol,
-        source.prototype,
-        f"{layer_id(index, layer)}.c",
-        source.definition,
-        kernel_arguments(layer, kernel.params, symbol),
-        constants,
-        source.workspace_bytes,
-        module=GEMMINI,
-    )
+    return kernel_layer_code(layer, index, kernel, source, GEMMINI)
 
 
 def gemmini_layer_code(

@@ -16,7 +16,7 @@ from nnmap.codegen.accel_gemm import ceil_div, gemm_operands
 from nnmap.codegen.emit_c import plain_c_kernel
 from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.codegen.kernels import KernelDef
-from nnmap.codegen.layers import LayerCode, kernel_arguments, layer_id
+from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
 from nnmap.codegen.vta.geometry import VtaGemm, result_planes
 from nnmap.codegen.vta.hardware import PARAMS, needs_output_copy, vta_hardware_kernel
 from nnmap.codegen.vta.helpers import AluOps, helper_source
@@ -73,8 +73,12 @@ def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
 
 
 def _layer_code(
-    layer: Conv2D | FullyConnected, index: int, mapping: LayerMapping, kernel: KernelDef,
-    gemm: VtaGemm, alu: AluOps | None = None,
+    layer: Conv2D | FullyConnected,
+    index: int,
+    mapping: LayerMapping,
+    kernel: KernelDef,
+    gemm: VtaGemm,
+    alu: AluOps | None = None,
 ) -> LayerCode:
     """The kernel's C: TVM's code for ``kernel`` with the tile helpers in front (``alu``:
     hardware numerics, VTA's ALU requantizes with these immediates)."""
@@ -90,19 +94,7 @@ def _layer_code(
     head = f"\n{source.prototype} {{"
     helpers = helper_source(symbol, gemm, alu)
     definition = source.definition.replace(head, f"\n{helpers}{head}", 1)
-    constants = {f"{symbol}_{name}": array for name, array in kernel.constants.items()}
-    return LayerCode(
-        layer,
-        index,
-        symbol,
-        source.prototype,
-        f"{ident}.c",
-        definition,
-        kernel_arguments(layer, kernel.params, symbol),
-        constants,
-        source.workspace_bytes,
-        module=VTA,
-    )
+    return kernel_layer_code(layer, index, kernel, source, VTA, definition)
 
 
 def vta_layer_code(
