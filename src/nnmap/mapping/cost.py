@@ -18,10 +18,9 @@ from math import prod
 
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
-from nnmap.mapping.gemmini_cost import gemm_stream_cost, runs_as_gemm_stream
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.problem import Parts, Problem, count, level_parts, problem_of
-from nnmap.mapping.vta_cost import runs_as_vta_stream, vta_stream_cost
+from nnmap.mapping.stream_search import stream_model
 
 OPERAND_NAMES = ("I", "W", "O")
 
@@ -38,10 +37,9 @@ class Traffic:
 def cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
     """The cost of running ``workload`` on ``module`` with ``mapping`` (on a module whose code
     generator runs the layer as a GEMM stream, the cost of that stream: Gemmini's or VTA's)."""
-    if runs_as_gemm_stream(workload, module):
-        return gemm_stream_cost(workload, mapping, module)
-    if runs_as_vta_stream(workload, module):
-        return vta_stream_cost(workload, mapping, module)
+    stream = stream_model(workload, module)
+    if stream is not None:
+        return stream.cost(workload, mapping, module)
     return evaluate(problem_of(workload, module), mapping)
 
 

@@ -28,7 +28,6 @@ from nnmap.mapping.gemmini import (
 from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_busy, stream_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
-from nnmap.mapping.stream_search import search_stream
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
@@ -147,15 +146,3 @@ def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) 
     tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
     shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
     return max(stream_busy(StreamTiming.of(module), stream_shape(shape, tiles, geometry.dim)))
-
-
-def search_gemm_stream(
-    workload: Workload, module: ExecModule, cutoff: float
-) -> tuple[Mapping, Cost, int, float] | None:
-    """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
-    return search_stream(
-        lambda: candidate_mappings(workload, module),
-        lambda mapping: gemm_stream_bound(workload, mapping, module),
-        lambda mapping: gemm_stream_cost(workload, mapping, module),
-        cutoff,
-    )

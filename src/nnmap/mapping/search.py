@@ -35,7 +35,6 @@ from nnmap.mapping.cost import (
     operand_flow,
     scaled,
 )
-from nnmap.mapping.gemmini_cost import runs_as_gemm_stream, search_gemm_stream
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.partial import Choice, Partial, storage_width, tile_choices, unroll_of
 from nnmap.mapping.problem import Problem, count, level_parts, problem_of
@@ -45,7 +44,7 @@ from nnmap.mapping.space import (
     representative_orders,
     spatial_options,
 )
-from nnmap.mapping.vta_cost import runs_as_vta_stream, search_vta_stream
+from nnmap.mapping.stream_search import search_stream, stream_model
 
 log = logging.getLogger(__name__)
 DIM_ORDER = (5, 6, 2, 1, 4, 3, 0)  # FY, FX (small, usually whole) then C, K, OX, OY, B
@@ -84,15 +83,9 @@ def search_below(
     """The optimum if it costs fewer than ``cutoff`` cycles, else None (pruned against it)."""
     problem = problem_of(workload, module)
     check_runnable(problem)
-    stream_search = (
-        search_gemm_stream
-        if runs_as_gemm_stream(workload, module)
-        else search_vta_stream
-        if runs_as_vta_stream(workload, module)
-        else None
-    )
-    if stream_search is not None:
-        found = stream_search(workload, module, cutoff)
+    stream = stream_model(workload, module)
+    if stream is not None:
+        found = search_stream(stream, workload, module, cutoff)
         if found is None:
             return None
         mapping, best, candidates, seconds = found

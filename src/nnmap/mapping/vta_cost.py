@@ -18,7 +18,6 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
-from nnmap.mapping.stream_search import search_stream
 from nnmap.mapping.vta import (
     M_LOOPS,
     R_LOOPS,
@@ -134,15 +133,3 @@ def vta_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -
     """A lower bound on ``vta_stream_cost``'s cycles (``vta_stream.stream_bound``)."""
     shape = stream_shape(workload, workload_tile(workload, mapping, VtaBuffers.of(module)))
     return stream_bound(VtaTiming.of(module), shape)
-
-
-def search_vta_stream(
-    workload: Workload, module: ExecModule, cutoff: float
-) -> tuple[Mapping, Cost, int, float] | None:
-    """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
-    return search_stream(
-        lambda: candidate_mappings(workload, module),
-        lambda mapping: vta_stream_bound(workload, mapping, module),
-        lambda mapping: vta_stream_cost(workload, mapping, module),
-        cutoff,
-    )
