@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+import nnmap
+from nnmap.codegen.artifact import Artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -54,3 +58,18 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found: ../shared is absent (a user's fresh clone)")
     return path
+
+
+def compiled_models(factory: pytest.TempPathFactory, target: str) -> Callable[[str], Artifact]:
+    """A model's artifact for ``target`` (an MLPerf Tiny name or zoo:NAME), compiled on first
+    use and kept (for a module-scoped fixture)."""
+    cache: dict[str, Artifact] = {}
+
+    def get(model: str) -> Artifact:
+        if model not in cache:
+            source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
+            out = factory.mktemp(model.replace(":", "_")) / "out"
+            cache[model] = nnmap.compile(source, target=target, out_dir=out)
+        return cache[model]
+
+    return get

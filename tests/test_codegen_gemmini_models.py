@@ -8,11 +8,10 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MLPERF_MODELS, mlperf_model
+from conftest import MLPERF_MODELS, compiled_models, mlperf_model
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
@@ -28,16 +27,7 @@ Compiled = Callable[[str], Artifact]
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     """The Gemmini artifact of a model (an MLPerf Tiny name or zoo:NAME), compiled once."""
-    cache: dict[str, Artifact] = {}
-
-    def get(model: str) -> Artifact:
-        if model not in cache:
-            source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
-            out = tmp_path_factory.mktemp(model.replace(":", "_")) / "out"
-            cache[model] = nnmap.compile(source, target="gemmini", out_dir=out)
-        return cache[model]
-
-    return get
+    return compiled_models(tmp_path_factory, "gemmini")
 
 
 def _record_cycles(artifact: Artifact, record_line: Callable[[str], None]) -> None:

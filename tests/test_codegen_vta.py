@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MLPERF_MODELS, mlperf_model
+from conftest import MLPERF_MODELS, compiled_models, mlperf_model
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
@@ -178,16 +178,7 @@ def test_tiles_fit_vta_sram_double_buffered() -> None:
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Artifact]:
-    cache: dict[str, Artifact] = {}
-
-    def get(model: str) -> Artifact:
-        if model not in cache:
-            source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
-            out = tmp_path_factory.mktemp(model.replace(":", "_")) / "out"
-            cache[model] = nnmap.compile(source, target="vta", out_dir=out)
-        return cache[model]
-
-    return get
+    return compiled_models(tmp_path_factory, "vta")
 
 
 @pytest.mark.parametrize("name", MLPERF_MODELS)
