@@ -1,9 +1,9 @@
 """The Gemmini cost model against the emulator: small layers (edge tiles, strides, padding,
 several output tiles and reduction columns) compiled with nnmap's mapping and with Gemmini's
 default tiling, each layer's modelled cycles within 10% of its emulated cycles; each kind of
-stream (input panel resident or streamed, M padded to the m tile or not, one or two accumulator
-halves) bit-exact with modelled cycles equal to emulated; and the stream model's extrapolation
-against simulating every command."""
+stream (input or weight panel resident, or both streamed, M padded to the m tile or not, one or
+two accumulator halves) bit-exact with modelled cycles equal to emulated; and the stream model's
+extrapolation against simulating every command."""
 
 from __future__ import annotations
 
@@ -111,12 +111,21 @@ def _forced(graph: Graph, tiles: GemmTiles) -> list[LayerMapping]:
 @pytest.mark.parametrize(
     "tiles",
     [
-        GemmTiles(48, 16, "m", True, resident_input=True),  # 11 m blocks padded to 12
-        GemmTiles(32, 16, "m", False, resident_input=True),
-        GemmTiles(176, 16, "m", True, resident_input=False),
-        GemmTiles(48, 48, "m", False, resident_input=False),
+        GemmTiles(48, 16, "m", True, resident_panel=True),  # 11 m blocks padded to 12
+        GemmTiles(32, 16, "m", False, resident_panel=True),
+        GemmTiles(176, 16, "m", True, resident_panel=False),
+        GemmTiles(48, 48, "m", False, resident_panel=False),
+        GemmTiles(48, 16, "n", True, resident_panel=True),  # weight panel, M padded
+        GemmTiles(16, 16, "n", False, resident_panel=True),
     ],
-    ids=["resident-padded", "resident", "streamed", "streamed-padded"],
+    ids=[
+        "resident-padded",
+        "resident",
+        "streamed",
+        "streamed-padded",
+        "weights-resident-padded",
+        "weights-resident",
+    ],
 )
 def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path: Path) -> None:
     graph = fc_graph(170, 40, 150)
@@ -138,9 +147,11 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
         StreamShape(2, 3, 9, 1, 5, True),
         StreamShape(4, 8, 7, 1, 6, False),
         StreamShape(1, 16, 12, 1, 4, False),
-        StreamShape(2, 4, 9, 3, 5, True, resident=True),
-        StreamShape(3, 1, 6, 4, 4, True, resident=True),
-        StreamShape(2, 2, 1, 3, 5, False, resident=True),
+        StreamShape(2, 4, 9, 3, 5, True, resident="input"),
+        StreamShape(3, 1, 6, 4, 4, True, resident="input"),
+        StreamShape(2, 2, 1, 3, 5, False, resident="input"),
+        StreamShape(1, 2, 7, 3, 6, True, resident="weight"),
+        StreamShape(3, 1, 13, 2, 4, False, resident="weight"),
     ],
 )
 def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import Any
 
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import Workload
 from nnmap.mapping.model import Mapping
 
+Row = Any  # a scratchpad row: an int, or a TIR expression of loop variables
 M_LOOPS, N_LOOPS, R_LOOPS = ("B", "OY", "OX"), ("K",), ("C", "FY", "FX")
 # assumed acceptable: M is padded up to a multiple of the m tile when that adds at most this
 # fraction of rows (computed on zeros); otherwise the tile is rounded down to a divisor
@@ -36,14 +38,22 @@ class GemmShape:
 class GemmTiles:
     """The output tile held in the accumulator (m x n), the order of the m/n tile loops ("m" or
     "n" outermost), whether output tiles alternate between two accumulator halves and whether
-    the input panel of an m tile (m x the whole reduction) stays in the scratchpad across its n
-    tiles (else input blocks stream with the weights, one reduction column at a time)."""
+    the panel of the outer tile stays in the scratchpad across the inner tiles: the input panel
+    of an m tile (m x the whole reduction) across its n tiles, or the weight panel of an n tile
+    across its m tiles (else both operands stream, one reduction column at a time)."""
 
     m: int
     n: int
     outer_first: str
     double_acc: bool
-    resident_input: bool = False
+    resident_panel: bool = False
+
+    @property
+    def resident(self) -> str:
+        """The operand whose panel is resident: "input", "weight" or "" (none)."""
+        if not self.resident_panel:
+            return ""
+        return "input" if self.outer_first == "m" else "weight"
 
 
 @dataclass(frozen=True)
@@ -62,9 +72,34 @@ class GemminiGeometry:
         return GemminiGeometry(dim, spad.size // dim, acc.size // (dim * module.array.acc_bytes))
 
 
-def input_area_rows(geometry: GemminiGeometry) -> int:
-    """Scratchpad rows for input blocks: the first three quarters (weights use the last one)."""
-    return 3 * geometry.spad_rows // 4
+def slot_rows(geometry: GemminiGeometry) -> int:
+    """Scratchpad rows of one slot of a streamed operand: a reduction column of an output tile
+    (its m or n rows), at most the accumulator's rows."""
+    return geometry.acc_rows
+
+
+def panel_rows(geometry: GemminiGeometry) -> int:
+    """Scratchpad rows a resident panel may fill: all but the two slots of the other operand.
+
+    The layout: streamed input slots at the bottom and streamed weight slots at the top; an
+    input panel from the bottom up to the weight slots, a weight panel from above the input
+    slots up to the top."""
+    return geometry.spad_rows - 2 * slot_rows(geometry)
+
+
+def column_row(
+    geometry: GemminiGeometry, operand: str, resident: bool, column: Row, parity: Row, rows: int
+) -> Row:
+    """The scratchpad row where the blocks of ``operand`` ("input" or "weight") of reduction
+    column ``column`` start: in the operand's resident panel (a column every ``rows``, the
+    tile's m or n), else in the slot of the column's ``parity``. Works on integers and on TIR
+    expressions alike (the code generator binds it to its loop variables)."""
+    slot = slot_rows(geometry)
+    if operand == "input":
+        return column * rows if resident else parity * slot
+    if resident:
+        return 2 * slot + column * rows
+    return geometry.spad_rows - 2 * slot + parity * slot
 
 
 def pad_to(size: int, dim: int) -> int:
@@ -111,9 +146,9 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     down to a divisor too. The reduction is not tiled: it streams through the scratchpad one
     DIM-deep block column at a time, so the mapping's C/FY/FX tiles do not change the code.
     Output tiles are double-buffered when the mapping double-buffers O and two tiles fit. The
-    input panel of an m tile stays resident across the n tiles when the mapping's level-0 tile
-    holds the whole reduction with the m loops outside K, there are several n tiles and the
-    panel fits the input area of the scratchpad.
+    panel of the outer tile (input panel for the m loops outside K, weight panel for K outside
+    them) stays resident across the inner tiles when the mapping's level-0 tile holds the whole
+    reduction, there are several inner tiles and the panel fits ``panel_rows``.
     """
     dim = geometry.dim
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
@@ -127,10 +162,11 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     double = "O" in mapping.double_buffered[0] and 2 * m_blocks * n_blocks <= acc_blocks
     outer = "m" if first_m <= first_n else "n"
     whole_r = pad_to(prod(mapping.tile(0, loop) for loop in R_LOOPS), dim) >= shape.r
+    outer_blocks, inner_total = (m_blocks, shape.n) if outer == "m" else (n_blocks, shape.m)
+    inner_blocks = n_blocks if outer == "m" else m_blocks
     resident = (
-        outer == "m"
-        and whole_r
-        and shape.n > n_blocks * dim
-        and m_blocks * shape.r <= input_area_rows(geometry)
+        whole_r
+        and inner_total > inner_blocks * dim
+        and outer_blocks * shape.r <= panel_rows(geometry)
     )
     return GemmTiles(m_blocks * dim, n_blocks * dim, outer, double, resident)

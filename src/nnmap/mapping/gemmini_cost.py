@@ -5,8 +5,9 @@ runs the im2col GEMM of ``nnmap.mapping.gemmini``; a mapping's cost is the timin
 instruction stream (``nnmap.mapping.gemmini_stream``), and the search enumerates every output
 tile the mapping language reaches (divisor tiles of the padded GEMM that fit the accumulator),
 with and without double-buffered output tiles, with the whole reduction in the level-0 tile (the
-input panel of an m tile resident across its n tiles, where it fits) or one DIM-deep column of
-it (input blocks streamed), and keeps the cheapest.
+panel of the outer tile resident across the inner tiles, where it fits: the input panel of an m
+tile with the m loops outermost, the weight panel of an n tile with K outermost) or one DIM-deep
+column of it (both operands streamed), and keeps the cheapest.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
+N_FIRST = ("K", "B", "OY", "OX", "C", "FY", "FX")
 BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
 
 
@@ -41,23 +43,27 @@ def runs_as_gemm_stream(workload: Workload, module: ExecModule) -> bool:
 
 def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
     m_tiles, n_tiles = shape.m // tiles.m, shape.n // tiles.n
-    outer, inner = (m_tiles, n_tiles) if tiles.resident_input else (1, m_tiles * n_tiles)
+    if tiles.resident_panel:
+        outer, inner = (m_tiles, n_tiles) if tiles.outer_first == "m" else (n_tiles, m_tiles)
+    else:
+        outer, inner = 1, m_tiles * n_tiles
     a, b, columns = tiles.m // dim, tiles.n // dim, shape.r // dim
-    return StreamShape(a, b, columns, outer, inner, tiles.double_acc, tiles.resident_input)
+    return StreamShape(a, b, columns, outer, inner, tiles.double_acc, tiles.resident)
 
 
 def _moved_bytes(shape: GemmShape, tiles: GemmTiles, acc_bytes: int) -> int:
     """DRAM bytes the stream moves: input and weight blocks in, int32 outputs out."""
     count = (shape.m // tiles.m) * (shape.n // tiles.n)
-    inputs = shape.m * shape.r if tiles.resident_input else count * shape.r * tiles.m
-    return inputs + count * shape.r * tiles.n + shape.m * shape.n * acc_bytes
+    inputs = shape.m * shape.r if tiles.resident == "input" else count * shape.r * tiles.m
+    weights = shape.n * shape.r if tiles.resident == "weight" else count * shape.r * tiles.n
+    return inputs + weights + shape.m * shape.n * acc_bytes
 
 
 def _spad_bytes(shape: GemmShape, tiles: GemmTiles, dim: int) -> int:
-    """Scratchpad bytes in use: two slots of weight blocks (and of input blocks), or the
-    resident input panel."""
-    inputs = tiles.m * shape.r if tiles.resident_input else 2 * tiles.m * dim
-    return inputs + 2 * tiles.n * dim
+    """Scratchpad bytes in use: the resident panel, two slots of each streamed operand."""
+    inputs = tiles.m * shape.r if tiles.resident == "input" else 2 * tiles.m * dim
+    weights = tiles.n * shape.r if tiles.resident == "weight" else 2 * tiles.n * dim
+    return inputs + weights
 
 
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
@@ -129,11 +135,15 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
     reductions: tuple[dict[str, int], ...] = ({}, column)  # the whole reduction, or one column
     seen: set[GemmTiles] = set()
     found = []
-    options = product(_m_tiles(workload, geometry), sorted(n_tiles), BUFFERED, reductions)
-    for m_tile, k_tile, buffered, reduction in options:
+    options = product(
+        _m_tiles(workload, geometry), sorted(n_tiles), BUFFERED, reductions, (M_FIRST, N_FIRST)
+    )
+    for m_tile, k_tile, buffered, reduction, order in options:
         sizes = {**workload.loops, **m_tile, "K": k_tile, **reduction}
-        mapping = Mapping(spatial, (tuple(sizes[loop] for loop in LOOPS),), (M_FIRST,), (buffered,))
+        mapping = Mapping(spatial, (tuple(sizes[loop] for loop in LOOPS),), (order,), (buffered,))
         tiles = gemm_tiles(shape, mapping, geometry)
+        if tiles.outer_first == "n" and not tiles.resident_panel:
+            continue  # the same stream as with the m loops outermost
         if tiles not in seen:
             seen.add(tiles)
             found.append(mapping)

@@ -11,12 +11,14 @@ other units). Every command of the generated stream moves or computes whole DIM 
 so dependencies are tracked per block.
 
 The stream of one layer (``nnmap.codegen.gemmini.schedule``): configuration, then per output
-tile (m x n, ``a x b`` blocks) its DIM-deep reduction columns, each with ``b`` weight blocks
-(and ``a`` input blocks, unless the m tile's input panel is resident: then its ``a x columns``
-blocks are moved in once before its n tiles) in alternating scratchpad slots and ``b x a``
-preload + compute pairs; the blocks of column c + 1 are moved in before the pairs of column c
-(column 0's before the loop), the first column overwrites the accumulator (no bias is moved
-in), then the int32 output blocks are moved out; a fence at the end.
+tile (m x n, ``a x b`` blocks) its DIM-deep reduction columns, each with ``a`` input blocks and
+``b`` weight blocks in alternating scratchpad slots and ``b x a`` preload + compute pairs; the
+blocks of column c + 1 are moved in before the pairs of column c (column 0's before the loop),
+the first column overwrites the accumulator (no bias is moved in), then the int32 output blocks
+are moved out; a fence at the end. When the panel of the outer tile is resident (the input
+panel of an m tile across its n tiles, or the weight panel of an n tile across its m tiles),
+its blocks are moved in, column by column in the same way, by the first inner tile only, into
+the panel's own rows, and every later inner tile reads them there.
 
 A layer has ``outer`` identical outer tiles of ``inner`` identical output tiles of ``columns``
 identical columns, so the stream is periodic in all three: a few of each are simulated and the
@@ -33,7 +35,7 @@ from nnmap.hw import ExecModule
 LOAD, EXECUTE, STORE = 0, 1, 2
 SIMULATED_COLUMNS = 12  # reduction columns simulated per tile before extrapolating (past the
 # columns at which a tile's computes outlast its output stores, so the increments are steady)
-SIMULATED_TILES = 3  # output tiles per outer tile simulated before extrapolating
+SIMULATED_TILES = 5  # output tiles per outer tile simulated before extrapolating
 SIMULATED_OUTER = 2  # outer tiles simulated before extrapolating
 
 
@@ -103,8 +105,8 @@ class StreamTiming:
 @dataclass(frozen=True)
 class StreamShape:
     """One layer's stream: output tile of a x b blocks, reduction columns per tile, outer tiles
-    (m tiles when the input panel is resident), output tiles per outer tile, whether output
-    tiles alternate between accumulator halves and whether the input panel is resident."""
+    (the tiles whose panel is resident), output tiles per outer tile, whether output tiles
+    alternate between accumulator halves and the resident panel ("input", "weight" or "")."""
 
     a: int
     b: int
@@ -112,7 +114,7 @@ class StreamShape:
     outer: int
     inner: int
     double_acc: bool
-    resident: bool = False
+    resident: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,29 +207,39 @@ class _Machine:
         return self.clock
 
 
-def _column_loads(machine: _Machine, shape: StreamShape, slot: int, block: int) -> None:
-    if not shape.resident:
-        for i in range(shape.a):
-            machine.load(("in", slot, i), block)
-    for j in range(shape.b):
-        machine.load(("w", slot, j), block)
+def _block(shape: StreamShape, operand: str, slot: int, column: int, index: int) -> tuple:
+    """The scratchpad block of ``operand`` ("input" or "weight") a column reads: in the
+    resident panel, or in the column's slot."""
+    if shape.resident == operand:
+        return (operand, "panel", column, index)
+    return (operand, slot, index)
 
 
-def _output_tile(machine: _Machine, shape: StreamShape, step: int) -> None:
-    """The commands of output tile number ``step``."""
+def _column_loads(
+    machine: _Machine, shape: StreamShape, slot: int, column: int, first_inner: bool
+) -> None:
+    block = machine.t.block_load(1)
+    for operand, count in (("input", shape.a), ("weight", shape.b)):
+        if shape.resident != operand or first_inner:
+            for index in range(count):
+                machine.load(_block(shape, operand, slot, column, index), block)
+
+
+def _output_tile(machine: _Machine, shape: StreamShape, step: int, first_inner: bool) -> None:
+    """The commands of output tile number ``step`` (``first_inner``: the first inner tile of
+    its outer tile, which moves the resident panel in)."""
     timing = machine.t
-    block = timing.block_load(1)
     half = step % 2 if shape.double_acc else 0
     first = step * shape.columns
-    _column_loads(machine, shape, first % 2, block)
+    _column_loads(machine, shape, first % 2, 0, first_inner)
     for column in range(shape.columns):
         slot = (first + column) % 2
         if column + 1 < shape.columns:
-            _column_loads(machine, shape, 1 - slot, block)
+            _column_loads(machine, shape, 1 - slot, column + 1, first_inner)
         for j in range(shape.b):
             for i in range(shape.a):
-                machine.preload(("w", slot, j))
-                inputs = ("A", column, i) if shape.resident else ("in", slot, i)
+                machine.preload(_block(shape, "weight", slot, column, j))
+                inputs = _block(shape, "input", slot, column, i)
                 machine.compute(inputs, ("acc", half, i, j))
     for i in range(shape.a):
         for j in range(shape.b):
@@ -240,15 +252,10 @@ def simulate(timing: StreamTiming, shape: StreamShape) -> int:
     machine = _Machine(timing)
     for unit in (EXECUTE, LOAD, LOAD, LOAD, STORE):  # config_ex, three config_ld, config_st
         machine.config(unit)
-    block = timing.block_load(1)
     step = 0
     for _ in range(shape.outer):
-        if shape.resident:
-            for i in range(shape.a):
-                for column in range(shape.columns):
-                    machine.load(("A", column, i), block)
-        for _ in range(shape.inner):
-            _output_tile(machine, shape, step)
+        for inner in range(shape.inner):
+            _output_tile(machine, shape, step, inner == 0)
             step += 1
     return machine.fence()
 
@@ -283,8 +290,9 @@ def stream_busy(timing: StreamTiming, shape: StreamShape) -> tuple[float, float,
     commands one after another, so their largest is a lower bound on the stream's cycles."""
     tiles = shape.outer * shape.inner
     blocks = tiles * shape.a * shape.b
-    input_loads = (shape.outer if shape.resident else tiles) * shape.a * shape.columns
-    loads = input_loads + tiles * shape.b * shape.columns
+    input_loads = (shape.outer if shape.resident == "input" else tiles) * shape.a
+    weight_loads = (shape.outer if shape.resident == "weight" else tiles) * shape.b
+    loads = (input_loads + weight_loads) * shape.columns
     return (
         loads * timing.block_load(1),
         blocks * shape.columns * max(timing.dim, timing.reload),

@@ -34,6 +34,7 @@ from nnmap.codegen.accel_gemm import folded_bias, init_from_bias, weight_matrix
 from nnmap.codegen.gemmini import intrinsics as gi
 from nnmap.codegen.gemmini.lower import GemmStage, ScheduleGemm, gemm_stage, kernel_def, padded
 from nnmap.codegen.gemmini.schedule import (
+    GEOMETRY,
     GemmShape,
     GemmTiles,
     _cache_read,
@@ -42,6 +43,7 @@ from nnmap.codegen.gemmini.schedule import (
 )
 from nnmap.codegen.kernels import KernelDef, clamp_range
 from nnmap.ir import Conv2D, FullyConnected, Graph
+from nnmap.mapping.gemmini import column_row
 from nnmap.targets import gemmini_intrinsics as isa
 
 DIM = gi.DIM
@@ -214,10 +216,20 @@ def scaled_schedule(intrinsic: str) -> ScheduleGemm:
 
 
 def _first_slots(func: tirx.PrimFunc) -> tirx.PrimFunc:
-    """Bind the double-buffering slot variables of the intrinsics to slot 0 (this schedule is
-    single-buffered) and the accumulate flag to 1 (the bias initialises the accumulator). Each
-    tensorized call carries its own copy of a variable; they are found by name."""
-    values = {var.name: 0 for var in gi.SLOTS} | {gi.ACCUMULATE.name: 1}
+    """Bind the double-buffering variables of the intrinsics to slot 0 of each operand (this
+    schedule is single-buffered, every load issued) and the accumulate flag to 1 (the bias
+    initialises the accumulator). Each tensorized call carries its own copy of a variable; they
+    are found by name."""
+    rows = {
+        row.name: column_row(GEOMETRY, operand, False, 0, 0, 0)
+        for operand, row in (("input", gi.INPUT_ROW), ("weight", gi.WEIGHT_ROW))
+    }
+    values = rows | {
+        gi.LOAD_INPUT.name: 1,
+        gi.LOAD_WEIGHT.name: 1,
+        gi.ACC_SLOT.name: 0,
+        gi.ACCUMULATE.name: 1,
+    }
 
     def first_slot(var: tirx.Var) -> tirx.PrimExpr:
         return tirx.const(values[var.name], "int32") if var.name in values else var

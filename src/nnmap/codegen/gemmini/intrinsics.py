@@ -4,16 +4,19 @@ Each intrinsic pairs a TIR description (the tile computation or copy) with an im
 that is one ``T.call_extern`` of a public gemmini.h macro, named from the instruction table in
 ``nnmap.targets.gemmini_intrinsics``. Local memories are TIR buffers in two scopes: the
 scratchpad (``SCRATCH``) and the accumulator (``ACCUMULATOR``); a tile's local row address is its
-buffer element offset divided by DIM. Input tiles live in the lower three quarters of the
-scratchpad and weight tiles in the last quarter, so the two never overlap.
+buffer element offset (within its reduction column) divided by DIM, plus the row where its
+column starts.
 
-Double buffering: every input address is offset by ``INPUT_SLOT`` quarters of the scratchpad
-(quarter 0 or 1; a resident input panel, slot 0, may fill all three), every weight address by
-``WEIGHT_SLOT`` eighths (eighth 6 or 7) and every accumulator address by ``ACC_SLOT`` halves of
-the accumulator. They are free variables of the intrinsics' C forms; the schedule binds them to
-the parity of the step that owns the tile, so the loads of one step never wait for the computes
-of the previous one (and the computes of one output tile never wait for the stores of the
-previous one). ``ACCUMULATE`` (0 or 1) says whether a matmul adds to its output block or
+Where a column starts is a free variable of the intrinsics' C forms, one per operand
+(``INPUT_ROW``, ``WEIGHT_ROW``), bound by the schedule to an expression of the loops around it
+(``nnmap.mapping.gemmini.panel_rows`` gives the layout): a streamed operand alternates between
+two slots (inputs at the bottom of the scratchpad, weights at the top) by the parity of the
+column, so the loads of one column never wait for the computes of the previous one; a resident
+panel puts each column at its own rows. ``LOAD_INPUT`` and ``LOAD_WEIGHT`` (0 or 1) say whether
+an operand's mvin is issued: a resident panel is moved in by the first inner tile only.
+``ACC_SLOT`` offsets accumulator addresses by halves of the accumulator (the parity of the
+output tile, when two fit), so the computes of one output tile never wait for the stores of
+the previous one. ``ACCUMULATE`` (0 or 1) says whether a matmul adds to its output block or
 overwrites it: the schedule binds it to "not the first reduction column" (exact mode starts
 from the overwrite, so no initial value is moved in) or to 1 (an initial value was moved in).
 
@@ -34,15 +37,13 @@ from nnmap.targets import gemmini_intrinsics as gi
 DIM = gi.DIM
 SCRATCH = "global.scratch"
 ACCUMULATOR = "global.accumulator"
-WEIGHT_BASE_ROW = 3 * gi.SPAD_ROWS // 4
-INPUT_SLOT_ROWS = gi.SPAD_ROWS // 4
-WEIGHT_SLOT_ROWS = gi.SPAD_ROWS // 8
 ACC_SLOT_ROWS = gi.ACC_ROWS // 2
-INPUT_SLOT = tirx.Var("input_slot", "int32")
-WEIGHT_SLOT = tirx.Var("weight_slot", "int32")
+INPUT_ROW = tirx.Var("input_row", "int32")
+WEIGHT_ROW = tirx.Var("weight_row", "int32")
+LOAD_INPUT = tirx.Var("load_input", "int32")
+LOAD_WEIGHT = tirx.Var("load_weight", "int32")
 ACC_SLOT = tirx.Var("acc_slot", "int32")
 ACCUMULATE = tirx.Var("accumulate", "int32")
-SLOTS = (INPUT_SLOT, WEIGHT_SLOT, ACC_SLOT)
 ACC_BITS = gi.ACC_BIT
 READ_FULL_BITS = gi.ACC_BIT | gi.READ_FULL_BIT
 INPUT_LOAD, WEIGHT_LOAD, BIAS_LOAD = 0, 1, 2
@@ -57,12 +58,10 @@ MVOUT = "nnmap_gemmini_mvout_full"
 _MACRO = {name: entry.c_name for name, entry in gi.INTRINSICS.items()}
 
 
-def _row(buffer: tirx.Buffer, base: int = 0) -> tirx.PrimExpr:
-    """The scratchpad row of a tile: its element offset in DIM-element rows, plus ``base``, in
-    the part of the scratchpad of its slot (input quarters, or weight eighths past ``base``)."""
-    if base == WEIGHT_BASE_ROW:
-        return tirx.truncdiv(buffer.elem_offset, DIM) + base + WEIGHT_SLOT * WEIGHT_SLOT_ROWS
-    return tirx.truncdiv(buffer.elem_offset, DIM) + base + INPUT_SLOT * INPUT_SLOT_ROWS
+def _row(buffer: tirx.Buffer, column_row: tirx.Var) -> tirx.PrimExpr:
+    """The scratchpad row of a tile: its element offset in DIM-element rows within its
+    reduction column, plus the row where the column starts."""
+    return tirx.truncdiv(buffer.elem_offset, DIM) + column_row
 
 
 def _acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
@@ -74,7 +73,7 @@ def _load_macro(load_id: int) -> str:
     return _MACRO[("mvin", "mvin2", "mvin3")[load_id]]
 
 
-def _copy_in(name: str, load_id: int, base: int) -> None:
+def _copy_in(name: str, load_id: int, column_row: tirx.Var, issued: tirx.Var) -> None:
     macro = _load_macro(load_id)
 
     @T.prim_func(s_tir=True)
@@ -98,7 +97,12 @@ def _copy_in(name: str, load_id: int, base: int) -> None:
         with T.sblock("root"):
             T.reads(src[0:DIM, 0:DIM])
             T.writes(dst[0:DIM, 0:DIM])
-            T.evaluate(T.call_extern("void", macro, src.access_ptr("r"), _row(dst, base), DIM, DIM))
+            if issued != 0:
+                T.evaluate(
+                    T.call_extern(
+                        "void", macro, src.access_ptr("r"), _row(dst, column_row), DIM, DIM
+                    )
+                )
 
     TensorIntrin.register(name, desc, impl, override=True)
 
@@ -201,7 +205,7 @@ def _matmul() -> None:
                 T.call_extern(
                     "void",
                     preload,
-                    _row(rhs, WEIGHT_BASE_ROW),
+                    _row(rhs, WEIGHT_ROW),
                     _acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS,
                     DIM,
                     DIM,
@@ -211,7 +215,14 @@ def _matmul() -> None:
             )
             T.evaluate(
                 T.call_extern(
-                    "void", compute, _row(lhs), T.uint32(gi.GARBAGE_ADDR), DIM, DIM, DIM, DIM
+                    "void",
+                    compute,
+                    _row(lhs, INPUT_ROW),
+                    T.uint32(gi.GARBAGE_ADDR),
+                    DIM,
+                    DIM,
+                    DIM,
+                    DIM,
                 )
             )
 
@@ -255,8 +266,8 @@ def _copy_out() -> None:
 
 def register_all() -> None:
     """Register (or re-register) every Gemmini tensor intrinsic with TVM."""
-    _copy_in(MVIN_INPUT, INPUT_LOAD, 0)
-    _copy_in(MVIN_WEIGHT, WEIGHT_LOAD, WEIGHT_BASE_ROW)
+    _copy_in(MVIN_INPUT, INPUT_LOAD, INPUT_ROW, LOAD_INPUT)
+    _copy_in(MVIN_WEIGHT, WEIGHT_LOAD, WEIGHT_ROW, LOAD_WEIGHT)
     _bias_in()
     _zero_by_overwrite()
     _matmul()

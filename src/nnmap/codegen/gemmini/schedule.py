@@ -171,8 +171,7 @@ def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> t
     outer = (mo, no) if tiles.outer_first == "m" else (no, mo)
     sch.reorder(*outer, rb, nb, mb, mi, ni, ri)
     sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // DIM, i, j % DIM))
-    input_at = mo if tiles.resident_input else rb
-    _cache_read(sch, gemm, "staged", input_at, gi.MVIN_INPUT, blocked_rows_first=True)
+    _cache_read(sch, gemm, "staged", rb, gi.MVIN_INPUT, blocked_rows_first=True)
     _cache_read(sch, gemm, "weight", rb, gi.MVIN_WEIGHT, blocked_rows_first=False)
     sch.reverse_compute_at(writeback, outer[1])
     _tensorize_blocks(sch, writeback, gi.MVOUT, len(sch.get_loops(writeback)) - 2)
@@ -184,11 +183,15 @@ def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> t
     tile_step = outer_vars[0] * sch.get(outer[1]).extent + outer_vars[1]
     column_parity = tirx.floormod(tile_step * sch.get(rb).extent + column, 2)
     acc_parity = tirx.floormod(tile_step, 2) if tiles.double_acc else tirx.const(0, "int32")
-    _bind_slot(sch, rb, gi.WEIGHT_SLOT, column_parity)
+    first_inner = tirx.Cast("int32", outer_vars[1] == 0)
+    for operand, row, issued, rows in (
+        ("input", gi.INPUT_ROW, gi.LOAD_INPUT, tiles.m),
+        ("weight", gi.WEIGHT_ROW, gi.LOAD_WEIGHT, tiles.n),
+    ):
+        resident = tiles.resident == operand
+        start = gemm_model.column_row(GEOMETRY, operand, resident, column, column_parity, rows)
+        _bind_slot(sch, rb, row, start)
+        _bind_slot(sch, rb, issued, first_inner if resident else tirx.const(1, "int32"))
     _bind_slot(sch, rb, gi.ACCUMULATE, tirx.Cast("int32", column > 0))
-    if not tiles.resident_input:
-        _bind_slot(sch, rb, gi.INPUT_SLOT, column_parity)
     _bind_slot(sch, outer[1], gi.ACC_SLOT, acc_parity)
-    if tiles.resident_input:
-        _bind_slot(sch, outer[0], gi.INPUT_SLOT, tirx.const(0, "int32"))
     return _prefetch_next_column(_lowered_blocks(sch), column)
