@@ -13,6 +13,8 @@ from pathlib import Path
 import layer_graphs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nnmap
 from nnmap.ir import Clamp, FullyConnected, Graph, Requant, Tensor
@@ -20,8 +22,15 @@ from nnmap.mapping.baselines import gemmini_default
 from nnmap.mapping.cost import cost
 from nnmap.mapping.gemmini import GemminiGeometry, GemmTiles, gemm_shape, gemm_tiles
 from nnmap.mapping.gemmini_cost import candidate_mappings
-from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, simulate, stream_cycles
+from nnmap.mapping.gemmini_stream import (
+    StreamShape,
+    StreamTiming,
+    simulate,
+    stream_bound,
+    stream_cycles,
+)
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
+from nnmap.mapping.search import search_result
 from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
 from nnmap.targets.gemmini import GEMMINI
@@ -157,3 +166,32 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
 def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:
     timing = StreamTiming.of(GEMMINI)
     assert stream_cycles(timing, shape).total == simulate(timing, shape)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.integers(1, 12),
+    b=st.integers(1, 12),
+    columns=st.integers(1, 6),
+    outer=st.integers(1, 3),
+    inner=st.integers(1, 4),
+    double_acc=st.booleans(),
+    resident=st.sampled_from(["", "input", "weight"]),
+)
+def test_the_search_bound_never_exceeds_the_stream(
+    a: int, b: int, columns: int, outer: int, inner: int, double_acc: bool, resident: str
+) -> None:
+    shape = StreamShape(a, b, columns, outer if resident else 1, inner, double_acc, resident)
+    timing = StreamTiming.of(GEMMINI)
+    assert stream_bound(timing, shape) <= simulate(timing, shape)
+
+
+@pytest.mark.parametrize(
+    "build", [lambda: fc_graph(300, 1, 512), lambda: fc_graph(96, 200, 150)], ids=["mv", "fc"]
+)
+def test_the_pruned_search_finds_the_best_candidate(build: Callable[[], Graph]) -> None:
+    (mapped,) = map_graph(build(), get_target("gemmini"))
+    workload = mapped.workload
+    candidates = candidate_mappings(workload, GEMMINI)
+    best = min(cost(workload, mapping, GEMMINI).total_cycles for mapping in candidates)
+    assert search_result(workload, GEMMINI).cost.total_cycles == best

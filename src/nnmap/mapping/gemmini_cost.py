@@ -26,7 +26,7 @@ from nnmap.mapping.gemmini import (
     gemm_tiles,
     tiled_shape,
 )
-from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_busy, stream_cycles
+from nnmap.mapping.gemmini_stream import StreamShape, StreamTiming, stream_bound, stream_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
 
@@ -151,8 +151,8 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
 
 
 def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
-    """A lower bound on ``gemm_stream_cost``'s cycles: its busiest unit's busy cycles."""
+    """A lower bound on ``gemm_stream_cost``'s cycles (``gemmini_stream.stream_bound``)."""
     geometry = GemminiGeometry.of(module)
     tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
     shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
-    return max(stream_busy(StreamTiming.of(module), stream_shape(shape, tiles, geometry.dim)))
+    return stream_bound(StreamTiming.of(module), stream_shape(shape, tiles, geometry.dim))

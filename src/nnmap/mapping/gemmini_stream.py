@@ -300,6 +300,43 @@ def stream_busy(timing: StreamTiming, shape: StreamShape) -> tuple[float, float,
     )
 
 
+def _blocked(commands: int, queue: int, occupancy: int) -> int:
+    """How long the host at least waits while issuing a run of ``commands`` to a unit with a
+    ``queue``-entry queue: all but the first ``queue`` wait for a command of the run to finish,
+    and the unit finishes one at most every ``occupancy`` cycles."""
+    return max(0, commands - queue) * occupancy
+
+
+def stream_bound(timing: StreamTiming, shape: StreamShape) -> float:
+    """A lower bound on the stream's cycles, in closed form, tighter than the busiest unit.
+
+    The host issues in program order: while it waits for room in one unit's queue (a run of
+    loads, of preload + compute pairs or of stores, ``_blocked``), it issues nothing else, so the
+    other units can only run the commands they already hold, at most a queue of them plus one
+    under way. Whatever waiting they cannot fill that way adds to their busy cycles."""
+    load_busy, execute_busy, store_busy = stream_busy(timing, shape)
+    pair = max(timing.dim, timing.reload)
+    block_load, block_store = timing.block_load(1), timing.block_store()
+    load_queue, execute_queue, store_queue = timing.queues
+    held_executes = (execute_queue // 2 + 1) * pair  # every other queued command computes
+    held_loads = (load_queue + 1) * block_load
+    pairs = shape.a * shape.b
+    panel = {"input": shape.a, "weight": shape.b}.get(shape.resident, 0)
+    tiles = shape.outer * shape.inner
+    load_runs = (  # (loads per column, columns with that many): first inner tiles move the panel
+        (shape.a + shape.b, shape.outer * shape.columns),
+        (shape.a + shape.b - panel, (tiles - shape.outer) * shape.columns),
+    )
+    load_waits = [(_blocked(n, load_queue, block_load), runs) for n, runs in load_runs]
+    execute_wait = _blocked(pairs, execute_queue // 2, pair)
+    store_wait = _blocked(pairs, store_queue, block_store)
+    execute = execute_busy + tiles * max(0, store_wait - held_executes)
+    execute += sum(runs * max(0, wait - held_executes) for wait, runs in load_waits)
+    load = load_busy + tiles * max(0, store_wait - held_loads)
+    load += tiles * shape.columns * max(0, execute_wait - held_loads)
+    return max(load, execute, store_busy)
+
+
 @lru_cache(maxsize=4096)
 def stream_cycles(timing: StreamTiming, shape: StreamShape) -> StreamCycles:
     """Cycles of the stream, extrapolated past the simulated columns and tiles."""
