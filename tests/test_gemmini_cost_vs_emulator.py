@@ -156,6 +156,7 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
         StreamShape(2, 3, 9, 1, 5, True),
         StreamShape(4, 8, 7, 1, 6, False),
         StreamShape(1, 16, 12, 1, 4, False),
+        StreamShape(1, 1, 2, 1, 36, True),  # tiles fall into step with the stores every 3
         StreamShape(2, 4, 9, 3, 5, True, resident="input"),
         StreamShape(3, 1, 6, 4, 4, True, resident="input"),
         StreamShape(2, 2, 1, 3, 5, False, resident="input"),
