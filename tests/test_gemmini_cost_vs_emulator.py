@@ -150,6 +150,38 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
 
 
 @pytest.mark.parametrize(
+    "tiles",
+    [
+        GemmTiles(48, 16, "m", True, resident_panel=True),
+        GemmTiles(48, 48, "m", False, resident_panel=False),
+        GemmTiles(16, 16, "n", True, resident_panel=True),
+    ],
+    ids=["resident", "streamed-single", "weights-resident"],
+)
+def test_hardware_stream_kinds_agree_and_are_modelled_exactly(
+    tiles: GemmTiles, tmp_path: Path
+) -> None:
+    """Hardware numerics through each kind of stream: the int8 outputs do not depend on the
+    tiling (the same int32 sums, scaled by the same mvouts), and the model times the stream
+    with its bias loads and scaled stores exactly."""
+    graph = fc_graph(170, 40, 150)
+    forced = nnmap.compile(
+        graph,
+        target="gemmini",
+        out_dir=tmp_path / "forced",
+        layer_mappings=_forced(graph, tiles),
+        numerics="hardware",
+    )
+    chosen = nnmap.compile(graph, target="gemmini", out_dir=tmp_path / "b", numerics="hardware")
+    inputs = [RNG.integers(-128, 128, (2, 170, 150)).astype(np.int8)]
+    (actual,), (expected,) = forced.run_batch(inputs), chosen.run_batch(inputs)
+    np.testing.assert_array_equal(actual, expected)
+    forced.measure_cycles([inputs[0][:1]])
+    (entry,) = forced.report["layers"]
+    assert entry["modelled_cycles"] == entry["emulated_cycles"]
+
+
+@pytest.mark.parametrize(
     "shape",
     [
         StreamShape(1, 1, 1, 1, 1, False),
@@ -162,6 +194,8 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
         StreamShape(2, 2, 1, 3, 5, False, resident="input"),
         StreamShape(1, 2, 7, 3, 6, True, resident="weight"),
         StreamShape(3, 1, 13, 2, 4, False, resident="weight"),
+        StreamShape(2, 3, 5, 1, 8, True, scaled=True),
+        StreamShape(4, 1, 9, 3, 7, False, resident="input", scaled=True),
     ],
 )
 def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:
@@ -178,11 +212,20 @@ def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> N
     inner=st.integers(1, 4),
     double_acc=st.booleans(),
     resident=st.sampled_from(["", "input", "weight"]),
+    scaled=st.booleans(),
 )
 def test_the_search_bound_never_exceeds_the_stream(
-    a: int, b: int, columns: int, outer: int, inner: int, double_acc: bool, resident: str
+    a: int,
+    b: int,
+    columns: int,
+    outer: int,
+    inner: int,
+    double_acc: bool,
+    resident: str,
+    scaled: bool,
 ) -> None:
-    shape = StreamShape(a, b, columns, outer if resident else 1, inner, double_acc, resident)
+    outer = outer if resident else 1
+    shape = StreamShape(a, b, columns, outer, inner, double_acc, resident, scaled)
     timing = StreamTiming.of(GEMMINI)
     assert stream_bound(timing, shape) <= simulate(timing, shape)
 

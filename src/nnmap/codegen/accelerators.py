@@ -5,7 +5,8 @@ can lower, the function that generates one layer's kernel from its mapping, the 
 sources an artifact ships when the module is used, and the prefix of the emulator's control
 functions (``<prefix>_reset``, ``_error``, ``_layer_count``, ``_layer_cycles``). Optionally: why
 it refuses a layer (for the report), the host loops of its kernels (for the modelled host
-cycles), and a kernel generator for ``numerics="hardware"`` (the accelerator's own rescaling).
+cycles), and a kernel generator for ``numerics="hardware"`` (the accelerator's own rescaling)
+with the modelled cycles of its kernels.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ from nnmap.codegen.vta.layer import (
     vta_layer_code,
 )
 from nnmap.codegen.vta.layer import emulator_files as vta_emulator_files
+from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.ir.workload import Workload
+from nnmap.mapping.gemmini_cost import scaled_stream_cycles
 from nnmap.mapping.graph import LayerMapping
+from nnmap.mapping.model import Mapping
 
 GemmLayer = Conv2D | FullyConnected
 # Generates one layer's kernel from its mapping: (layer, graph, index in the graph, mapping).
@@ -53,6 +58,8 @@ class AcceleratorCodegen:
     refusal: Callable[[Layer], str | None] | None = None
     host_work: Callable[[Layer, Graph, str], tuple[HostWork, ...]] | None = None
     hardware_code: KernelGenerator | None = None
+    hardware_cycles: Callable[[Workload, Mapping, ExecModule], float] | None = None
+
 
 
 ACCELERATORS: dict[str, AcceleratorCodegen] = {
@@ -65,6 +72,7 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
         gemmini_refusal,
         gemmini_host_work,
         gemmini_hardware_code,
+        scaled_stream_cycles,
     ),
     VTA: AcceleratorCodegen(
         VTA,
@@ -77,6 +85,15 @@ ACCELERATORS: dict[str, AcceleratorCodegen] = {
     ),
 }
 EMULATOR_PREFIXES = tuple(codegen.emulator_prefix for codegen in ACCELERATORS.values())
+
+
+def modelled_cycles(mapped: LayerMapping, module: ExecModule, numerics: str) -> float:
+    """The modelled cycles of the kernel emitted for ``mapped`` on ``module``: the mapping's
+    cost, or in hardware numerics the cost of the hardware kernel where it differs."""
+    codegen = ACCELERATORS.get(module.name)
+    if numerics == "hardware" and codegen is not None and codegen.hardware_cycles is not None:
+        return codegen.hardware_cycles(mapped.workload, mapped.mapping, module)
+    return mapped.cost.total_cycles
 
 
 def accelerator_code(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from math import inf
 from typing import Any
 
-from nnmap.codegen.accelerators import host_work, refusal
+from nnmap.codegen.accelerators import host_work, modelled_cycles, refusal
 from nnmap.codegen.host_model import host_layer_stages, stage_cycles
 from nnmap.hw import ExecModule, Target
 from nnmap.ir import Graph, Layer
@@ -96,7 +96,11 @@ def layer_entry(
         "mapped_module": mapped.module if mapped else None,
         "mapped_cycles": mapped.cost.total_cycles if mapped else None,
         "emulated_cycles": None,
-        "modelled_cycles": mapped.cost.total_cycles if on_accelerator and mapped else None,
+        "modelled_cycles": (
+            modelled_cycles(mapped, target.module(module), numerics)
+            if on_accelerator and mapped and target
+            else None
+        ),
         "modelled_utilization": mapped.cost.utilization if on_accelerator and mapped else None,
         "peak_macs_per_cycle": peak,
         "host_cycles": sum(stages.values()) if target is not None else None,

@@ -12,6 +12,7 @@ column of it (both operands streamed), and keeps the cheapest.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import product
 from math import prod
 
@@ -66,14 +67,23 @@ def _spad_bytes(shape: GemmShape, tiles: GemmTiles, dim: int) -> int:
     return inputs + weights
 
 
+def _stream_of(
+    workload: Workload, mapping: Mapping, module: ExecModule
+) -> tuple[GemmShape, GemmTiles, StreamShape]:
+    """The GEMM the code generator runs for ``mapping`` (M padded to whole m tiles), its
+    tiles and its stream."""
+    geometry = GemminiGeometry.of(module)
+    tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
+    shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
+    return shape, tiles, stream_shape(shape, tiles, geometry.dim)
+
+
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
     """The modelled cost of the stream the code generator emits for ``mapping``."""
-    geometry = GemminiGeometry.of(module)
-    dim = geometry.dim
-    tiles = gemm_tiles(gemm_shape(workload, dim), mapping, geometry)
-    shape = tiled_shape(gemm_shape(workload, dim), tiles)
+    shape, tiles, stream = _stream_of(workload, mapping, module)
+    dim = GemminiGeometry.of(module).dim
     timing = StreamTiming.of(module)
-    cycles = stream_cycles(timing, stream_shape(shape, tiles, dim))
+    cycles = stream_cycles(timing, stream)
     moved = _moved_bytes(shape, tiles, timing.acc_bytes)
     spad = module.memory_for(0, "I")
     acc = module.memory_for(0, "O")
@@ -152,7 +162,11 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
 
 def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
     """A lower bound on ``gemm_stream_cost``'s cycles (``gemmini_stream.stream_bound``)."""
-    geometry = GemminiGeometry.of(module)
-    tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
-    shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
-    return stream_bound(StreamTiming.of(module), stream_shape(shape, tiles, geometry.dim))
+    return stream_bound(StreamTiming.of(module), _stream_of(workload, mapping, module)[2])
+
+
+def scaled_stream_cycles(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
+    """The modelled cycles of ``mapping``'s stream in hardware numerics (the bias moved into
+    the accumulator, the outputs scaled to int8 on the way out: ``StreamShape.scaled``)."""
+    stream = replace(_stream_of(workload, mapping, module)[2], scaled=True)
+    return stream_cycles(StreamTiming.of(module), stream).total

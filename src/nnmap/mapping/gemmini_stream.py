@@ -96,9 +96,11 @@ class StreamTiming:
         local = rows * -(-(self.dim * width) // row_bw)
         return max(-(-(rows * self.dim * width) // self.dram_read_bw), local)
 
-    def block_store(self) -> int:
-        """Store-unit cycles of one int32 DIM x DIM block moved out at full width."""
-        size = self.dim * self.dim * self.acc_bytes
+    def block_store(self, width: int) -> int:
+        """Store-unit cycles of one DIM x DIM accumulator block moved out as ``width``-byte
+        elements (``acc_bytes``: int32 at full width; 1: scaled to int8); the accumulator rows
+        are read at full width either way."""
+        size = self.dim * self.dim * width
         reads = self.dim * -(-(self.dim * self.acc_bytes) // self.acc_read_bw)
         return max(-(-size // self.dram_write_bw), reads)
 
@@ -107,7 +109,9 @@ class StreamTiming:
 class StreamShape:
     """One layer's stream: output tile of a x b blocks, reduction columns per tile, outer tiles
     (the tiles whose panel is resident), output tiles per outer tile, whether output tiles
-    alternate between accumulator halves and the resident panel ("input", "weight" or "")."""
+    alternate between accumulator halves, the resident panel ("input", "weight" or "") and
+    whether the outputs are scaled on the way out (hardware numerics: the bias is moved into
+    the accumulator before each output tile, and each int8 mvout follows its config_st)."""
 
     a: int
     b: int
@@ -116,6 +120,11 @@ class StreamShape:
     inner: int
     double_acc: bool
     resident: str = ""
+    scaled: bool = False
+
+    def store_width(self, timing: StreamTiming) -> int:
+        """Bytes per output element moved out: int8 when scaled, else int32."""
+        return 1 if self.scaled else timing.acc_bytes
 
 
 @dataclass(frozen=True)
@@ -232,6 +241,10 @@ def _output_tile(machine: _Machine, shape: StreamShape, step: int, first_inner: 
     timing = machine.t
     half = step % 2 if shape.double_acc else 0
     first = step * shape.columns
+    if shape.scaled:
+        for j in range(shape.b):
+            for i in range(shape.a):
+                machine.load(("acc", half, i, j), timing.block_load(timing.acc_bytes))
     _column_loads(machine, shape, first % 2, 0, first_inner)
     for column in range(shape.columns):
         slot = (first + column) % 2
@@ -242,9 +255,12 @@ def _output_tile(machine: _Machine, shape: StreamShape, step: int, first_inner: 
                 machine.preload(_block(shape, "weight", slot, column, j))
                 inputs = _block(shape, "input", slot, column, i)
                 machine.compute(inputs, ("acc", half, i, j))
+    store = timing.block_store(shape.store_width(timing))
     for i in range(shape.a):
         for j in range(shape.b):
-            machine.store(("acc", half, i, j), timing.block_store())
+            if shape.scaled:
+                machine.config(STORE)
+            machine.store(("acc", half, i, j), store)
 
 
 @lru_cache(maxsize=4096)
@@ -297,10 +313,11 @@ def stream_busy(timing: StreamTiming, shape: StreamShape) -> tuple[float, float,
     input_loads = (shape.outer if shape.resident == "input" else tiles) * shape.a
     weight_loads = (shape.outer if shape.resident == "weight" else tiles) * shape.b
     loads = (input_loads + weight_loads) * shape.columns
+    bias_loads = blocks * timing.block_load(timing.acc_bytes) if shape.scaled else 0
     return (
-        loads * timing.block_load(1),
+        loads * timing.block_load(1) + bias_loads,
         blocks * shape.columns * max(timing.dim, timing.reload),
-        blocks * timing.block_store(),
+        blocks * timing.block_store(shape.store_width(timing)),
     )
 
 
@@ -320,10 +337,12 @@ def stream_bound(timing: StreamTiming, shape: StreamShape) -> float:
     under way. Whatever waiting they cannot fill that way adds to their busy cycles."""
     load_busy, execute_busy, store_busy = stream_busy(timing, shape)
     pair = max(timing.dim, timing.reload)
-    block_load, block_store = timing.block_load(1), timing.block_store()
+    block_load = timing.block_load(1)
+    block_store = timing.block_store(shape.store_width(timing))
     load_queue, execute_queue, store_queue = timing.queues
     held_executes = (execute_queue // 2 + 1) * pair  # every other queued command computes
-    held_loads = (load_queue + 1) * block_load
+    largest_load = timing.block_load(timing.acc_bytes) if shape.scaled else block_load
+    held_loads = (load_queue + 1) * largest_load
     pairs = shape.a * shape.b
     panel = {"input": shape.a, "weight": shape.b}.get(shape.resident, 0)
     tiles = shape.outer * shape.inner

@@ -25,25 +25,16 @@ accumulator to int8 in DRAM) and the host copy. ``scaled`` is tensorized into
 from __future__ import annotations
 
 import numpy as np
-import tvm_ffi
 from tvm import ir, s_tir, te, tirx
 from tvm.s_tir import TensorIntrin
 from tvm.script import tirx as T
 
-from nnmap.codegen.accel_gemm import folded_bias, init_from_bias, weight_matrix
+from nnmap.codegen.accel_gemm import folded_bias, weight_matrix
 from nnmap.codegen.gemmini import intrinsics as gi
 from nnmap.codegen.gemmini.lower import GemmStage, ScheduleGemm, gemm_stage, kernel_def, padded
-from nnmap.codegen.gemmini.schedule import (
-    GEOMETRY,
-    GemmShape,
-    GemmTiles,
-    _cache_read,
-    _split_tile,
-    _tensorize_blocks,
-)
+from nnmap.codegen.gemmini.schedule import GemmShape, GemmTiles, schedule_gemm
 from nnmap.codegen.kernels import KernelDef, clamp_range
 from nnmap.ir import Conv2D, FullyConnected, Graph
-from nnmap.mapping.gemmini import column_row
 from nnmap.targets import gemmini_intrinsics as isa
 
 DIM = gi.DIM
@@ -82,7 +73,7 @@ def _register_mvout(name: str, activation: int, low: float) -> None:
                         ),
                     )
 
-    @T.prim_func(s_tir=True)
+    @T.prim_func(s_tir=True, check_well_formed=False)  # the slot is bound by the schedule
     def impl(c: T.handle, s: T.handle, d: T.handle) -> None:
         s0 = T.int32()
         d0 = T.int32()
@@ -100,7 +91,7 @@ def _register_mvout(name: str, activation: int, low: float) -> None:
                     "void",
                     mvout,
                     dst.access_ptr("w"),
-                    T.truncdiv(acc.elem_offset, DIM) + gi.ACC_BITS,
+                    gi.acc_row(acc) + gi.ACC_BITS,
                     DIM,
                     DIM,
                 )
@@ -185,53 +176,12 @@ def hardware_kernel(
 
 
 def scaled_schedule(intrinsic: str) -> ScheduleGemm:
-    """The schedule of a hardware-numerics kernel: the output tile of the mapping held in the
-    accumulator while the reduction streams one DIM-deep block column at a time (input and
-    weight blocks moved in, every output block updated), then moved out by ``intrinsic`` (a
-    scaled mvout per DIM x DIM tile)."""
+    """The schedule of a hardware-numerics kernel: the exact mode's stream (``schedule_gemm``),
+    with the bias moved into the accumulator before each output tile and the outputs moved out
+    by ``intrinsic`` (a scaled mvout per DIM x DIM tile)."""
 
     def schedule(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> tirx.PrimFunc:
         register_scaled_mvouts()
-        gemm = sch.get_sblock("gemm")
-        sch.set_scope(gemm, 0, gi.ACCUMULATOR)
-        m, n, r = sch.get_loops(gemm)
-        mo, mb, mi = _split_tile(sch, m, tiles.m)
-        no, nb, ni = _split_tile(sch, n, tiles.n)
-        rb, ri = sch.split(r, factors=[None, DIM])
-        outer = (mo, no) if tiles.outer_first == "m" else (no, mo)
-        sch.reorder(*outer, rb, nb, mb, mi, ni, ri)
-        sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // DIM, i, j % DIM))
-        _cache_read(sch, gemm, "staged", rb, gi.MVIN_INPUT, blocked_rows_first=True)
-        _cache_read(sch, gemm, "weight", rb, gi.MVIN_WEIGHT, blocked_rows_first=False)
-        scaled = sch.get_sblock("scaled")
-        sch.reverse_compute_at(scaled, outer[1])
-        _tensorize_blocks(sch, scaled, intrinsic, len(sch.get_loops(scaled)) - 2)
-        init = sch.decompose_reduction(gemm, rb)
-        init_from_bias(sch, init, bias, lambda iters: [iters[1]])
-        _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
-        sch.tensorize(mi, gi.MATMUL)
-        return _first_slots(sch.mod[sch.func_working_on])
+        return schedule_gemm(sch, tiles, bias, intrinsic)
 
     return schedule
-
-
-def _first_slots(func: tirx.PrimFunc) -> tirx.PrimFunc:
-    """Bind the double-buffering variables of the intrinsics to slot 0 of each operand (this
-    schedule is single-buffered, every load issued) and the accumulate flag to 1 (the bias
-    initialises the accumulator). Each tensorized call carries its own copy of a variable; they
-    are found by name."""
-    rows = {
-        row.name: column_row(GEOMETRY, operand, False, 0, 0, 0)
-        for operand, row in (("input", gi.INPUT_ROW), ("weight", gi.WEIGHT_ROW))
-    }
-    values = rows | {
-        gi.LOAD_INPUT.name: 1,
-        gi.LOAD_WEIGHT.name: 1,
-        gi.ACC_SLOT.name: 0,
-        gi.ACCUMULATE.name: 1,
-    }
-
-    def first_slot(var: tirx.Var) -> tirx.PrimExpr:
-        return tirx.const(values[var.name], "int32") if var.name in values else var
-
-    return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.Var, first_slot)]))

@@ -64,7 +64,7 @@ def _row(buffer: tirx.Buffer, column_row: tirx.Var) -> tirx.PrimExpr:
     return tirx.truncdiv(buffer.elem_offset, DIM) + column_row
 
 
-def _acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
+def acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
     """The accumulator row of a tile, in the half of its slot."""
     return tirx.truncdiv(buffer.elem_offset, DIM) + ACC_SLOT * ACC_SLOT_ROWS
 
@@ -134,7 +134,7 @@ def _bias_in() -> None:
             T.writes(acc[0:DIM, 0:DIM])
             T.evaluate(
                 T.call_extern(
-                    "void", macro, bias.access_ptr("r"), _acc_row(acc) + ACC_BITS, DIM, DIM
+                    "void", macro, bias.access_ptr("r"), acc_row(acc) + ACC_BITS, DIM, DIM
                 )
             )
 
@@ -206,7 +206,7 @@ def _matmul() -> None:
                     "void",
                     preload,
                     _row(rhs, WEIGHT_ROW),
-                    _acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS,
+                    acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS,
                     DIM,
                     DIM,
                     DIM,
@@ -257,7 +257,7 @@ def _copy_out() -> None:
             T.writes(dst[0:DIM, 0:DIM])
             T.evaluate(
                 T.call_extern(
-                    "void", macro, dst.access_ptr("w"), _acc_row(acc) + READ_FULL_BITS, DIM, DIM
+                    "void", macro, dst.access_ptr("w"), acc_row(acc) + READ_FULL_BITS, DIM, DIM
                 )
             )
 

@@ -21,6 +21,7 @@ import tvm
 import tvm_ffi
 from tvm import ir, s_tir, tirx
 
+from nnmap.codegen.accel_gemm import init_from_bias
 from nnmap.codegen.gemmini import intrinsics as gi
 from nnmap.mapping import gemmini as gemm_model
 from nnmap.mapping.gemmini import GemminiGeometry, GemmShape, GemmTiles
@@ -158,12 +159,23 @@ def _lowered_blocks(sch: s_tir.Schedule) -> tirx.PrimFunc:
     return early(sch.mod)[sch.func_working_on]
 
 
-def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> tirx.PrimFunc:
+def schedule_gemm(
+    sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var, scaled_mvout: str | None = None
+) -> tirx.PrimFunc:
     """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are),
     bind the double-buffering slots and the accumulate flag, and prefetch the next column.
-    ``bias`` is not moved in (the host adds it)."""
+
+    Exact numerics (``scaled_mvout`` None): ``bias`` is not moved in (the host adds it), the
+    first reduction column overwrites the accumulator and the int32 results leave at full width.
+    Hardware numerics: ``bias`` is moved into the accumulator before each output tile, every
+    column accumulates, and the ``scaled`` block (the int8 outputs) is tensorized into the
+    ``scaled_mvout`` intrinsic."""
     gemm = sch.get_sblock("gemm")
-    writeback = sch.cache_write(gemm, 0, gi.ACCUMULATOR)
+    if scaled_mvout is None:
+        output = sch.cache_write(gemm, 0, gi.ACCUMULATOR)
+    else:
+        sch.set_scope(gemm, 0, gi.ACCUMULATOR)
+        output = sch.get_sblock("scaled")
     m, n, r = sch.get_loops(gemm)
     mo, mb, mi = _split_tile(sch, m, tiles.m)
     no, nb, ni = _split_tile(sch, n, tiles.n)
@@ -173,10 +185,14 @@ def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> t
     sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // DIM, i, j % DIM))
     _cache_read(sch, gemm, "staged", rb, gi.MVIN_INPUT, blocked_rows_first=True)
     _cache_read(sch, gemm, "weight", rb, gi.MVIN_WEIGHT, blocked_rows_first=False)
-    sch.reverse_compute_at(writeback, outer[1])
-    _tensorize_blocks(sch, writeback, gi.MVOUT, len(sch.get_loops(writeback)) - 2)
+    sch.reverse_compute_at(output, outer[1])
+    _tensorize_blocks(sch, output, scaled_mvout or gi.MVOUT, len(sch.get_loops(output)) - 2)
     init = sch.decompose_reduction(gemm, rb)
-    _tensorize_blocks(sch, init, gi.ZERO_BY_OVERWRITE, len(sch.get_loops(init)) - 2)
+    if scaled_mvout is None:
+        _tensorize_blocks(sch, init, gi.ZERO_BY_OVERWRITE, len(sch.get_loops(init)) - 2)
+    else:
+        init_from_bias(sch, init, bias, lambda iters: [iters[1]])
+        _tensorize_blocks(sch, init, gi.MVIN_BIAS, len(sch.get_loops(init)) - 2)
     sch.tensorize(mi, gi.MATMUL)
     outer_vars = [sch.get(loop).loop_var for loop in outer]
     column = sch.get(rb).loop_var
@@ -192,6 +208,7 @@ def schedule_gemm(sch: s_tir.Schedule, tiles: GemmTiles, bias: ir.expr.Var) -> t
         start = gemm_model.column_row(GEOMETRY, operand, resident, column, column_parity, rows)
         _bind_slot(sch, rb, row, start)
         _bind_slot(sch, rb, issued, first_inner if resident else tirx.const(1, "int32"))
-    _bind_slot(sch, rb, gi.ACCUMULATE, tirx.Cast("int32", column > 0))
+    accumulate = tirx.const(1, "int32") if scaled_mvout else tirx.Cast("int32", column > 0)
+    _bind_slot(sch, rb, gi.ACCUMULATE, accumulate)
     _bind_slot(sch, outer[1], gi.ACC_SLOT, acc_parity)
     return _prefetch_next_column(_lowered_blocks(sch), column)
