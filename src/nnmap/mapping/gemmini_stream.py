@@ -35,9 +35,12 @@ from nnmap.hw import ExecModule
 LOAD, EXECUTE, STORE = 0, 1, 2
 SIMULATED_COLUMNS = 12  # reduction columns simulated per tile before extrapolating (past the
 # columns at which a tile's computes outlast its output stores, so the increments are steady)
-SIMULATED_TILES = 9  # output tiles per outer tile simulated before extrapolating
+SIMULATED_TILES = 5  # output tiles per outer tile simulated before extrapolating
 SIMULATED_OUTER = 2  # outer tiles simulated before extrapolating
-PERIODS = (2, 6, 2)  # the stream repeats every this many columns, output tiles, outer tiles
+PERIOD = 2  # the stream repeats every two columns, output tiles or outer tiles (slots and
+# accumulator halves alternate), except that output tiles with fewer blocks than the store
+# queue has entries fall into step with the stores every two or three tiles:
+SHORT_TILE_PERIOD, SHORT_TILES_SIMULATED = 6, 9
 
 
 @dataclass(frozen=True)
@@ -279,16 +282,17 @@ def simulate(timing: StreamTiming, shape: StreamShape) -> int:
 
 def _extrapolated(timing: StreamTiming, shape: StreamShape) -> float:
     """Cycles of ``shape`` extrapolated multilinearly in (columns, inner, outer) from the
-    simulations of the corners of a box past the simulated sizes. Slots and accumulator halves
-    alternate, so the stream repeats every two columns or tiles, and output tiles also fall
-    into step with the store queue every two or three tiles: each size is simulated at the
-    largest size up to its limit that is a whole number of periods (``PERIODS``) below it, and
-    one period more, and extrapolated in steps of one period."""
+    simulations of the corners of a box past the simulated sizes: each size is simulated at the
+    largest size up to its limit that is a whole number of periods below it, and one period
+    more, and extrapolated in steps of one period."""
     actual = (shape.columns, shape.inner, shape.outer)
-    limits = (SIMULATED_COLUMNS, SIMULATED_TILES, SIMULATED_OUTER)
+    short = shape.a * shape.b < timing.queues[STORE]
+    tiles = SHORT_TILES_SIMULATED if short else SIMULATED_TILES
+    limits = (SIMULATED_COLUMNS, tiles, SIMULATED_OUTER)
+    periods = (PERIOD, SHORT_TILE_PERIOD if short else PERIOD, PERIOD)
     base = tuple(
         size if size <= limit else limit - (limit - size) % period
-        for size, limit, period in zip(actual, limits, PERIODS, strict=True)
+        for size, limit, period in zip(actual, limits, periods, strict=True)
     )
 
     def value(fixed: tuple[int, ...]) -> float:
@@ -298,7 +302,7 @@ def _extrapolated(timing: StreamTiming, shape: StreamShape) -> float:
             return simulate(timing, replace(shape, columns=columns, inner=inner, outer=outer))
         if actual[dim] == base[dim]:
             return value((*fixed, base[dim]))
-        low, period = value((*fixed, base[dim])), PERIODS[dim]
+        low, period = value((*fixed, base[dim])), periods[dim]
         high = value((*fixed, base[dim] + period))
         return low + (actual[dim] - base[dim]) // period * (high - low)
 
