@@ -5,14 +5,16 @@ dimensions padded to multiples of DIM (m: output pixels, n: output channels, r: 
 ``FY*FX*C``). ``nnmap.mapping.gemmini.gemm_tiles`` turns the mapping's level-0 tile into the
 GEMM's output tile (m x n, kept in the accumulator across the whole reduction) and the order of
 the m/n tile loops; the cost model reads the same tiles. Inside an output tile the reduction
-streams one DIM-deep block column at a time: its weight blocks (and its input blocks, unless the
-m tile's whole input panel was moved in once before its n tiles) are moved in, then every output
-block is updated (weights preloaded per block, output blocks of one weight column
-consecutively; the first column overwrites the accumulator, later ones accumulate, so no
-initial value is moved in: the host adds the bias when it requantizes). Block columns alternate
-between two scratchpad slots and output tiles between two accumulator halves (when two fit), and
-the blocks of the next column are moved in before the computes of the current one are issued, so
-loads overlap computes instead of waiting behind them in the in-order command stream.
+streams one DIM-deep block column at a time: its input and weight blocks are moved in, then
+every output block is updated (weights preloaded per block, output blocks of one weight column
+consecutively; in exact numerics the first column overwrites the accumulator, later ones
+accumulate, so no initial value is moved in: the host adds the bias when it requantizes). When
+the panel of the outer tile is resident (the input panel of an m tile, or the weight panel of
+an n tile), the first inner tile moves its columns into their own rows and later inner tiles
+skip those loads. Streamed columns alternate between two scratchpad slots and output tiles
+between two accumulator halves (when two fit), and the blocks of the next column are moved in
+before the computes of the current one are issued, so loads overlap computes instead of waiting
+behind them in the in-order command stream.
 """
 
 from __future__ import annotations
