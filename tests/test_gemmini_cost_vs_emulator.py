@@ -122,7 +122,7 @@ def _forced(graph: Graph, tiles: GemmTiles) -> list[LayerMapping]:
     [
         GemmTiles(48, 16, "m", True, resident_panel=True),  # 11 m blocks padded to 12
         GemmTiles(32, 16, "m", False, resident_panel=True),
-        GemmTiles(176, 16, "m", True, resident_panel=False),
+        GemmTiles(176, 16, "m", True, resident_panel=False, last_rows=10),  # 170 rows
         GemmTiles(48, 48, "m", False, resident_panel=False),
         GemmTiles(48, 16, "n", True, resident_panel=True),  # weight panel, M padded
         GemmTiles(16, 16, "n", False, resident_panel=True),
@@ -196,6 +196,8 @@ def test_hardware_stream_kinds_agree_and_are_modelled_exactly(
         StreamShape(3, 1, 13, 2, 4, False, resident="weight"),
         StreamShape(2, 3, 5, 1, 8, True, scaled=True),
         StreamShape(4, 1, 9, 3, 7, False, resident="input", scaled=True),
+        StreamShape(3, 2, 14, 1, 9, True, last_rows=3),
+        StreamShape(1, 4, 5, 3, 4, True, resident="weight", last_rows=9),
     ],
 )
 def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> None:
@@ -213,6 +215,7 @@ def test_extrapolated_stream_equals_the_full_simulation(shape: StreamShape) -> N
     double_acc=st.booleans(),
     resident=st.sampled_from(["", "input", "weight"]),
     scaled=st.booleans(),
+    last_rows=st.sampled_from([None, 1, 5, 15]),
 )
 def test_the_search_bound_never_exceeds_the_stream(
     a: int,
@@ -223,9 +226,10 @@ def test_the_search_bound_never_exceeds_the_stream(
     double_acc: bool,
     resident: str,
     scaled: bool,
+    last_rows: int | None,
 ) -> None:
     outer = outer if resident else 1
-    shape = StreamShape(a, b, columns, outer, inner, double_acc, resident, scaled)
+    shape = StreamShape(a, b, columns, outer, inner, double_acc, resident, scaled, last_rows)
     timing = StreamTiming.of(GEMMINI)
     assert stream_bound(timing, shape) <= simulate(timing, shape)
 

@@ -27,11 +27,13 @@ MAX_M_PADDING = 1 / 8
 
 @dataclass(frozen=True)
 class GemmShape:
-    """The padded GEMM of one layer: m rows, n output channels, r reduction (multiples of DIM)."""
+    """The padded GEMM of one layer: m rows, n output channels, r reduction (multiples of DIM),
+    and its real rows (output pixels) before padding."""
 
     m: int
     n: int
     r: int
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,16 @@ class GemmTiles:
     "n" outermost), whether output tiles alternate between two accumulator halves and whether
     the panel of the outer tile stays in the scratchpad across the inner tiles: the input panel
     of an m tile (m x the whole reduction) across its n tiles, or the weight panel of an n tile
-    across its m tiles (else both operands stream, one reduction column at a time)."""
+    across its m tiles (else both operands stream, one reduction column at a time); and, when
+    the GEMM is one m tile whose last DIM block is only partly real rows, how many (the array
+    streams only those: ``last_rows``)."""
 
     m: int
     n: int
     outer_first: str
     double_acc: bool
     resident_panel: bool = False
+    last_rows: int | None = None
 
     @property
     def resident(self) -> str:
@@ -109,10 +114,12 @@ def pad_to(size: int, dim: int) -> int:
 def gemm_shape(workload: Workload, dim: int) -> GemmShape:
     """The padded im2col GEMM the code generator runs for ``workload`` (groups 1)."""
     loops = workload.loops
+    rows = prod(loops[loop] for loop in M_LOOPS)
     return GemmShape(
-        pad_to(prod(loops[loop] for loop in M_LOOPS), dim),
+        pad_to(rows, dim),
         pad_to(prod(loops[loop] for loop in N_LOOPS), dim),
         pad_to(prod(loops[loop] for loop in R_LOOPS), dim),
+        rows,
     )
 
 
@@ -133,7 +140,7 @@ def _m_blocks(total: int, wanted: int, limit: int) -> int:
 
 def tiled_shape(shape: GemmShape, tiles: GemmTiles) -> GemmShape:
     """``shape`` with M padded to a whole number of m tiles (the GEMM the stream runs)."""
-    return GemmShape(pad_to(shape.m, tiles.m), shape.n, shape.r)
+    return GemmShape(pad_to(shape.m, tiles.m), shape.n, shape.r, shape.rows)
 
 
 def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) -> GemmTiles:
@@ -148,7 +155,8 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     Output tiles are double-buffered when the mapping double-buffers O and two tiles fit. The
     panel of the outer tile (input panel for the m loops outside K, weight panel for K outside
     them) stays resident across the inner tiles when the mapping's level-0 tile holds the whole
-    reduction, there are several inner tiles and the panel fits ``panel_rows``.
+    reduction, there are several inner tiles and the panel fits ``panel_rows``. When the m tile
+    is the whole (DIM-padded) M, its last block computes only its real rows.
     """
     dim = geometry.dim
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
@@ -169,4 +177,6 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
         and inner_total > inner_blocks * dim
         and outer_blocks * shape.r <= panel_rows(geometry)
     )
-    return GemmTiles(m_blocks * dim, n_blocks * dim, outer, double, resident)
+    partial = shape.rows % dim
+    last_rows = partial if partial and m_blocks * dim >= shape.m else None
+    return GemmTiles(m_blocks * dim, n_blocks * dim, outer, double, resident, last_rows)

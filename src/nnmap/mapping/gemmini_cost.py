@@ -49,7 +49,9 @@ def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
     else:
         outer, inner = 1, m_tiles * n_tiles
     a, b, columns = tiles.m // dim, tiles.n // dim, shape.r // dim
-    return StreamShape(a, b, columns, outer, inner, tiles.double_acc, tiles.resident)
+    return StreamShape(
+        a, b, columns, outer, inner, tiles.double_acc, tiles.resident, last_rows=tiles.last_rows
+    )
 
 
 def _moved_bytes(shape: GemmShape, tiles: GemmTiles, acc_bytes: int) -> int:

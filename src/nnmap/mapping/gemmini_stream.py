@@ -114,7 +114,8 @@ class StreamShape:
     (the tiles whose panel is resident), output tiles per outer tile, whether output tiles
     alternate between accumulator halves, the resident panel ("input", "weight" or "") and
     whether the outputs are scaled on the way out (hardware numerics: the bias is moved into
-    the accumulator before each output tile, and each int8 mvout follows its config_st)."""
+    the accumulator before each output tile, and each int8 mvout follows its config_st), and
+    the real rows of each tile's last m block when fewer than DIM (``GemmTiles.last_rows``)."""
 
     a: int
     b: int
@@ -124,6 +125,17 @@ class StreamShape:
     double_acc: bool
     resident: str = ""
     scaled: bool = False
+    last_rows: int | None = None
+
+    def block_rows(self, block: int, dim: int) -> int:
+        """Rows the array streams for m block ``block`` of a tile."""
+        return self.last_rows if self.last_rows and block == self.a - 1 else dim
+
+    def compute_cycles(self, timing: StreamTiming) -> list[int]:
+        """Execute cycles of the computes of one weight block in a column, m block by m block:
+        the first waits for the weights to stream into the mesh, the others reuse them."""
+        rows = [self.block_rows(block, timing.dim) for block in range(self.a)]
+        return [max(rows[0], timing.reload), *rows[1:]]
 
     def store_width(self, timing: StreamTiming) -> int:
         """Bytes per output element moved out: int8 when scaled, else int32."""
@@ -199,16 +211,20 @@ class _Machine:
         self._mark_read(block, STORE, start + occupancy)
         self.all_done = max(self.all_done, finish)
 
-    def preload(self, weights: tuple) -> None:
+    def preload(self, weights: tuple | None) -> None:
+        """Stage ``weights`` for the next compute (None: keep the mesh's weights)."""
+        if weights is None:
+            self._run(EXECUTE, self._dispatch(EXECUTE), 0, 0)
+            return
         ready = max(self._dispatch(EXECUTE), self._ready_to_read(weights))
         start, _ = self._run(EXECUTE, ready, 0, 0)
         self.staged_reload = self.t.reload
         self._mark_read(weights, EXECUTE, start + self.staged_reload)
 
-    def compute(self, inputs: tuple, output: tuple) -> None:
+    def compute(self, inputs: tuple, output: tuple, rows: int) -> None:
         ready = max(self._dispatch(EXECUTE), self._ready_to_read(inputs))
         ready = max(ready, self._ready_to_write(output, EXECUTE))
-        occupancy = max(self.t.dim, self.staged_reload)
+        occupancy = max(rows, self.staged_reload)
         self.staged_reload = 0
         start, finish = self._run(EXECUTE, ready, occupancy, self.t.fill + self.t.drain)
         self._mark_read(inputs, EXECUTE, start + occupancy)
@@ -255,9 +271,9 @@ def _output_tile(machine: _Machine, shape: StreamShape, step: int, first_inner: 
             _column_loads(machine, shape, 1 - slot, column + 1, first_inner)
         for j in range(shape.b):
             for i in range(shape.a):
-                machine.preload(_block(shape, "weight", slot, column, j))
+                machine.preload(None if i else _block(shape, "weight", slot, column, j))
                 inputs = _block(shape, "input", slot, column, i)
-                machine.compute(inputs, ("acc", half, i, j))
+                machine.compute(inputs, ("acc", half, i, j), shape.block_rows(i, timing.dim))
     store = timing.block_store(shape.store_width(timing))
     for i in range(shape.a):
         for j in range(shape.b):
@@ -320,7 +336,7 @@ def stream_busy(timing: StreamTiming, shape: StreamShape) -> tuple[float, float,
     bias_loads = blocks * timing.block_load(timing.acc_bytes) if shape.scaled else 0
     return (
         loads * timing.block_load(1) + bias_loads,
-        blocks * shape.columns * max(timing.dim, timing.reload),
+        tiles * shape.b * shape.columns * sum(shape.compute_cycles(timing)),
         blocks * timing.block_store(shape.store_width(timing)),
     )
 
@@ -340,11 +356,11 @@ def stream_bound(timing: StreamTiming, shape: StreamShape) -> float:
     other units can only run the commands they already hold, at most a queue of them plus one
     under way. Whatever waiting they cannot fill that way adds to their busy cycles."""
     load_busy, execute_busy, store_busy = stream_busy(timing, shape)
-    pair = max(timing.dim, timing.reload)
+    computes = shape.compute_cycles(timing)
     block_load = timing.block_load(1)
     block_store = timing.block_store(shape.store_width(timing))
     load_queue, execute_queue, store_queue = timing.queues
-    held_executes = (execute_queue // 2 + 1) * pair  # every other queued command computes
+    held_executes = (execute_queue // 2 + 1) * max(computes)  # every other command computes
     largest_load = timing.block_load(timing.acc_bytes) if shape.scaled else block_load
     held_loads = (load_queue + 1) * largest_load
     pairs = shape.a * shape.b
@@ -355,7 +371,7 @@ def stream_bound(timing: StreamTiming, shape: StreamShape) -> float:
         (shape.a + shape.b - panel, (tiles - shape.outer) * shape.columns),
     )
     load_waits = [(_blocked(n, load_queue, block_load), runs) for n, runs in load_runs]
-    execute_wait = _blocked(pairs, execute_queue // 2, pair)
+    execute_wait = _blocked(pairs, execute_queue // 2, min(computes))
     store_wait = _blocked(pairs, store_queue, block_store)
     execute = execute_busy + tiles * max(0, store_wait - held_executes)
     execute += sum(runs * max(0, wait - held_executes) for wait, runs in load_waits)

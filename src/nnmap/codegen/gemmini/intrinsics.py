@@ -19,6 +19,9 @@ output tile, when two fit), so the computes of one output tile never wait for th
 the previous one. ``ACCUMULATE`` (0 or 1) says whether a matmul adds to its output block or
 overwrites it: the schedule binds it to "not the first reduction column" (exact mode starts
 from the overwrite, so no initial value is moved in) or to 1 (an initial value was moved in).
+``REUSE_WEIGHTS`` (0 or 1) says whether a matmul keeps the weights already in the mesh (a
+preload of the garbage address and ``compute_accumulated``) instead of preloading its own, and
+``A_ROWS`` how many rows of its input block it streams (the real rows of a partial block).
 
 The DRAM row strides are not operands of mvin/mvout: they are set once per layer by
 ``config_ld`` (one load config per operand: mvin for inputs, mvin2 for weights, mvin3 with a
@@ -44,6 +47,8 @@ LOAD_INPUT = tirx.Var("load_input", "int32")
 LOAD_WEIGHT = tirx.Var("load_weight", "int32")
 ACC_SLOT = tirx.Var("acc_slot", "int32")
 ACCUMULATE = tirx.Var("accumulate", "int32")
+REUSE_WEIGHTS = tirx.Var("reuse_weights", "int32")
+A_ROWS = tirx.Var("a_rows", "int32")
 ACC_BITS = gi.ACC_BIT
 READ_FULL_BITS = gi.ACC_BIT | gi.READ_FULL_BIT
 INPUT_LOAD, WEIGHT_LOAD, BIAS_LOAD = 0, 1, 2
@@ -171,7 +176,8 @@ def _zero_by_overwrite() -> None:
 
 
 def _matmul() -> None:
-    preload, compute = _MACRO["preload"], _MACRO["compute_preloaded"]
+    preload = _MACRO["preload"]
+    preloaded, accumulated = _MACRO["compute_preloaded"], _MACRO["compute_accumulated"]
 
     @T.prim_func(s_tir=True)
     def desc(a: T.handle, b: T.handle, c: T.handle) -> None:
@@ -201,30 +207,26 @@ def _matmul() -> None:
         with T.sblock("root"):
             T.reads(acc[0:DIM, 0:DIM], lhs[0:DIM, 0:DIM], rhs[0:DIM, 0:DIM])
             T.writes(acc[0:DIM, 0:DIM])
-            T.evaluate(
-                T.call_extern(
-                    "void",
-                    preload,
-                    _row(rhs, WEIGHT_ROW),
-                    acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS,
-                    DIM,
-                    DIM,
-                    DIM,
-                    DIM,
+            output = acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS
+            garbage = T.uint32(gi.GARBAGE_ADDR)
+            if REUSE_WEIGHTS != 0:
+                T.evaluate(T.call_extern("void", preload, garbage, output, DIM, DIM, DIM, A_ROWS))
+                T.evaluate(
+                    T.call_extern(
+                        "void", accumulated, _row(lhs, INPUT_ROW), garbage, DIM, A_ROWS, DIM, DIM
+                    )
                 )
-            )
-            T.evaluate(
-                T.call_extern(
-                    "void",
-                    compute,
-                    _row(lhs, INPUT_ROW),
-                    T.uint32(gi.GARBAGE_ADDR),
-                    DIM,
-                    DIM,
-                    DIM,
-                    DIM,
+            else:
+                T.evaluate(
+                    T.call_extern(
+                        "void", preload, _row(rhs, WEIGHT_ROW), output, DIM, DIM, DIM, A_ROWS
+                    )
                 )
-            )
+                T.evaluate(
+                    T.call_extern(
+                        "void", preloaded, _row(lhs, INPUT_ROW), garbage, DIM, A_ROWS, DIM, DIM
+                    )
+                )
 
     TensorIntrin.register(MATMUL, desc, impl, override=True)
 

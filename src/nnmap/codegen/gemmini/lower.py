@@ -76,7 +76,7 @@ def gemm_geometry(
     depth = int(layer.weight.size) // channels
     rows = graph.tensor(layer.output).size // channels
     m = pad_to(rows, m_tile)
-    return GemmShape(m, pad_to_dim(channels), pad_to_dim(depth)), rows, channels
+    return GemmShape(m, pad_to_dim(channels), pad_to_dim(depth), rows), rows, channels
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ dimensions padded to multiples of DIM (m: output pixels, n: output channels, r: 
 GEMM's output tile (m x n, kept in the accumulator across the whole reduction) and the order of
 the m/n tile loops; the cost model reads the same tiles. Inside an output tile the reduction
 streams one DIM-deep block column at a time: its input and weight blocks are moved in, then
-every output block is updated (weights preloaded per block, output blocks of one weight column
-consecutively; in exact numerics the first column overwrites the accumulator, later ones
+every output block is updated (the output blocks of one weight block consecutively: the first
+preloads the weights, the others reuse them, and a partial last m block streams only its real
+rows; in exact numerics the first column overwrites the accumulator, later ones
 accumulate, so no initial value is moved in: the host adds the bias when it requantizes). When
 the panel of the outer tile is resident (the input panel of an m tile, or the weight panel of
 an n tile), the first inner tile moves its columns into their own rows and later inner tiles
@@ -212,5 +213,10 @@ def schedule_gemm(
         _bind_slot(sch, rb, issued, first_inner if resident else tirx.const(1, "int32"))
     accumulate = tirx.const(1, "int32") if scaled_mvout else tirx.Cast("int32", column > 0)
     _bind_slot(sch, rb, gi.ACCUMULATE, accumulate)
+    block = sch.get(mb).loop_var
+    _bind_slot(sch, rb, gi.REUSE_WEIGHTS, tirx.Cast("int32", block > 0))
+    last_block = tiles.m // DIM - 1
+    rows = tirx.const(tiles.last_rows or DIM, "int32")
+    _bind_slot(sch, rb, gi.A_ROWS, tirx.Select(block == last_block, rows, tirx.const(DIM, "int32")))
     _bind_slot(sch, outer[1], gi.ACC_SLOT, acc_parity)
     return _prefetch_next_column(_lowered_blocks(sch), column)
