@@ -61,6 +61,7 @@ MATMUL = "nnmap_gemmini_matmul"
 MVOUT = "nnmap_gemmini_mvout_full"
 
 _MACRO = {name: entry.c_name for name, entry in gi.INTRINSICS.items()}
+_GARBAGE = tirx.const(gi.GARBAGE_ADDR, "uint32")
 
 
 def _row(buffer: tirx.Buffer, column_row: tirx.Var) -> tirx.PrimExpr:
@@ -72,6 +73,11 @@ def _row(buffer: tirx.Buffer, column_row: tirx.Var) -> tirx.PrimExpr:
 def acc_row(buffer: tirx.Buffer) -> tirx.PrimExpr:
     """The accumulator row of a tile, in the half of its slot."""
     return tirx.truncdiv(buffer.elem_offset, DIM) + ACC_SLOT * ACC_SLOT_ROWS
+
+
+def _output(acc: tirx.Buffer) -> tirx.PrimExpr:
+    """The accumulator address a matmul writes: its row, the accumulate flag, the acc bit."""
+    return acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS
 
 
 def _load_macro(load_id: int) -> str:
@@ -207,24 +213,24 @@ def _matmul() -> None:
         with T.sblock("root"):
             T.reads(acc[0:DIM, 0:DIM], lhs[0:DIM, 0:DIM], rhs[0:DIM, 0:DIM])
             T.writes(acc[0:DIM, 0:DIM])
-            output = acc_row(acc) + ACCUMULATE * gi.ACCUMULATE_BIT + ACC_BITS
-            garbage = T.uint32(gi.GARBAGE_ADDR)
             if REUSE_WEIGHTS != 0:
-                T.evaluate(T.call_extern("void", preload, garbage, output, DIM, DIM, DIM, A_ROWS))
+                T.evaluate(
+                    T.call_extern("void", preload, _GARBAGE, _output(acc), DIM, DIM, DIM, A_ROWS)
+                )
                 T.evaluate(
                     T.call_extern(
-                        "void", accumulated, _row(lhs, INPUT_ROW), garbage, DIM, A_ROWS, DIM, DIM
+                        "void", accumulated, _row(lhs, INPUT_ROW), _GARBAGE, DIM, A_ROWS, DIM, DIM
                     )
                 )
             else:
                 T.evaluate(
                     T.call_extern(
-                        "void", preload, _row(rhs, WEIGHT_ROW), output, DIM, DIM, DIM, A_ROWS
+                        "void", preload, _row(rhs, WEIGHT_ROW), _output(acc), DIM, DIM, DIM, A_ROWS
                     )
                 )
                 T.evaluate(
                     T.call_extern(
-                        "void", preloaded, _row(lhs, INPUT_ROW), garbage, DIM, A_ROWS, DIM, DIM
+                        "void", preloaded, _row(lhs, INPUT_ROW), _GARBAGE, DIM, A_ROWS, DIM, DIM
                     )
                 )
 
