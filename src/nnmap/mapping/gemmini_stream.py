@@ -38,9 +38,11 @@ SIMULATED_COLUMNS = 12  # reduction columns simulated per tile before extrapolat
 SIMULATED_TILES = 5  # output tiles per outer tile simulated before extrapolating
 SIMULATED_OUTER = 2  # outer tiles simulated before extrapolating
 PERIOD = 2  # the stream repeats every two columns, output tiles or outer tiles (slots and
-# accumulator halves alternate), except that output tiles with fewer blocks than the store
-# queue has entries fall into step with the stores every two or three tiles:
-SHORT_TILE_PERIOD, SHORT_TILES_SIMULATED = 6, 9
+# accumulator halves alternate), except:
+SHORT_TILE_PERIOD, SHORT_TILES_SIMULATED = 6, 9  # output tiles with fewer blocks than the
+# store queue has entries fall into step with the stores every two or three tiles;
+PARTIAL_COLUMN_PERIOD, PARTIAL_COLUMNS_SIMULATED = 6, 14  # a partial last m block makes a
+# column's computes a length that beats with its loads every six columns
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,9 @@ class _Machine:
         start = max(ready, self.free[unit])
         finish = start + occupancy + latency
         self.free[unit] = start + occupancy
-        self.rings[unit][self.heads[unit]] = finish
-        self.heads[unit] = (self.heads[unit] + 1) % len(self.rings[unit])
+        head = self.heads[unit]
+        self.rings[unit][head] = finish
+        self.heads[unit] = head + 1 if head + 1 < self.t.queues[unit] else 0
         return start, finish
 
     def _ready_to_read(self, block: tuple) -> int:
@@ -185,7 +188,7 @@ class _Machine:
     def _ready_to_write(self, block: tuple, unit: int) -> int:
         written, writer = self.written.get(block, (0, -1))
         reads = self.read.get(block, [0, 0, 0])
-        others = max(r for u, r in enumerate(reads) if u != unit)
+        others = max(reads[(unit + 1) % 3], reads[(unit + 2) % 3])
         return max(others, written if writer != unit else 0)
 
     def _mark_read(self, block: tuple, unit: int, when: int) -> None:
@@ -264,16 +267,20 @@ def _output_tile(machine: _Machine, shape: StreamShape, step: int, first_inner: 
         for j in range(shape.b):
             for i in range(shape.a):
                 machine.load(("acc", half, i, j), timing.block_load(timing.acc_bytes))
+    rows = [shape.block_rows(i, timing.dim) for i in range(shape.a)]
+    outputs = [[("acc", half, i, j) for i in range(shape.a)] for j in range(shape.b)]
     _column_loads(machine, shape, first % 2, 0, first_inner)
     for column in range(shape.columns):
         slot = (first + column) % 2
         if column + 1 < shape.columns:
             _column_loads(machine, shape, 1 - slot, column + 1, first_inner)
+        inputs = [_block(shape, "input", slot, column, i) for i in range(shape.a)]
         for j in range(shape.b):
-            for i in range(shape.a):
-                machine.preload(None if i else _block(shape, "weight", slot, column, j))
-                inputs = _block(shape, "input", slot, column, i)
-                machine.compute(inputs, ("acc", half, i, j), shape.block_rows(i, timing.dim))
+            machine.preload(_block(shape, "weight", slot, column, j))
+            machine.compute(inputs[0], outputs[j][0], rows[0])
+            for i in range(1, shape.a):
+                machine.preload(None)
+                machine.compute(inputs[i], outputs[j][i], rows[i])
     store = timing.block_store(shape.store_width(timing))
     for i in range(shape.a):
         for j in range(shape.b):
@@ -303,9 +310,17 @@ def _extrapolated(timing: StreamTiming, shape: StreamShape) -> float:
     more, and extrapolated in steps of one period."""
     actual = (shape.columns, shape.inner, shape.outer)
     short = shape.a * shape.b < timing.queues[STORE]
-    tiles = SHORT_TILES_SIMULATED if short else SIMULATED_TILES
-    limits = (SIMULATED_COLUMNS, tiles, SIMULATED_OUTER)
-    periods = (PERIOD, SHORT_TILE_PERIOD if short else PERIOD, PERIOD)
+    partial = shape.last_rows is not None
+    limits = (
+        PARTIAL_COLUMNS_SIMULATED if partial else SIMULATED_COLUMNS,
+        SHORT_TILES_SIMULATED if short else SIMULATED_TILES,
+        SIMULATED_OUTER,
+    )
+    periods = (
+        PARTIAL_COLUMN_PERIOD if partial else PERIOD,
+        SHORT_TILE_PERIOD if short else PERIOD,
+        PERIOD,
+    )
     base = tuple(
         size if size <= limit else limit - (limit - size) % period
         for size, limit, period in zip(actual, limits, periods, strict=True)
