@@ -22,34 +22,24 @@ import numpy as np
 from nnmap.errors import MappingError
 from nnmap.ir.workload import INT8_MAGNITUDE
 from nnmap.mapping.model import Mapping
-from nnmap.mapping.vta import SLOTS, VtaBuffers, planes_for_bound, vta_tile
+from nnmap.mapping.vta import SLOTS, VtaBuffers, VtaTile, planes_for_bound, vta_tile
 from nnmap.targets.vta_intrinsics import VtaConfig
 
 __all__ = ["INT8_MAGNITUDE", "SLOTS", "VtaGemm", "result_planes", "vta_gemm"]
 
 
 @dataclass(frozen=True)
-class VtaGemm:
-    """Logical sizes (rows x channels, reduction depth), the tile in entries, the padded sizes
-    in entries (multiples of the tile) and how many byte planes carry a result back."""
+class VtaGemm(VtaTile):
+    """A layer's tile (``VtaTile``: the tile and padded sizes in entries) with its logical sizes
+    (rows x channels, reduction depth), how many byte planes carry a result back and the GEMM
+    core's block sizes."""
 
     rows: int
     channels: int
     depth: int
-    m: int
-    n: int
-    r: int
-    rows_padded: int
-    n_blocks: int
-    r_blocks: int
     planes: int
-    m_outer: bool
     block_in: int
     block_out: int
-
-    @property
-    def tiles(self) -> int:
-        return (self.rows_padded // self.m) * (self.n_blocks // self.n) * (self.r_blocks // self.r)
 
 
 def result_planes(matrix: np.ndarray, bias: np.ndarray) -> int:
@@ -74,17 +64,11 @@ def vta_gemm(
     )
     tile = vta_tile(rows, depth, channels, mapping, buffers)
     return VtaGemm(
+        **vars(tile),
         rows=rows,
         channels=channels,
         depth=depth,
-        m=tile.m,
-        n=tile.n,
-        r=tile.r,
-        rows_padded=tile.rows_padded,
-        n_blocks=tile.n_blocks,
-        r_blocks=tile.r_blocks,
         planes=result_planes(matrix, bias),
-        m_outer=tile.m_outer,
         block_in=config.block_in,
         block_out=config.block_out,
     )
