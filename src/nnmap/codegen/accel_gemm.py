@@ -4,9 +4,9 @@ A dense convolution or a fully connected layer becomes ``gemm[m, n] = bias[n] + 
 staged[m, r] * weight[r, n]`` with m the output pixels, n the output channels and r the window
 ``FY*FX*C`` (channels last); the host gathers ``staged`` (im2col) and requantizes the int32
 results with TFLite's arithmetic. This module holds the accelerator-independent pieces: the
-operands, the gather, the requantization stage, reading a layer's Mapping as GEMM tile sizes and
-loop order (from ``nnmap.mapping.gemm_tiling``, which the cost models share), and small TIR
-rewrites both the Gemmini and the VTA lowering need.
+operands, the gather, the requantization stage and small TIR rewrites both the Gemmini and the
+VTA lowering need (reading a layer's Mapping as GEMM tile sizes and loop order is
+``nnmap.mapping.gemm_tiling``, which the cost models share).
 """
 
 from __future__ import annotations
@@ -21,30 +21,14 @@ from nnmap.codegen import requant
 from nnmap.codegen.kernels import clamp_range
 from nnmap.ir import Conv2D, FullyConnected, Tensor
 from nnmap.ir.layers import Clamp, Requant
-from nnmap.mapping.gemm_tiling import (
-    M_LOOPS,
-    N_LOOPS,
-    R_LOOPS,
-    ceil_div,
-    even_tile,
-    m_loops_first,
-    tile_product,
-)
 
 __all__ = [
-    "M_LOOPS",
-    "N_LOOPS",
-    "R_LOOPS",
     "around_root_stmt",
-    "ceil_div",
     "conv_gather",
-    "even_tile",
+    "folded_bias",
     "gemm_operands",
     "init_from_bias",
-    "m_loops_first",
     "requantized",
-    "tile_product",
-    "folded_bias",
     "weight_matrix",
 ]
 

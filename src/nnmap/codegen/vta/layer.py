@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TypeGuard
 
-from nnmap.codegen.accel_gemm import ceil_div, gemm_operands
+from nnmap.codegen.accel_gemm import gemm_operands
 from nnmap.codegen.emit_c import plain_c_kernel
 from nnmap.codegen.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.codegen.kernels import KernelDef
@@ -23,6 +23,7 @@ from nnmap.codegen.vta.helpers import AluOps, helper_source
 from nnmap.codegen.vta.lower import vta_gemm_kernel
 from nnmap.codegen.vta.schedule import requantized_store, scheduled_vta_module
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.mapping.gemm_tiling import ceil_div
 from nnmap.mapping.graph import LayerMapping
 from nnmap.runtime.vta_build import EMULATOR, VTA_DIR
 from nnmap.targets.vta_intrinsics import CONFIG
