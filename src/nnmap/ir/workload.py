@@ -113,7 +113,14 @@ def result_bound(graph: Graph, layer: Conv2D | FullyConnected) -> int | None:
     zero_point = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     weights = layer.weight.astype(np.int64).reshape(layer.weight.shape[0], -1)
     folded = layer.bias.astype(np.int64) - zero_point * weights.sum(axis=1)
-    bound = np.abs(folded) + INT8_MAGNITUDE * np.abs(weights).sum(axis=1)
+    return accumulator_bound(weights, folded)
+
+
+def accumulator_bound(weights: np.ndarray, folded_bias: np.ndarray) -> int:
+    """The largest |int32 result| of int8 inputs times ``weights`` (a row per output channel)
+    plus ``folded_bias``: per channel |bias| + 128 * sum |w|, the largest channel."""
+    magnitude = np.abs(weights.astype(np.int64)).sum(axis=1)
+    bound = np.abs(folded_bias.astype(np.int64)) + INT8_MAGNITUDE * magnitude
     return int(bound.max(initial=0))
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnmap.errors import MappingError
-from nnmap.ir.workload import INT8_MAGNITUDE
+from nnmap.ir.workload import accumulator_bound
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.vta import SLOTS, VtaBuffers, VtaTile, planes_for_bound, vta_tile
 from nnmap.targets.vta_intrinsics import VtaConfig
 
-__all__ = ["INT8_MAGNITUDE", "SLOTS", "VtaGemm", "result_planes", "vta_gemm"]
+__all__ = ["SLOTS", "VtaGemm", "result_planes", "vta_gemm"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,7 @@ class VtaGemm(VtaTile):
 
 def result_planes(matrix: np.ndarray, bias: np.ndarray) -> int:
     """Bytes needed by the largest |int32 result| of ``staged @ matrix + bias`` (int8 staged)."""
-    bound = np.abs(bias.astype(np.int64)) + INT8_MAGNITUDE * np.abs(
-        matrix.astype(np.int64)
-    ).sum(axis=0)
-    return planes_for_bound(int(bound.max(initial=0)))
+    return planes_for_bound(accumulator_bound(matrix.T, bias))
 
 
 def vta_gemm(
