@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nnmap.ir import Clamp, Conv2D, Graph, Requant, Tensor
+from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
 
 
 def conv_graph(
@@ -37,3 +37,30 @@ def conv_graph(
         clamp=Clamp(0, 127),
     )
     return Graph("conv", tensors, (layer,), ("x",), ("y",))
+
+
+def fc_graph(
+    rng: np.random.Generator,
+    requant: Callable[[int], Requant],
+    shape: tuple[int, int, int],
+    weight: int = 127,
+    bias: int = 3000,
+    input_zero_point: int = 0,
+) -> Graph:
+    """One fully connected layer over ``shape`` = (rows, output channels, depth); weights in
+    [-weight, weight] and biases in [-bias, bias] (they bound the results' magnitudes)."""
+    rows, out, depth = shape
+    tensors = {
+        "x": Tensor("x", (1, rows, depth), "int8", 0.05, input_zero_point),
+        "y": Tensor("y", (1, rows, out), "int8", 0.3, -2),
+    }
+    layer = FullyConnected(
+        name="fc",
+        inputs=("x",),
+        output="y",
+        weight=rng.integers(-weight, weight + 1, (out, depth)).astype(np.int8),
+        bias=rng.integers(-bias, bias + 1, out).astype(np.int32),
+        requant=requant(out),
+        clamp=Clamp.int8(),
+    )
+    return Graph("fc", tensors, (layer,), ("x",), ("y",))

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnmap
-from nnmap.ir import Clamp, FullyConnected, Graph, Requant, Tensor
+from nnmap.codegen.artifact import Artifact
+from nnmap.ir import Graph, Requant
 from nnmap.mapping.baselines import gemmini_default
 from nnmap.mapping.cost import cost
 from nnmap.mapping.gemmini import GemminiGeometry, GemmTiles, gemm_shape, gemm_tiles
@@ -44,20 +45,7 @@ def _requant(channels: int) -> Requant:
 
 
 def fc_graph(rows: int, out: int, depth: int) -> Graph:
-    tensors = {
-        "x": Tensor("x", (1, rows, depth), "int8", 0.05, 3),
-        "y": Tensor("y", (1, rows, out), "int8", 0.3, -2),
-    }
-    layer = FullyConnected(
-        name="fc",
-        inputs=("x",),
-        output="y",
-        weight=RNG.integers(-127, 128, (out, depth)).astype(np.int8),
-        bias=RNG.integers(-3000, 3000, out).astype(np.int32),
-        requant=_requant(out),
-        clamp=Clamp.int8(),
-    )
-    return Graph("fc", tensors, (layer,), ("x",), ("y",))
+    return layer_graphs.fc_graph(RNG, _requant, (rows, out, depth), input_zero_point=3)
 
 
 def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
@@ -117,6 +105,13 @@ def _forced(graph: Graph, tiles: GemmTiles) -> list[LayerMapping]:
     return result
 
 
+def assert_timed_exactly(artifact: Artifact, sample: np.ndarray) -> None:
+    """The one layer of ``artifact``, emulated on ``sample``, took the modelled cycles."""
+    artifact.measure_cycles([sample])
+    (entry,) = artifact.report["layers"]
+    assert entry["modelled_cycles"] == entry["emulated_cycles"]
+
+
 @pytest.mark.parametrize(
     "tiles",
     [
@@ -144,9 +139,7 @@ def test_stream_kinds_bit_exact_and_modelled_exactly(tiles: GemmTiles, tmp_path:
     inputs = [RNG.integers(-128, 128, (2, 170, 150)).astype(np.int8)]
     for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
         np.testing.assert_array_equal(actual, expected)
-    artifact.measure_cycles([inputs[0][:1]])
-    (entry,) = artifact.report["layers"]
-    assert entry["modelled_cycles"] == entry["emulated_cycles"]
+    assert_timed_exactly(artifact, inputs[0][:1])
 
 
 @pytest.mark.parametrize(
@@ -176,9 +169,7 @@ def test_hardware_stream_kinds_agree_and_are_modelled_exactly(
     inputs = [RNG.integers(-128, 128, (2, 170, 150)).astype(np.int8)]
     (actual,), (expected,) = forced.run_batch(inputs), chosen.run_batch(inputs)
     np.testing.assert_array_equal(actual, expected)
-    forced.measure_cycles([inputs[0][:1]])
-    (entry,) = forced.report["layers"]
-    assert entry["modelled_cycles"] == entry["emulated_cycles"]
+    assert_timed_exactly(forced, inputs[0][:1])
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 import nnmap
 from nnmap.codegen.accel_gemm import gemm_operands
 from nnmap.codegen.vta.geometry import vta_gemm
-from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
+from nnmap.ir import Conv2D, FullyConnected, Graph, Requant
 from nnmap.ir.workload import workload_of
 from nnmap.mapping.baselines import vta_reference
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
@@ -46,20 +46,7 @@ def _requant(channels: int) -> Requant:
 
 def fc_graph(rows: int, out: int, depth: int, weight: int, bias: int) -> Graph:
     """One FC layer; ``weight`` and ``bias`` bound the magnitudes (and so the byte planes)."""
-    tensors = {
-        "x": Tensor("x", (1, rows, depth), "int8", 0.05, 0),
-        "y": Tensor("y", (1, rows, out), "int8", 0.3, -2),
-    }
-    layer = FullyConnected(
-        name="fc",
-        inputs=("x",),
-        output="y",
-        weight=RNG.integers(-weight, weight + 1, (out, depth)).astype(np.int8),
-        bias=RNG.integers(-bias, bias + 1, out).astype(np.int32),
-        requant=_requant(out),
-        clamp=Clamp.int8(),
-    )
-    return Graph("fc", tensors, (layer,), ("x",), ("y",))
+    return layer_graphs.fc_graph(RNG, _requant, (rows, out, depth), weight, bias)
 
 
 def conv_graph(size: int, channels: int, out: int, kernel: int, stride: int) -> Graph:
