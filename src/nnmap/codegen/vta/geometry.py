@@ -1,12 +1,8 @@
 """The GEMM of one layer on VTA: its blocked, padded shape and the tile that sits in VTA's SRAM.
 
-VTA's SRAM entries are the GEMM core's blocks (vta.md): an input entry is one output pixel's
-BLOCK_IN reduction values, a weight entry a BLOCK_OUT x BLOCK_IN block, an accumulator entry one
-pixel's BLOCK_OUT int32 sums (BATCH = 1: pixels are not blocked). A tile is ``m`` pixels x ``n``
-channel blocks x ``r`` reduction blocks; the layer's Mapping gives the wanted sizes (its level-0
-tile: B*OY*OX pixels, K channels, C*FY*FX reduction), clipped so that two input and two weight
-tiles (double buffering) and one accumulator tile fit. The padded dimensions are whole tiles.
-The rule is ``nnmap.mapping.vta.vta_tile``, shared with the cost model.
+The entries, the tile and the rule that turns the layer's Mapping into it are described in
+``nnmap.mapping.vta`` (``vta_tile``, shared with the cost model); this module adds the layer's
+own sizes and its byte planes.
 
 Exactness: STORE keeps an accumulator's low 8 bits, so the int32 results leave VTA as byte
 planes (ALU SHR by 8 between stores). ``planes`` is how many bytes hold every result, from the
