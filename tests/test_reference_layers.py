@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime
+import onnxruntime  # noqa: F401  (imported for its session type)
 import pytest
 
 import nnmap
 from nnmap import reference, verify, zoo
 from nnmap.ir import Graph
+from nnmap.verify import onnxruntime_session
 
 QUANTIZED = [name for name in zoo.names() if name != "cnn_fp32"]
 
@@ -47,9 +48,7 @@ def _onnxruntime_intermediates(
             exposed.graph.output.append(
                 onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT8, None)
             )
-    session = onnxruntime.InferenceSession(
-        exposed.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
+    session = onnxruntime_session(exposed.SerializeToString())
     feeds = [item.name for item in session.get_inputs()]
     per_sample = [
         session.run(

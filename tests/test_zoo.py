@@ -14,6 +14,7 @@ from onnx import TensorProto, numpy_helper
 
 from nnmap import zoo
 from nnmap.errors import ModelFormatError
+from nnmap.verify import onnxruntime_session
 
 QDQ_MODELS = ["kws", "vww", "resnet8", "autoencoder"]
 
@@ -46,7 +47,7 @@ def models() -> dict[str, onnx.ModelProto]:
 
 
 def _session(model: onnx.ModelProto) -> ort.InferenceSession:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return onnxruntime_session(model.SerializeToString())
 
 
 def _random_input(session: ort.InferenceSession, rng: np.random.Generator) -> np.ndarray:
