@@ -31,9 +31,9 @@ import nnmap
 from nnmap.codegen.artifact import Artifact
 from nnmap.errors import MappingError
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Requant, Tensor
-from nnmap.mapping.baselines import gemmini_default
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.targets import get_target
+from nnmap.targets.gemmini.baseline import gemmini_default
 
 ROOT = Path(__file__).resolve().parent.parent
 DEEPBENCH = ROOT.parent / "shared" / "data" / "deepbench"

@@ -22,7 +22,6 @@ from rich.table import Table
 
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import Workload, conv_workload, gemm_workload
-from nnmap.mapping.baselines import gemmini_default, vta_reference
 from nnmap.mapping.bounds import roofline_cycles
 from nnmap.mapping.cost import cost
 from nnmap.mapping.graph import map_graph
@@ -30,6 +29,8 @@ from nnmap.mapping.model import Mapping
 from nnmap.mapping.problem import problem_of
 from nnmap.mapping.search import search_result
 from nnmap.targets import get_target
+from nnmap.targets.gemmini.baseline import gemmini_default
+from nnmap.targets.vta.baseline import vta_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 DEEPBENCH = ROOT.parent / "shared" / "data" / "deepbench"

@@ -2,12 +2,12 @@
 
 nnmap: the mapper's tiling, and the reduction embedded flexibly (the whole FY*FX*C window packed
 into BLOCK_IN-wide input entries, so a 3-channel 3x3 convolution needs 2 blocks, not 9).
-Reference: ``mapping.baselines.vta_reference`` (the tutorial's fixed tile and loop order) with
-TVM's fixed embedding, channels packed by BLOCK_IN: for a convolution with C not a multiple of
-16 the reference runs the same convolution with its input channels zero-padded to the next
-multiple of 16 (what TVM's layout transform does). GEMMs embed the same way in both. For the
-four MLPerf Tiny models the reference uses its tiling with nnmap's embedding (its first layers
-are the only ones with C < 16), so their speedups are tiling only.
+Reference: ``nnmap.targets.vta.baseline.vta_reference`` (the tutorial's fixed tile and loop
+order) with TVM's fixed embedding, channels packed by BLOCK_IN: for a convolution with C not a
+multiple of 16 the reference runs the same convolution with its input channels zero-padded to
+the next multiple of 16 (what TVM's layout transform does). GEMMs embed the same way in both.
+For the four MLPerf Tiny models the reference uses its tiling with nnmap's embedding (its first
+layers are the only ones with C < 16), so their speedups are tiling only.
 
 Problems: a DeepBench subset (GEMMs and convolutions up to ``--max-macs`` MACs, evenly spread,
 plus every convolution with C < 16 in that range) and the four models. Cycles are VTA's emulated
@@ -42,9 +42,9 @@ from rich.table import Table
 
 import nnmap
 from nnmap.ir import Conv2D, Graph
-from nnmap.mapping.baselines import vta_reference
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
 from nnmap.targets import get_target
+from nnmap.targets.vta.baseline import vta_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "vta.json"

@@ -14,11 +14,11 @@ import pytest
 import nnmap
 from nnmap.codegen.artifact import Artifact
 from nnmap.codegen.deviation import Deviation
-from nnmap.codegen.gemmini.hardware import hardware_operands
 from nnmap.codegen.kernels import clamp_range
 from nnmap.errors import NnmapError
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Layer, Requant, Reshape, Tensor
 from nnmap.reference.run import run_batch
+from nnmap.targets.gemmini.hardware import hardware_operands
 from nnmap.verify import random_inputs
 
 RNG = np.random.default_rng(11)
@@ -125,7 +125,7 @@ def _report_cycles(
 
 
 def _compile(model: Graph | Path | str, tmp_path: Path) -> Artifact:
-    return nnmap.compile(model, target="gemmini", out_dir=tmp_path / "out")
+    return nnmap.compile(model, target="gemmini", out_dir=tmp_path / "out", place="gemmini")
 
 
 @pytest.mark.parametrize("build", [fc_graph, conv_graph], ids=["fc", "conv"])
@@ -170,7 +170,7 @@ def test_tiny_layer_stays_on_the_host_by_the_cost_model(tmp_path: Path) -> None:
     modelled costs."""
     tensors = {"x": _t("x", (1, 1, 4), 0.05, 1), "y": _t("y", (1, 1, 4), 0.3, 0)}
     graph = Graph("tiny", tensors, (_fc("fc", "x", "y", 4, 4, Clamp.int8()),), ("x",), ("y",))
-    entry = _compile(graph, tmp_path).report["layers"][0]
+    entry = nnmap.compile(graph, "gemmini", tmp_path / "out").report["layers"][0]
     assert entry["module"] == "host" and entry["mapped_module"] == "rocket"
     match = re.fullmatch(
         r"cost model: host cheaper \(([\d,]+) cycles vs ([\d,]+) cycles on gemmini\)",
@@ -186,7 +186,7 @@ def _hardware_numpy(layer: FullyConnected, graph: Graph, x: np.ndarray) -> np.nd
     round half to even, saturation (ReLU floor), then the host clamp."""
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     zp_out = int(graph.tensor(layer.output).zero_point or 0)
-    matrix, bias, scales = hardware_operands(layer, zp_in, zp_out)
+    matrix, bias, scales = hardware_operands(layer, zp_in, zp_out, 16)
     rows = x.reshape(-1, matrix.shape[0]).astype(np.int64)
     acc = (rows @ matrix.astype(np.int64) + bias).astype(np.int32)
     scaled = np.rint(acc.astype(np.float32) * scales)
@@ -200,7 +200,9 @@ def test_hardware_numerics_scale_on_mvout(tmp_path: Path) -> None:
     full = fc_graph()
     graph = Graph("gemmini_fc1", {n: full.tensors[n] for n in ("x", "h")}, full.layers[:1],
                   ("x",), ("h",))
-    artifact = nnmap.compile(graph, "gemmini", tmp_path / "hw", numerics="hardware")
+    artifact = nnmap.compile(
+        graph, "gemmini", tmp_path / "hw", numerics="hardware", place="gemmini"
+    )
     layer = graph.layers[0]
     assert isinstance(layer, FullyConnected)
     inputs = random_inputs(graph, GRAPH_SAMPLES, seed=4)
@@ -213,7 +215,7 @@ def test_hardware_numerics_scale_on_mvout(tmp_path: Path) -> None:
     assert re.search(r"gemmini_extended_config_st\(\w+, 1, scale\[", kernel)  # ReLU, scale
     entry = artifact.report["layers"][0]
     assert artifact.report["numerics"] == "hardware"
-    assert set(entry["host_stages"]) == {"im2col gather", "output copy and clamp"}
+    assert set(entry["host_stages"]) == {"im2col gather", "output copy and clamp", "call overhead"}
 
 
 def test_hardware_operands_keep_per_tensor_weights() -> None:
@@ -224,12 +226,12 @@ def test_hardware_operands_keep_per_tensor_weights() -> None:
         name="fc", inputs=("x",), output="y", weight=layer.weight, bias=layer.bias,
         requant=Requant.from_scales(0.05, np.full(20, 0.004), 0.3), clamp=Clamp.int8(),
     )
-    matrix, _, scales = hardware_operands(shared, 0, 0)
+    matrix, _, scales = hardware_operands(shared, 0, 0, 16)
     np.testing.assert_array_equal(matrix, layer.weight.T)
     assert np.all(scales == scales[0]) and scales[0] == pytest.approx(0.05 * 0.004 / 0.3)
     assert layer.requant is not None
     real = layer.requant.multiplier * np.exp2(layer.requant.shift - 31.0)
-    _, _, block = hardware_operands(layer, 0, 0)
+    _, _, block = hardware_operands(layer, 0, 0, 16)
     np.testing.assert_allclose(block[:16], real[:16].max(), rtol=1e-6)
     np.testing.assert_allclose(block[16:], real[16:].max(), rtol=1e-6)
 

@@ -163,7 +163,7 @@ def test_unsupported_layer_is_one_line(tmp_path: Path) -> None:
 
 def test_oversized_arena_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="arena needs") as info:
-        generate(kitchen_sink(), tmp_path / "big", max_arena_bytes=64)
+        generate(nnmap.plan(kitchen_sink()), tmp_path / "big", max_arena_bytes=64)
     assert "\n" not in str(info.value)
 
 

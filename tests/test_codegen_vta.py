@@ -13,14 +13,16 @@ from conftest import MLPERF_MODELS, compiled_models, mlperf_model
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
-from nnmap.codegen.vta.geometry import SLOTS, result_planes, vta_gemm
 from nnmap.ir import Clamp, Conv2D, FullyConnected, Graph, Layer, Requant, Reshape, Tensor
-from nnmap.mapping.baselines import vta_reference
 from nnmap.mapping.graph import map_graph, with_baseline
 from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
-from nnmap.targets.vta_intrinsics import CONFIG
+from nnmap.targets.vta.baseline import vta_reference
+from nnmap.targets.vta.geometry import SLOTS, result_planes, vta_gemm
+from nnmap.targets.vta.instructions import VtaConfig
 from nnmap.verify import random_inputs, tflite_micro_outputs
+
+CONFIG = VtaConfig.from_module(get_target("vta").module("vta"))
 
 RNG = np.random.default_rng(5)
 GRAPH_SAMPLES = 20
@@ -111,7 +113,7 @@ def fc_graph() -> Graph:
 
 def _compile(graph: Graph, tmp_path: Path, reference: bool = False) -> Artifact:
     target = get_target("vta")
-    mappings = map_graph(graph, target)
+    mappings = map_graph(graph, target, place="vta")
     if reference:
         mappings = with_baseline(mappings, target, "vta", vta_reference)
     return nnmap.compile(graph, target="vta", out_dir=tmp_path / "out", layer_mappings=mappings)
@@ -164,7 +166,7 @@ def test_tiles_fit_vta_sram_double_buffered() -> None:
     """Whatever the mapping asks, two input and two weight tiles and one accumulator tile fit."""
     graph = conv_graph()
     target = get_target("vta")
-    for mapped in map_graph(graph, target):
+    for mapped in map_graph(graph, target, place="vta"):
         layer = next(x for x in graph.layers if x.name == mapped.layer)
         assert isinstance(layer, Conv2D | FullyConnected)
         matrix = layer.weight.reshape(layer.weight.shape[0], -1).T

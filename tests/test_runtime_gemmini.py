@@ -15,12 +15,15 @@ from hypothesis import strategies as st
 from nnmap.errors import TargetError
 from nnmap.hw import ExecModule, Instruction
 from nnmap.hw.intrinsic import Operand
-from nnmap.runtime.gemmini_build import SOURCES, build_emulator_library, include_dirs
-from nnmap.runtime.gemmini_params import render_header
-from nnmap.targets import gemmini_intrinsics as gi
 from nnmap.targets import get_target
+from nnmap.targets.gemmini import instructions as gi
+from nnmap.targets.gemmini.build import SOURCES, emulator
+from nnmap.targets.gemmini.params import render_header
+from nnmap.targets.gemmini.tiling import GemminiGeometry
 
-DIM = gi.DIM
+GEMMINI = get_target("gemmini").module("gemmini")
+GEOMETRY = GemminiGeometry.of(GEMMINI)
+DIM = GEOMETRY.dim
 ACC = gi.ACC_BIT
 GARBAGE = gi.GARBAGE_ADDR
 MODULE = get_target("gemmini").module("gemmini")
@@ -40,7 +43,7 @@ C_SIGNATURES = {
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory) -> ctypes.CDLL:
-    library = ctypes.CDLL(str(build_emulator_library(tmp_path_factory.mktemp("gemmini"))))
+    library = ctypes.CDLL(str(emulator(GEMMINI).build_library(tmp_path_factory.mktemp("gemmini"))))
     for name, argtypes in C_SIGNATURES.items():
         getattr(library, name).argtypes = argtypes
     library.nnmap_gemmini_cycles.restype = U64
@@ -61,7 +64,9 @@ class Twin:
         lib.nnmap_gemmini_reset()
         self.lib = lib
         self.dram = np.random.default_rng(seed).integers(0, 256, DRAM_BYTES, dtype=np.uint8)
-        self.state = gi.GemminiState(dram=self.dram.copy())
+        self.state = gi.GemminiState.empty(
+            self.dram.copy(), DIM, GEOMETRY.spad_rows, GEOMETRY.acc_rows
+        )
 
     def put(self, offset: int, data: np.ndarray) -> None:
         raw = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
@@ -88,10 +93,12 @@ class Twin:
             getattr(lib, f"nnmap_gemmini_{name}")(*args)
 
     def spad(self) -> np.ndarray:
-        return np.ctypeslib.as_array(self.lib.nnmap_gemmini_test_scratchpad(), (gi.SPAD_ROWS, DIM))
+        rows = GEOMETRY.spad_rows
+        return np.ctypeslib.as_array(self.lib.nnmap_gemmini_test_scratchpad(), (rows, DIM))
 
     def acc(self) -> np.ndarray:
-        return np.ctypeslib.as_array(self.lib.nnmap_gemmini_test_accumulator(), (gi.ACC_ROWS, DIM))
+        rows = GEOMETRY.acc_rows
+        return np.ctypeslib.as_array(self.lib.nnmap_gemmini_test_accumulator(), (rows, DIM))
 
     def assert_same(self) -> None:
         np.testing.assert_array_equal(self.spad(), self.state.spad)
@@ -247,7 +254,7 @@ def test_garbage_addresses_read_zeros_and_write_nothing(lib: ctypes.CDLL) -> Non
     ("name", "args"),
     [
         ("mvin", (0, 0, DIM + 1, 1)),
-        ("mvin", (0, ACC | (gi.ACC_ROWS - 2), DIM, 4)),
+        ("mvin", (0, ACC | (GEOMETRY.acc_rows - 2), DIM, 4)),
         ("preload", (ACC, 0, DIM, DIM, DIM, DIM)),
         ("config_ex", (gi.OUTPUT_STATIONARY, 0, 0, 1.0, 1, 1, 0, 0, 0)),
         ("config_ld", (DIM, 1.0, 0, 3)),
@@ -459,11 +466,11 @@ int main(void) {
 
 
 def test_generated_style_c_builds_against_the_macros(tmp_path: Path) -> None:
-    build_emulator_library(tmp_path)  # renders gemmini_params.h into tmp_path
+    emulator(GEMMINI).build_library(tmp_path)  # renders gemmini_params.h into tmp_path
     source = tmp_path / "program.c"
     source.write_text(MACRO_PROGRAM)
     program = tmp_path / "program"
-    includes = [f"-I{path}" for path in include_dirs(tmp_path)]
+    includes = [f"-I{path}" for path in emulator(GEMMINI).include_dirs(tmp_path)]
     command = ["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", *includes, str(source)]
     subprocess.run([*command, *map(str, SOURCES), "-lm", "-o", str(program)], check=True)
     out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout

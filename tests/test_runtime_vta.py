@@ -1,6 +1,6 @@
 """nnmap's VTA runtime emulator (C) against the numpy meanings of the VTA instruction table.
 
-Every emulated call is compared with its meaning in ``nnmap.targets.vta_intrinsics``; timing is
+Every emulated call is compared with its meaning in ``nnmap.targets.vta.instructions``; timing is
 checked against vta.md's cost table by hand; the token protocol must report, never hang.
 """
 
@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from vta_emulator import (
     ACC_SHAPE,
+    CONFIG,
     INP_SHAPE,
+    VTA,
     WGT_SHAPE,
     Emulator,
     alu,
@@ -26,16 +28,16 @@ from vta_emulator import (
     random_int8,
 )
 
-from nnmap.runtime.vta_build import build_emulator_library, include_dirs
-from nnmap.targets import vta_intrinsics as vi
-from nnmap.targets.vta_intrinsics import UopKernel, UopLoop, VtaState
+from nnmap.targets.vta import instructions as vi
+from nnmap.targets.vta.build import emulator
+from nnmap.targets.vta.instructions import UopKernel, UopLoop, VtaState
 
 GEMM_FILL, MEMORY = 80, 150  # vta.md cost table: GEMM x + 80, LOAD/STORE + 150
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_emulator_library(tmp_path_factory.mktemp("vta"))
+    return emulator(VTA).build_library(tmp_path_factory.mktemp("vta"))
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +141,7 @@ def test_a_pop_without_its_push_is_reported_as_a_deadlock(emu: Emulator) -> None
     emu.sync()
     assert "deadlock: the store stage pops a token from the compute stage" in emu.error()
     with pytest.raises(vi.VtaProgramError, match="deadlock"):
-        vi.dep_pop(VtaState.empty(), None, vi.Q_COMPUTE, vi.Q_STORE)
+        vi.dep_pop(VtaState.empty(CONFIG), None, vi.Q_COMPUTE, vi.Q_STORE)
 
 
 def test_a_push_never_popped_is_reported(emu: Emulator) -> None:
@@ -147,7 +149,7 @@ def test_a_push_never_popped_is_reported(emu: Emulator) -> None:
     emu.token(True, vi.Q_COMPUTE, vi.Q_LOAD)
     emu.sync()
     assert "1 token(s) pushed from the compute stage to the load stage" in emu.error()
-    state = VtaState.empty()
+    state = VtaState.empty(CONFIG)
     vi.dep_push(state, None, vi.Q_COMPUTE, vi.Q_LOAD)
     with pytest.raises(vi.VtaProgramError, match="never popped"):
         vi.synchronize(state, None, 0)
@@ -190,7 +192,7 @@ def test_malformed_programs_are_reported_not_run(emu: Emulator) -> None:
     emu.lib.nnmap_vta_layer_end()
     assert "1 commands queued after the last VTASynchronize" in emu.error()
     with pytest.raises(vi.VtaProgramError, match="outside"):
-        vi.load_2d(VtaState.empty(), None, inp, 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
+        vi.load_2d(VtaState.empty(CONFIG), None, inp, 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
 
 
 def uop_load_cycles(uops: int) -> int:
@@ -305,7 +307,7 @@ def test_generated_kernel_text_builds_against_the_header(library: Path, tmp_path
     )
     source = tmp_path / "main.c"
     source.write_text(program)
-    includes = [f"-I{path}" for path in include_dirs(library.parent)]
+    includes = [f"-I{path}" for path in emulator(VTA).include_dirs(library.parent)]
     flags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", *includes]
     binary = tmp_path / "main"
     linking = [str(library), f"-Wl,-rpath,{library.parent}"]

@@ -19,22 +19,24 @@ import pytest
 
 import nnmap
 from nnmap.codegen.accel_gemm import gemm_operands
-from nnmap.codegen.vta.geometry import vta_gemm
 from nnmap.ir import Conv2D, FullyConnected, Graph, Requant
 from nnmap.ir.workload import workload_of
-from nnmap.mapping.baselines import vta_reference
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
-from nnmap.mapping.vta import planes_for_bound
-from nnmap.mapping.vta_stream import (
+from nnmap.targets import get_target
+from nnmap.targets.vta.baseline import vta_reference
+from nnmap.targets.vta.geometry import vta_gemm
+from nnmap.targets.vta.instructions import VtaConfig
+from nnmap.targets.vta.stream import (
     SIMULATED_GEMMS,
     VtaStreamShape,
     VtaTiming,
     simulate,
     stream_cycles,
 )
-from nnmap.targets import get_target
-from nnmap.targets.vta import VTA
-from nnmap.targets.vta_intrinsics import CONFIG
+from nnmap.targets.vta.tiling import planes_for_bound
+
+VTA = get_target("vta").module("vta")
+CONFIG = VtaConfig.from_module(VTA)
 
 RNG = np.random.default_rng(29)
 BOUND = 0.02
@@ -65,7 +67,7 @@ GRAPHS = {
 def _reference(graph: Graph) -> list[LayerMapping]:
     """nnmap's placement with TVM's reference tiling on VTA layers, costed for that tiling."""
     target = get_target("vta")
-    return with_baseline(map_graph(graph, target), target, "vta", vta_reference)
+    return with_baseline(map_graph(graph, target, place="vta"), target, "vta", vta_reference)
 
 
 @pytest.mark.parametrize("name", list(GRAPHS))
@@ -75,7 +77,9 @@ def test_modelled_within_bound_of_emulated(
 ) -> None:
     graph = GRAPHS[name]()
     mappings = _reference(graph) if which == "reference" else None
-    artifact = nnmap.compile(graph, target="vta", out_dir=tmp_path / "a", layer_mappings=mappings)
+    artifact = nnmap.compile(
+        graph, target="vta", out_dir=tmp_path / "a", layer_mappings=mappings, place="vta"
+    )
     shape = graph.tensor(graph.inputs[0]).shape
     artifact.measure_cycles([RNG.integers(-128, 128, shape).astype(np.int8)])
     layers = [entry for entry in artifact.report["layers"] if entry["module"] == "vta"]
@@ -100,7 +104,7 @@ def test_workload_planes_are_the_code_generators(name: str) -> None:
     assert workload is not None
     matrix, bias = gemm_operands(layer, int(graph.tensor("x").zero_point or 0))
     rows = graph.tensor(layer.output).size // matrix.shape[1]
-    mapping = map_graph(graph, get_target("vta"))[0].mapping
+    mapping = map_graph(graph, get_target("vta"), place="vta")[0].mapping
     gemm = vta_gemm(layer.name, matrix, bias, rows, mapping, CONFIG)
     assert planes_for_bound(workload.result_bound) == gemm.planes
 

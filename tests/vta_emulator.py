@@ -1,5 +1,5 @@
 """A ctypes driver of nnmap's VTA runtime emulator that mirrors every call with its numpy meaning
-in ``nnmap.targets.vta_intrinsics``, and small builders of micro-op kernels, for the tests."""
+in ``nnmap.targets.vta.instructions``, and small builders of micro-op kernels, for the tests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nnmap.targets import vta_intrinsics as vi
-from nnmap.targets.vta_intrinsics import CONFIG, Uop, UopKernel, UopLoop, VtaState
+from nnmap.targets import get_target
+from nnmap.targets.vta import instructions as vi
+from nnmap.targets.vta.instructions import Uop, UopKernel, UopLoop, VtaConfig, VtaState
+
+VTA = get_target("vta").module("vta")
+CONFIG = VtaConfig.from_module(VTA)
 
 U32, I32, VP = ctypes.c_uint32, ctypes.c_int32, ctypes.c_void_p
 FINIT = ctypes.CFUNCTYPE(ctypes.c_int, VP)
@@ -53,7 +57,7 @@ class Emulator:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         lib.nnmap_vta_reset()
-        self.lib, self.cmd, self.state = lib, lib.VTATLSCommandHandle(), VtaState.empty()
+        self.lib, self.cmd, self.state = lib, lib.VTATLSCommandHandle(), VtaState.empty(CONFIG)
         self.handles: dict[UopKernel, ctypes.c_void_p] = {}
         self.alive: list[object] = []  # DRAM arrays and callbacks the C side still points to
         self.stored: dict[int, np.ndarray] = {}

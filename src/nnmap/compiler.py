@@ -1,4 +1,5 @@
-"""``nnmap.compile``: a model (Graph, file or ``zoo:NAME``) to a built artifact of standalone C."""
+"""The public pipeline: ``plan`` (every decision, as a value) and ``compile`` (a Plan emitted as
+standalone C, built once)."""
 
 from __future__ import annotations
 
@@ -6,45 +7,49 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nnmap.codegen.artifact import Artifact
-from nnmap.codegen.generate import Progress, check_numerics, generate
-from nnmap.errors import TargetError
+from nnmap.codegen.generate import Progress, generate
 from nnmap.frontend import load_model
+from nnmap.hw import Target
 from nnmap.ir import Graph
 from nnmap.mapping.graph import LayerMapping
-from nnmap.targets import get_target
+from nnmap.plan.plan import Plan, make_plan
+from nnmap.targets import resolve_target
 
-TARGETS = ("host", "gemmini", "vta")
+
+def plan(
+    model: Graph | str | Path,
+    target: str | Path | Target = "host",
+    numerics: str = "exact",
+    layer_mappings: Sequence[LayerMapping] | None = None,
+    place: str | None = None,
+) -> Plan:
+    """The Plan of ``model`` (a Graph, a file or ``zoo:NAME``) on ``target`` (a Target, or a
+    spec such as ``NAME:key=value,...`` or a target file)."""
+    graph = model if isinstance(model, Graph) else load_model(model)
+    return make_plan(graph, resolve_target(target), numerics, layer_mappings, place=place)
 
 
 def compile(
-    model: Graph | str | Path,
-    target: str = "host",
+    model: Graph | str | Path | Plan,
+    target: str | Path | Target = "host",
     out_dir: str | Path = "nnmap_out",
     progress: Progress | None = None,
     layer_mappings: Sequence[LayerMapping] | None = None,
     numerics: str = "exact",
+    place: str | None = None,
 ) -> Artifact:
     """Compile ``model`` for ``target`` into ``out_dir``: network.h/.c, one kernel per layer,
     weights.c, a Makefile and report.json, built once with gcc to check it and size it.
 
-    ``progress(index, count, layer_name)`` is called before each layer is generated. For
-    ``gemmini``, dense convolutions and fully connected layers the mapper places on Gemmini are
-    emitted as gemmini.h calls and the artifact ships nnmap's emulator of them.
-    ``layer_mappings`` replaces the mapper's choices (a baseline's mappings, for comparison).
+    ``model`` may be a Plan already made (then ``target``, ``layer_mappings`` and ``numerics``
+    are the Plan's). ``progress(index, count, layer_name)`` is called before each layer is
+    generated. ``layer_mappings`` replaces the mapper's choices (a baseline's, for comparison).
     ``numerics``: "exact" (default) is bit-exact with TFLite Micro; "hardware" lets the
-    accelerator rescale its results its own way (Gemmini: one float scale per mvout), which may
-    deviate from TFLite Micro.
+    accelerator rescale its results its own way, which may deviate from TFLite Micro.
+    ``place`` names a module that takes every layer it can lower, whatever the cost.
     """
-    check_numerics(numerics)
-    if target not in TARGETS:
-        raise TargetError(f"target {target!r}: the C code generator supports {', '.join(TARGETS)}")
-    graph = model if isinstance(model, Graph) else load_model(model)
-    accelerated = None if target == "host" else get_target(target)
-    return generate(
-        graph,
-        Path(out_dir),
-        progress,
-        target=accelerated,
-        layer_mappings=layer_mappings,
-        numerics=numerics,
+    chosen = (
+        model if isinstance(model, Plan)
+        else plan(model, target, numerics, layer_mappings, place)
     )
+    return generate(chosen, Path(out_dir), progress)

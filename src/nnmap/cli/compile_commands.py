@@ -16,13 +16,14 @@ from nnmap.cli import console
 from nnmap.codegen.artifact import Artifact
 from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
 from nnmap.codegen.deviation import Deviation
-from nnmap.codegen.generate import check_numerics
 from nnmap.compiler import compile as compile_model
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
+from nnmap.plan.plan import check_numerics
 
 NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerator's own scaling)"
 
+TARGET_HELP = "target spec (NAME or NAME:key=value,...) or a target .py file"
 
 def _compile_with_progress(graph: Graph, target: str, out_dir: Path, numerics: str
                            ) -> tuple[Artifact, float]:
@@ -42,7 +43,7 @@ def _compile_with_progress(graph: Graph, target: str, out_dir: Path, numerics: s
 
 def compile_command(
     model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
-    target: str = typer.Option("host", "--target", help="code generation target"),
+    target: str = typer.Option("host", "--target", help=TARGET_HELP),
     out: str = typer.Option("nnmap_out", "-o", "--out", help="artifact directory"),
     numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
 ) -> None:
@@ -109,7 +110,7 @@ def _cycle_table(report: dict[str, Any]) -> Table:
 
 def run_command(
     model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
-    target: str = typer.Option("host", "--target", help="code generation target"),
+    target: str = typer.Option("host", "--target", help=TARGET_HELP),
     inputs: int = typer.Option(10, "--inputs", min=1, help="how many random inputs"),
     seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
     numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
@@ -127,7 +128,7 @@ def run_command(
         reference, expected = reference_outputs_for(path, graph, samples)
         deviation = Deviation.between(expected, actual)
         tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
-        if target != "host":
+        if artifact.report["emulators"]:
             artifact.measure_cycles([x[:1] for x in samples])
             console.print(_cycle_table(artifact.report))
         console.print(_result_table(graph.name, reference, deviation, artifact.report, tflm,

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from nnmap.cli import console
 from nnmap.hw import ExecModule, Memory, Target
-from nnmap.mapping.graph import LayerMapping, map_graph
-from nnmap.targets import get_target, names
+from nnmap.plan.plan import LayerPlan, make_plan
+from nnmap.targets import get_target, names, resolve_target
 
 targets_app = typer.Typer(
     help="List the built-in targets, or show one in full.",
@@ -123,13 +123,26 @@ def show_target(name: Annotated[str, typer.Argument(help="target name")]) -> Non
         )
 
 
-def _layer_record(choice: LayerMapping) -> dict:
+def _layer_record(layer: LayerPlan) -> dict:
+    record: dict = {
+        "index": layer.index,
+        "layer": layer.layer.name,
+        "kind": layer.layer.kind,
+        "module": layer.module,
+        "reason": layer.reason,
+        "accelerator_cycles": layer.accelerator_cycles,
+        "host_cycles": layer.host_cycles,
+        "host_stages": dict(layer.host_stages),
+        "scratch_bytes": layer.scratch_bytes,
+    }
+    choice = layer.mapped
+    if choice is None:
+        return record
     cost = choice.cost
     return {
-        "layer": choice.layer,
-        "module": choice.module,
-        "kind": choice.workload.kind,
+        **record,
         "macs": cost.macs,
+        "mapped_module": choice.module,
         "spatial": choice.mapping.describe_spatial(),
         "levels": [choice.mapping.describe_level(i) for i in range(len(choice.mapping.tiles))],
         "compute_cycles": cost.compute_cycles,
@@ -141,78 +154,67 @@ def _layer_record(choice: LayerMapping) -> dict:
     }
 
 
-def _print_mapping(target: Target, records: list[dict]) -> None:
-    table = Table(title=f"mapping on {target.name}")
-    for column in (
-        "layer",
-        "module",
-        "spatial",
-        "tiles / order / 2x per level",
-        "compute",
-        "transfer",
-        "total",
-        "util",
-        "footprint per level",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column in ("compute", "transfer", "total", "util") else "left",
-        )
+def _footprint(record: dict) -> str:
+    levels = record.get("footprint", [])[:-1]
+    text = " | ".join(", ".join(f"{n} {_size(u)}" for n, u in level.items()) for level in levels)
+    return text or "-"
+
+
+def _print_plan(target: Target, records: list[dict], arena: int) -> None:
+    table = Table(title=f"plan on {target.name}")
+    right = ("accel", "host", "util")
+    for column in ("#", "layer", "module", "tiles / order / 2x per level", *right,
+                   "footprint per level", "why"):
+        table.add_column(column, justify="right" if column in right else "left")
     for r in records:
-        footprint = (
-            " | ".join(
-                ", ".join(f"{name} {_size(used)}" for name, used in level.items())
-                for level in r["footprint"][:-1]
-            )
-            or "-"
-        )
+        accel = r["accelerator_cycles"]
         table.add_row(
+            str(r["index"]),
             r["layer"],
             r["module"],
-            r["spatial"],
-            "\n".join(r["levels"]) or "-",
-            f"{r['compute_cycles']:.0f}",
-            " + ".join(f"{c:.0f}" for c in r["transfer_cycles"]),
-            f"{r['total_cycles']:.0f}",
-            f"{r['utilization']:.0%}",
-            footprint,
+            "\n".join([r.get("spatial", ""), *r.get("levels", [])]).strip() or "-",
+            "-" if accel is None else f"{accel:,.0f}",
+            f"{r['host_cycles']:,.0f}",
+            f"{r['utilization']:.0%}" if r["module"] != "host" and "utilization" in r else "-",
+            _footprint(r),
+            r["reason"],
         )
     console.print(table)
-    total = sum(r["total_cycles"] for r in records)
-    macs = sum(r["macs"] for r in records)
-    search = sum(r["search_s"] for r in records)
+    total = sum((r["accelerator_cycles"] or 0) + r["host_cycles"] for r in records)
+    search = sum(r.get("search_s", 0.0) for r in records)
     console.print(
-        f"total: {len(records)} layers, {macs} MACs, {total:.0f} cycles "
+        f"total: {len(records)} layers, {total:,.0f} cycles modelled "
         f"({total / target.clock_hz * 1e3:.3f} ms at {target.clock_hz / 1e6:g} MHz), "
-        f"search {search:.2f} s",
+        f"arena {arena:,} B, search {search:.2f} s",
         highlight=False,
     )
 
 
 def map_model(
     model: Annotated[str, typer.Argument(help="model path or zoo:NAME")],
-    target: Annotated[str, typer.Option("--target", "-t", help="target name")],
+    target: Annotated[str, typer.Option("--target", "-t", help="target spec or file")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     budget: Annotated[float, typer.Option(help="search budget per layer and module (s)")] = 2.0,
+    numerics: Annotated[str, typer.Option(help="exact or hardware")] = "exact",
 ) -> None:
-    """Map every compute layer of MODEL onto TARGET: module, tiling, cycles, footprints."""
+    """Plan MODEL on TARGET: per layer its module and why, tiling, cycles, footprints."""
     from nnmap import load_model
 
-    chosen = get_target(target)
-    records = [_layer_record(choice) for choice in map_graph(load_model(model), chosen, budget)]
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "target": chosen.name,
-                    "layers": records,
-                    "total_cycles": sum(r["total_cycles"] for r in records),
-                },
-                indent=1,
-            )
-        )
-    else:
-        _print_mapping(chosen, records)
+    chosen = resolve_target(target)
+    planned = make_plan(load_model(model), chosen, numerics, budget_s=budget)
+    records = [_layer_record(layer) for layer in planned.layers]
+    if not as_json:
+        _print_plan(chosen, records, planned.memory.arena_bytes)
+        return
+    total = sum((r["accelerator_cycles"] or 0) + r["host_cycles"] for r in records)
+    document = {
+        "target": chosen.name,
+        "numerics": numerics,
+        "layers": records,
+        "arena_bytes": planned.memory.arena_bytes,
+        "total_cycles": total,
+    }
+    typer.echo(json.dumps(document, indent=1))
 
 
 def register(app: typer.Typer) -> None:

@@ -4,8 +4,8 @@ A dense convolution or a fully connected layer becomes ``gemm[m, n] = bias[n] + 
 staged[m, r] * weight[r, n]`` with m the output pixels, n the output channels and r the window
 ``FY*FX*C`` (channels last); the host gathers ``staged`` (im2col) and requantizes the int32
 results with TFLite's arithmetic. This module holds the accelerator-independent pieces: the
-operands, the gather, the requantization stage and small TIR rewrites both the Gemmini and the
-VTA lowering need (reading a layer's Mapping as GEMM tile sizes and loop order is
+operands, the gather, the requantization stage and small TIR rewrites the accelerator
+backends' GEMM lowerings need (reading a layer's Mapping as GEMM tile sizes and loop order is
 ``nnmap.mapping.gemm_tiling``, which the cost models share).
 """
 

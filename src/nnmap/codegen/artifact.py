@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from nnmap.codegen.accelerators import EMULATOR_PREFIXES
 from nnmap.codegen.build import build_id, compile_objects, link_shared
 from nnmap.codegen.driver import CFLAGS
-from nnmap.codegen.placement import summarize
+from nnmap.codegen.report import summarize
 from nnmap.errors import NnmapError
 
 log = logging.getLogger(__name__)
@@ -33,9 +32,9 @@ class LinkedEmulator:
     prefix: str
 
     @staticmethod
-    def linked(library: ctypes.CDLL) -> LinkedEmulator | None:
-        """The emulator linked into ``library``, if any."""
-        prefix = next((p for p in EMULATOR_PREFIXES if hasattr(library, f"{p}_reset")), None)
+    def linked(library: ctypes.CDLL, prefixes: Sequence[str]) -> LinkedEmulator | None:
+        """The emulator linked into ``library`` among those named ``prefixes``, if any."""
+        prefix = next((p for p in prefixes if hasattr(library, f"{p}_reset")), None)
         return None if prefix is None else LinkedEmulator(library, prefix)
 
     def _function(self, name: str) -> Any:
@@ -107,7 +106,7 @@ class Artifact:
         arrays = self._checked_inputs(inputs)
         outputs = [np.zeros(shape, dtype=np.int8) for shape in self.output_shapes]
         library = ctypes.CDLL(str(self.library(cflags)))
-        emulator = LinkedEmulator.linked(library)
+        emulator = LinkedEmulator.linked(library, self.report.get("emulators", ()))
         if emulator is not None:
             emulator.reset()
         entry = library.nnmap_run
@@ -126,7 +125,8 @@ class Artifact:
         name), also recorded as ``emulated_cycles`` in report.json, with each layer's utilization
         and total and the network's latency recomputed from them."""
         self.run(inputs, cflags)
-        emulator = LinkedEmulator.linked(ctypes.CDLL(str(self.library(cflags))))
+        library = ctypes.CDLL(str(self.library(cflags)))
+        emulator = LinkedEmulator.linked(library, self.report.get("emulators", ()))
         measured = [] if emulator is None else emulator.layer_cycles()
         entries = self.report
         # The driver marks accelerator layers in graph order; the emulator may truncate names.

@@ -46,7 +46,7 @@ class LayerCode:
     arguments: tuple[Argument, ...]
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     workspace_bytes: int = 0
-    module: str = "host"  # the execution module: "host" or an accelerator ("gemmini")
+    module: str = "host"  # the execution module: "host" or an accelerator module's name
 
 
 def layer_id(index: int, layer: Layer) -> str:

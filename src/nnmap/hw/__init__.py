@@ -1,5 +1,6 @@
 """The hardware model: ``Memory``, ``ComputeArray``, ``ExecModule`` and ``Target`` values."""
 
+from nnmap.hw.backend import Backend
 from nnmap.hw.model import (
     LOOP_NAMES,
     OPERANDS,
@@ -12,6 +13,7 @@ from nnmap.hw.model import (
 )
 
 __all__ = [
+    "Backend",
     "LOOP_NAMES",
     "OPERANDS",
     "ArrayAxis",

@@ -12,6 +12,7 @@ from math import prod
 from typing import Any
 
 from nnmap.errors import TargetError
+from nnmap.hw.backend import Backend
 
 OPERANDS = ("I", "W", "O")
 LOOP_NAMES = ("B", "K", "C", "OY", "OX", "FY", "FX")
@@ -155,6 +156,9 @@ class ExecModule:
     ``levels[i]`` is the tuple of memories at depth ``i``; the outermost level holds whole tensors.
     ``supports(workload)`` returns None when the module can run the workload, else the reason.
     ``timing`` holds named timing parameters (cycles), e.g. ``layer_overhead`` per offloaded layer.
+    ``backend`` is the code behind an accelerator module (``nnmap.hw.backend.Backend``): what it
+    lowers, how its instruction stream is timed, its emulator. A module without one runs only
+    the host's C kernels.
     """
 
     name: str
@@ -164,6 +168,7 @@ class ExecModule:
     instructions: tuple[Instruction, ...] = ()
     timing: Mapping[str, float] = field(default_factory=dict)
     operand_bytes: Mapping[str, float] = field(default_factory=lambda: {"I": 1, "W": 1, "O": 1})
+    backend: Backend | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         where = f"module {self.name!r}"

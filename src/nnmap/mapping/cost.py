@@ -35,8 +35,8 @@ class Traffic:
 
 
 def cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
-    """The cost of running ``workload`` on ``module`` with ``mapping`` (on a module whose code
-    generator runs the layer as a GEMM stream, the cost of that stream: Gemmini's or VTA's)."""
+    """The cost of running ``workload`` on ``module`` with ``mapping`` (on a module whose backend
+    runs the layer as an instruction stream, the cost of that stream: its stream model's)."""
     stream = stream_model(workload, module)
     if stream is not None:
         return stream.cost(workload, mapping, module)

@@ -1,19 +1,28 @@
-"""Mapping a whole graph: per compute layer, the module and mapping with the fewest cycles."""
+"""Mapping a whole graph: per compute layer, the module with the fewest cycles in all.
+
+A layer's whole cost on a module is what running it there costs the network: the module's
+modelled cycles for its mapping (on an accelerator, the kernel its backend emits in the chosen
+numerics), plus the host stages that kernel leaves (im2col gathers, requantization) and the
+module's per-layer overhead. Only modules that can lower the layer are considered: the host
+always can; an accelerator when its backend says so, asked once per layer. Every choice carries
+its reason.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from math import inf
 
 from nnmap.errors import MappingError
 from nnmap.hw import ExecModule, Target
 from nnmap.ir.graph import Graph
-from nnmap.ir.layers import COMPUTE_KINDS
+from nnmap.ir.layers import COMPUTE_KINDS, Layer
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
+from nnmap.mapping.host_model import host_layer_work, stage_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.search import search_below
 
@@ -22,7 +31,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LayerMapping:
-    """The choice for one layer: its module, workload, mapping and modelled cost."""
+    """The choice for one layer: its module, workload, mapping and modelled cost.
+
+    ``kernel_cycles`` are the module's modelled cycles for the kernel that will be emitted (the
+    mapping's cost, or the backend's figure where the numerics change the stream);
+    ``host_stages`` the modelled host cycles the layer adds by stage; ``reason`` why this module.
+    """
 
     layer: str
     module: str
@@ -30,10 +44,132 @@ class LayerMapping:
     mapping: Mapping
     cost: Cost
     search_seconds: float
+    kernel_cycles: float = 0.0
+    host_stages: tuple[tuple[str, float], ...] = ()
+    reason: str = ""
+
+    @property
+    def whole_cycles(self) -> float:
+        return self.kernel_cycles + sum(cycles for _, cycles in self.host_stages)
 
 
-def map_graph(graph: Graph, target: Target, budget_s: float = 2.0) -> list[LayerMapping]:
-    """Map every compute layer of ``graph`` onto the cheapest module of ``target`` that runs it."""
+def host_stages(
+    module: ExecModule, workload: Workload, target: Target, numerics: str, layer: Layer | None,
+    graph: Graph | None,
+) -> tuple[tuple[str, float], ...]:
+    """The host cycles, by stage, of running ``workload`` on ``module`` of ``target``."""
+    if module.backend is not None:
+        works = module.backend.host_work(workload, module, numerics)
+    elif layer is not None and graph is not None:
+        works = host_layer_work(layer, graph)
+    else:
+        works = ()
+    stages = [(work.stage, stage_cycles(work, target.host)) for work in works]
+    overhead = float(target.host.timing.get("layer_overhead", 0.0))
+    return (*stages, ("call overhead", overhead))
+
+
+def kernel_cycles(module: ExecModule, workload: Workload, mapping: Mapping, found: Cost,
+                   numerics: str) -> float:
+    """The modelled cycles of the kernel ``module``'s backend emits for ``mapping`` in
+    ``numerics`` (the mapping's cost unless the numerics change the stream)."""
+    if module.backend is None:
+        return found.total_cycles
+    cycles = module.backend.kernel_cycles(workload, mapping, module, numerics)
+    return found.total_cycles if cycles is None else cycles
+
+
+def _refusals(layer: Layer | None, graph: Graph | None, target: Target) -> dict[str, str]:
+    """Why each accelerator's backend cannot lower ``layer`` (one question per module)."""
+    if layer is None or graph is None:
+        return {}
+    refusals = {}
+    for module in target.accelerators:
+        reason = "no backend lowers it" if module.backend is None else (
+            module.backend.refusal(layer, graph, module)
+        )
+        if reason is not None:
+            refusals[module.name] = f"{module.name} cannot run it: {reason}"
+    return refusals
+
+
+def map_layer(
+    workload: Workload,
+    target: Target,
+    budget_s: float = 2.0,
+    numerics: str = "exact",
+    layer: Layer | None = None,
+    graph: Graph | None = None,
+    place: str | None = None,
+) -> LayerMapping:
+    """The module and mapping of one workload with the fewest cycles in all; MappingError when
+    no module can hold it. Accelerators are searched first; each later module is searched only
+    for mappings that could still beat the best whole cost so far. ``place`` names a module
+    that takes every layer it can lower and hold, whatever the cost."""
+    refusals = _refusals(layer, graph, target)
+    reasons = list(refusals.values())
+    costed: list[LayerMapping] = []
+    start = time.perf_counter()
+    modules = target.modules()
+    if place is not None and place not in refusals:
+        forced = target.module(place)
+        modules = (forced, *(m for m in modules if m is not forced))
+    for module in modules:
+        if module.name in refusals or (costed and costed[0].module == place):
+            continue
+        stages = host_stages(module, workload, target, numerics, layer, graph)
+        best = min((choice.whole_cycles for choice in costed), default=inf)
+        cutoff = best - sum(cycles for _, cycles in stages)
+        try:
+            found = search_below(workload, module, cutoff, budget_s)
+        except MappingError as error:
+            reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
+            continue
+        if found is None:
+            if not costed:
+                reasons.append(f"no tiling fits the memories of module {module.name}")
+            continue
+        kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+        costed.append(LayerMapping(workload.name, module.name, workload, found.mapping,
+                                   found.cost, 0.0, kernel, stages))
+    if not costed:
+        raise MappingError(
+            f"layer {workload.name}: no module of target {target.name} can hold "
+            f"it ({'; '.join(reasons)}); split the layer or pick a target with "
+            "larger memories"
+        )
+    chosen = min(costed, key=lambda choice: choice.whole_cycles)
+    reason = _reason(chosen, costed, reasons, target)
+    if costed[0].module == place:
+        chosen = costed[0]
+        reason = f"placed on {place} as asked ({chosen.whole_cycles:,.0f} cycles in all)"
+    return replace(chosen, search_seconds=time.perf_counter() - start, reason=reason)
+
+
+def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str],
+            target: Target) -> str:
+    others = [c for c in costed if c is not chosen]
+    if chosen.module != target.host.name:
+        whole = f"{chosen.whole_cycles:,.0f} cycles in all"
+        if not others:
+            return f"cost model: {chosen.module} cheapest ({whole}; no other module can beat it)"
+        rivals = ", ".join(f"{c.whole_cycles:,.0f} cycles on {c.module}" for c in others)
+        return f"cost model: {chosen.module} cheapest ({whole} vs {rivals})"
+    if not target.accelerators:
+        return "host target: no accelerator"
+    if others:
+        rivals = ", ".join(f"{c.whole_cycles:,.0f} cycles on {c.module}" for c in others)
+        return f"cost model: host cheaper ({chosen.whole_cycles:,.0f} cycles vs {rivals})"
+    return "; ".join(refused) or "no accelerator could beat the host"
+
+
+def map_graph(
+    graph: Graph, target: Target, budget_s: float = 2.0, numerics: str = "exact",
+    place: str | None = None,
+) -> list[LayerMapping]:
+    """Map every compute layer of ``graph`` onto the module of ``target`` that runs it in the
+    fewest cycles in all (its kernel, its host stages, its call overhead); ``place`` names a
+    module that takes every layer it can lower (to compare or test it)."""
     result = []
     for layer in graph.layers:
         if not isinstance(layer, COMPUTE_KINDS):
@@ -41,57 +177,30 @@ def map_graph(graph: Graph, target: Target, budget_s: float = 2.0) -> list[Layer
         workload = workload_of(graph, layer)
         if workload is None:
             continue
-        result.append(map_layer(workload, target, budget_s))
+        result.append(map_layer(workload, target, budget_s, numerics, layer, graph, place))
     return result
 
 
-def map_layer(workload: Workload, target: Target, budget_s: float = 2.0) -> LayerMapping:
-    """The cheapest (module, mapping) of one workload; MappingError when no module can hold it.
-
-    Accelerators are searched first; each later module is searched only for mappings cheaper
-    than the best so far, which prunes most of a slow host's space and keeps the choice exact.
-    """
-    best: LayerMapping | None = None
-    reasons = []
-    start = time.perf_counter()
-    for module in target.modules():
-        cutoff = inf if best is None else best.cost.total_cycles
-        try:
-            found = search_below(workload, module, cutoff, budget_s)
-        except MappingError as error:
-            reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
-            continue
-        if found is None and best is None:
-            reasons.append(f"no tiling fits the memories of module {module.name}")
-            continue
-        if found is None:
-            log.debug("layer %s: %s cannot beat %.0f cycles", workload.name, module.name, cutoff)
-            continue
-        best = LayerMapping(workload.name, module.name, workload, found.mapping, found.cost, 0.0)
-    if best is None:
-        raise MappingError(
-            f"layer {workload.name}: no module of target {target.name} can hold "
-            f"it ({'; '.join(reasons)}); split the layer or pick a target with "
-            "larger memories"
-        )
-    return replace(best, search_seconds=time.perf_counter() - start)
-
-
 def with_baseline(
-    mappings: list[LayerMapping],
+    mappings: Sequence[LayerMapping],
     target: Target,
     module: str,
     baseline: Callable[[Workload, ExecModule], Mapping],
+    numerics: str = "exact",
 ) -> list[LayerMapping]:
     """``mappings`` with every dense and conv layer placed on ``module`` re-tiled by
-    ``baseline`` (Gemmini's default heuristic, TVM's VTA schedule) and costed for that tiling:
-    nnmap's placement with the baseline's tiles, so both can be compiled and emulated."""
+    ``baseline`` (an accelerator's default heuristic or reference schedule) and costed for that
+    tiling: nnmap's placement with the baseline's tiles, so both can be compiled and emulated."""
     exec_module = target.module(module)
     result = []
     for mapped in mappings:
         if mapped.module == module and mapped.workload.kind in ("dense", "conv"):
             mapping = baseline(mapped.workload, exec_module)
             spent = cost(mapped.workload, mapping, exec_module)
-            mapped = replace(mapped, mapping=mapping, cost=spent, search_seconds=0.0)
+            kernel = kernel_cycles(exec_module, mapped.workload, mapping, spent, numerics)
+            mapped = replace(
+                mapped, mapping=mapping, cost=spent, search_seconds=0.0, kernel_cycles=kernel,
+                reason=f"{mapped.reason}; baseline tiling",
+            )
         result.append(mapped)
     return result

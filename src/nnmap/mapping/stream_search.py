@@ -1,5 +1,5 @@
 """The layers an accelerator's code generator runs as a command stream, costed and searched by
-a model of that stream (``gemmini_stream``, ``vta_stream``).
+a model of that stream (each backend's ``stream_model``).
 
 Timing a candidate's stream means simulating it; bounding it does not: each unit runs its
 commands one after another, so the busiest unit's busy cycles (or a longer chain the stream
@@ -16,40 +16,22 @@ from dataclasses import dataclass
 
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import Workload
-from nnmap.mapping import gemmini_cost, vta_cost
 from nnmap.mapping.model import Cost, Mapping
 
 
 @dataclass(frozen=True)
 class StreamModel:
-    """One code generator's stream: which workloads it runs, its candidate mappings (one per
-    distinct stream), a closed-form lower bound on a mapping's cycles, and its cost."""
+    """One backend's stream: its candidate mappings of a workload (one per distinct stream), a
+    closed-form lower bound on a mapping's cycles, and its cost."""
 
-    runs: Callable[[Workload, ExecModule], bool]
     candidates: Callable[[Workload, ExecModule], list[Mapping]]
     bound: Callable[[Workload, Mapping, ExecModule], float]
     cost: Callable[[Workload, Mapping, ExecModule], Cost]
 
 
-STREAM_MODELS = (
-    StreamModel(
-        gemmini_cost.runs_as_gemm_stream,
-        gemmini_cost.candidate_mappings,
-        gemmini_cost.gemm_stream_bound,
-        gemmini_cost.gemm_stream_cost,
-    ),
-    StreamModel(
-        vta_cost.runs_as_vta_stream,
-        vta_cost.candidate_mappings,
-        vta_cost.vta_stream_bound,
-        vta_cost.vta_stream_cost,
-    ),
-)
-
-
 def stream_model(workload: Workload, module: ExecModule) -> StreamModel | None:
-    """The stream model of ``module``'s code generator for ``workload`` (None: not a stream)."""
-    return next((model for model in STREAM_MODELS if model.runs(workload, module)), None)
+    """The stream model of ``module``'s backend for ``workload`` (None: not a stream)."""
+    return None if module.backend is None else module.backend.stream_model(workload, module)
 
 
 def search_stream(

@@ -63,8 +63,9 @@ def alias_roots(graph: Graph) -> dict[str, str]:
     return roots
 
 
-def _align(value: int) -> int:
-    return -(-value // ALIGNMENT) * ALIGNMENT
+def aligned(size: int) -> int:
+    """``size`` rounded up to the arena's alignment (every buffer starts aligned)."""
+    return -(-size // ALIGNMENT) * ALIGNMENT
 
 
 def first_fit(buffers: list[Buffer]) -> tuple[dict[str, int], int]:
@@ -81,11 +82,11 @@ def first_fit(buffers: list[Buffer]) -> tuple[dict[str, int], int]:
         for start, end in busy:
             if candidate + buffer.size <= start:
                 break
-            candidate = max(candidate, _align(end))
+            candidate = max(candidate, aligned(end))
         offsets[buffer.name] = candidate
         placed.append((buffer, candidate))
     arena = max((offset + b.size for b, offset in placed), default=0)
-    return offsets, _align(arena)
+    return offsets, aligned(arena)
 
 
 def _group_lifetimes(graph: Graph, roots: dict[str, str]) -> dict[str, tuple[int, int]]:

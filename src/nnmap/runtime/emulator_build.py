@@ -63,8 +63,15 @@ class Emulator:
         """Where the emulator's headers, its generated parameters and the timing engine live."""
         return (Path(params_dir), self.directory, COMMON_DIR)
 
+    def files(self) -> dict[str, str]:
+        """File name -> text of every source and header, and the rendered parameters header:
+        what an artifact ships to build the emulator with its own C."""
+        files = {path.name: path.read_text() for path in (*self.sources, *self.headers)}
+        files[self.params_header] = self.render_params()
+        return files
+
     def write_params_header(self, out_dir: Path) -> Path:
-        """Render the parameters header from the built-in target into ``out_dir``."""
+        """Render the parameters header of the emulator's module into ``out_dir``."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         header = out_dir / self.params_header

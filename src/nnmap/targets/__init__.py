@@ -1,28 +1,40 @@
-"""Built-in targets, one file each, and the registry that finds them by name."""
+"""The registry of built-in targets: one line per target generator.
+
+``resolve_target(spec)`` turns a spec (``gemmini``, ``gemmini:dim=8,scratchpad_kib=64``,
+``vta:log_block=5``, ``path/to/my_soc.py``) into a Target value; see ``nnmap.targets.spec``.
+"""
 
 from __future__ import annotations
 
-from nnmap.errors import TargetError
-from nnmap.hw import Target
-from nnmap.targets import diana, gap9, gemmini, host, vta
+from pathlib import Path
 
-_TARGETS: dict[str, Target] = {
-    target.name: target
-    for target in (host.HOST, gemmini.TARGET, vta.TARGET, diana.TARGET, gap9.TARGET)
+from nnmap.hw import Target
+from nnmap.targets import diana, gap9, host, spec
+from nnmap.targets.gemmini.target import gemmini_target
+from nnmap.targets.vta.target import vta_target
+
+GENERATORS: dict[str, spec.Generator] = {
+    "host": lambda: host.HOST,
+    "gemmini": gemmini_target,
+    "vta": vta_target,
+    "diana": lambda: diana.TARGET,
+    "gap9": lambda: gap9.TARGET,
 }
 
 
 def names() -> list[str]:
     """Names of the built-in targets."""
-    return list(_TARGETS)
+    return list(GENERATORS)
+
+
+def resolve_target(target: str | Path | Target) -> Target:
+    """The Target a spec names: a built-in generator with its parameters, or a user's file."""
+    return spec.resolve(target, GENERATORS)
 
 
 def get_target(name: str) -> Target:
-    """The built-in target called ``name``; an unknown name lists the known ones."""
-    try:
-        return _TARGETS[name]
-    except KeyError:
-        raise TargetError(f"unknown target {name!r}; known targets: {', '.join(names())}") from None
+    """The built-in target ``name`` in its default configuration (or any spec)."""
+    return resolve_target(name)
 
 
-__all__ = ["get_target", "names"]
+__all__ = ["GENERATORS", "get_target", "names", "resolve_target"]

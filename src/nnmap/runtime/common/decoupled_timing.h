@@ -6,7 +6,7 @@
  * entry is held from dispatch until the instruction finishes, so a full queue stalls the host.
  * Dependencies are tracked per local-memory row: a read waits for the last write (RAW), a write
  * waits for reads by other units (WAR) and for a write by another unit (WAW); a unit's own
- * writes and reads stay ordered by its in-order pipeline. Gemmini and VTA both map onto this.
+ * writes and reads stay ordered by its in-order pipeline. Each accelerator's units map onto this.
  * All state lives in caller-provided storage: no allocation. */
 #ifndef NNMAP_DECOUPLED_TIMING_H
 #define NNMAP_DECOUPLED_TIMING_H

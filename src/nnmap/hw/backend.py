@@ -1,0 +1,78 @@
+"""The ``Backend`` interface: what the compiler asks of the code behind one execution module.
+
+A target's data says what a module is (its array, memories, timing); its backend says how nnmap
+drives it: which layers it can lower (one support question, asked once, by the mapper), the
+stream model that times the instructions it emits, the host stages its kernels leave, the
+lowering of a planned layer into C that calls its instructions, and the emulator an artifact
+ships. Each accelerator implements it in its own folder under ``nnmap.targets``; the compiler
+reaches it only through ``ExecModule.backend`` of the Target value it is given.
+
+The annotations name types of later pipeline stages (mapping, codegen); they are imported for
+type checking only, so the hardware model stays free of the stages that use it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nnmap.codegen.layers import LayerCode
+    from nnmap.hw.model import ExecModule
+    from nnmap.ir import Graph, Layer
+    from nnmap.ir.workload import Workload
+    from nnmap.mapping.graph import LayerMapping
+    from nnmap.mapping.host_model import HostWork
+    from nnmap.mapping.model import Mapping
+    from nnmap.mapping.stream_search import StreamModel
+
+
+class Backend(ABC):
+    """How nnmap lowers layers onto one accelerator module, times them and emulates them.
+
+    ``emulator_prefix`` names the emulator's control functions in C (``<prefix>_reset``,
+    ``_error``, ``_layer_count``, ``_layer_cycles``) that an artifact's runner calls.
+    """
+
+    emulator_prefix: str
+
+    @abstractmethod
+    def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
+        """Why this backend cannot lower ``layer`` onto ``module`` (None: it can)."""
+
+    def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
+        """The model of the instruction stream emitted for ``workload`` (None: the generic
+        analytical model applies)."""
+        return None
+
+    def kernel_cycles(
+        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
+    ) -> float | None:
+        """Modelled cycles of the kernel emitted in ``numerics`` when they differ from the
+        mapping's cost (None: they do not)."""
+        return None
+
+    @abstractmethod
+    def host_work(
+        self, workload: Workload, module: ExecModule, numerics: str
+    ) -> tuple[HostWork, ...]:
+        """The host loops the kernel of a layer leaves (gathers, requantization): part of the
+        layer's whole cost, so the mapper weighs them when it chooses a module."""
+
+    @abstractmethod
+    def scratch_bytes(
+        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
+    ) -> int:
+        """Bytes of host scratch (staging buffers, planned in the arena) the kernel of
+        ``workload`` uses while it runs, known before its C is generated."""
+
+    @abstractmethod
+    def lower(
+        self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
+        numerics: str,
+    ) -> LayerCode:
+        """The C of ``layer``, planned on ``module`` as ``mapped``, in ``numerics``."""
+
+    @abstractmethod
+    def emulator_files(self, module: ExecModule) -> dict[str, str]:
+        """File name -> text of the emulator an artifact ships, its parameters from ``module``."""

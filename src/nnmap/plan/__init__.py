@@ -1,0 +1,1 @@
+"""The plan stage: per layer its module, mapping and costs, and the static memory plan."""

@@ -1,0 +1,136 @@
+"""``make_plan(graph, target) -> Plan`` (``nnmap.plan`` in the public API): every decision of
+a compile, made once, as a value.
+
+A Plan holds, per layer, the module that runs it, its mapping, its modelled cycles (the
+accelerator kernel and the host stages) and why it runs there; and the static memory plan of
+every tensor and of every kernel's scratch. Code generation emits a Plan and decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nnmap.errors import NnmapError
+from nnmap.hw import ExecModule, Target
+from nnmap.ir import Graph, Layer
+from nnmap.ir.layers import COMPUTE_KINDS, Reshape
+from nnmap.mapping.graph import LayerMapping, host_stages, kernel_cycles, map_graph
+from nnmap.mapping.host_model import host_layer_work, stage_cycles
+from nnmap.plan.memory import MemoryPlan, plan_memory
+
+HOST = "host"
+NUMERICS = ("exact", "hardware")
+
+
+def check_numerics(numerics: str) -> None:
+    if numerics not in NUMERICS:
+        raise NnmapError(
+            f"numerics {numerics!r}: choose one of {', '.join(NUMERICS)} (exact: bit-exact with "
+            "TFLite Micro; hardware: the accelerator's own rescaling)"
+        )
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer's place in the Plan: ``module`` is "host" or the accelerator that runs it;
+    ``mapped`` its mapping (None for layers without a loop nest); ``accelerator_cycles`` the
+    modelled cycles of its accelerator kernel; ``host_stages`` its modelled host cycles by
+    stage; ``scratch_bytes`` the host scratch its kernel uses while it runs."""
+
+    index: int
+    layer: Layer
+    module: str
+    reason: str
+    mapped: LayerMapping | None = None
+    accelerator_cycles: float | None = None
+    host_stages: Mapping[str, float] = field(default_factory=dict)
+    scratch_bytes: int = 0
+
+    @property
+    def on_accelerator(self) -> bool:
+        return self.module != HOST
+
+    @property
+    def host_cycles(self) -> float:
+        return sum(self.host_stages.values())
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A compile's decisions: the graph, the target, the numerics, one LayerPlan per layer and
+    the memory plan."""
+
+    graph: Graph
+    target: Target
+    numerics: str
+    layers: tuple[LayerPlan, ...]
+    memory: MemoryPlan
+
+    def module(self, layer: LayerPlan) -> ExecModule:
+        """The ExecModule that runs ``layer`` (the target's host for host layers)."""
+        return self.target.host if not layer.on_accelerator else self.target.module(layer.module)
+
+    def accelerator_modules(self) -> tuple[ExecModule, ...]:
+        """The accelerator modules some layer of the plan runs on, in the target's order."""
+        used = {layer.module for layer in self.layers if layer.on_accelerator}
+        return tuple(module for module in self.target.accelerators if module.name in used)
+
+
+def _reason(layer: Layer, target: Target) -> str:
+    if isinstance(layer, Reshape):
+        return "Reshape: a storage alias, no kernel"
+    if not isinstance(layer, COMPUTE_KINDS):
+        return f"{layer.kind}: not an accelerator layer"
+    if not target.accelerators:
+        return "host target: no accelerator"
+    return f"{layer.kind}: no loop nest to map"
+
+
+def _layer_plan(
+    index: int, layer: Layer, graph: Graph, mapped: LayerMapping | None, target: Target,
+    numerics: str,
+) -> LayerPlan:
+    if mapped is None:
+        overhead = float(target.host.timing.get("layer_overhead", 0.0))
+        works = host_layer_work(layer, graph)
+        stages = {work.stage: stage_cycles(work, target.host) for work in works}
+        if stages:
+            stages["call overhead"] = overhead
+        return LayerPlan(index, layer, HOST, _reason(layer, target), host_stages=stages)
+    module = target.module(mapped.module)
+    workload, mapping = mapped.workload, mapped.mapping
+    stages = dict(host_stages(module, workload, target, numerics, layer, graph))
+    cycles = kernel_cycles(module, workload, mapping, mapped.cost, numerics)
+    if module.backend is None:
+        stages = {"multiply-accumulate (cost model)": cycles, **stages}
+        return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
+    scratch = module.backend.scratch_bytes(workload, mapping, module, numerics)
+    return LayerPlan(index, layer, module.name, mapped.reason, mapped, cycles, stages, scratch)
+
+
+def make_plan(
+    graph: Graph,
+    target: Target,
+    numerics: str = "exact",
+    mappings: Sequence[LayerMapping] | None = None,
+    budget_s: float = 2.0,
+    place: str | None = None,
+) -> Plan:
+    """Decide everything about compiling ``graph`` for ``target``: per layer its module (the
+    cheapest by whole cost among the modules whose backend can lower it), mapping and modelled
+    cycles, then the static memory plan. ``mappings`` replaces the mapper's choices (a
+    baseline's, for comparison); ``place`` names a module that takes every layer it can lower,
+    whatever the cost."""
+    check_numerics(numerics)
+    chosen = map_graph(graph, target, budget_s, numerics, place) if mappings is None else mappings
+    by_layer = {mapped.layer: mapped for mapped in chosen}
+    layers = tuple(
+        _layer_plan(index, layer, graph, by_layer.get(layer.name), target, numerics)
+        for index, layer in enumerate(graph.layers)
+    )
+    memory = plan_memory(graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
+    return Plan(graph, target, numerics, layers, memory)
+
+
+__all__ = ["HOST", "LayerPlan", "Plan", "check_numerics", "make_plan"]

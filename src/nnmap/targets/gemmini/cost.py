@@ -1,0 +1,173 @@
+"""Cost and search of dense conv and fully connected layers on a module driven as a GEMM stream.
+
+The Gemmini backend runs the im2col GEMM of ``nnmap.targets.gemmini.tiling``; a mapping's cost
+is the timing of that instruction stream (``nnmap.targets.gemmini.stream``), and the search
+enumerates every output
+tile the mapping language reaches (divisor tiles of the padded GEMM that fit the accumulator),
+with and without double-buffered output tiles, with the whole reduction in the level-0 tile (the
+panel of the outer tile resident across the inner tiles, where it fits: the input panel of an m
+tile with the m loops outermost, the weight panel of an n tile with K outermost) or one DIM-deep
+column of it (both operands streamed), and keeps the cheapest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import product
+from math import prod
+
+from nnmap.hw import ExecModule
+from nnmap.ir.workload import LOOPS, Workload
+from nnmap.mapping.model import Cost, Mapping
+from nnmap.mapping.space import tile_candidates
+from nnmap.targets.gemmini.stream import StreamShape, StreamTiming, stream_bound, stream_cycles
+from nnmap.targets.gemmini.tiling import (
+    M_LOOPS,
+    GemminiGeometry,
+    GemmShape,
+    GemmTiles,
+    gemm_shape,
+    gemm_tiles,
+    tiled_shape,
+)
+
+M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
+N_FIRST = ("K", "B", "OY", "OX", "C", "FY", "FX")
+BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
+
+
+def runs_as_gemm_stream(workload: Workload) -> bool:
+    """Whether the module's code generator runs this workload as the GEMM stream."""
+    return workload.kind == "dense" or (workload.kind == "conv" and workload.groups == 1)
+
+
+def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
+    m_tiles, n_tiles = shape.m // tiles.m, shape.n // tiles.n
+    if tiles.resident_panel:
+        outer, inner = (m_tiles, n_tiles) if tiles.outer_first == "m" else (n_tiles, m_tiles)
+    else:
+        outer, inner = 1, m_tiles * n_tiles
+    a, b, columns = tiles.m // dim, tiles.n // dim, shape.r // dim
+    return StreamShape(
+        a, b, columns, outer, inner, tiles.double_acc, tiles.resident, last_rows=tiles.last_rows
+    )
+
+
+def _moved_bytes(shape: GemmShape, tiles: GemmTiles, acc_bytes: int) -> int:
+    """DRAM bytes the stream moves: input and weight blocks in, int32 outputs out."""
+    count = (shape.m // tiles.m) * (shape.n // tiles.n)
+    inputs = shape.m * shape.r if tiles.resident == "input" else count * shape.r * tiles.m
+    weights = shape.n * shape.r if tiles.resident == "weight" else count * shape.r * tiles.n
+    return inputs + weights + shape.m * shape.n * acc_bytes
+
+
+def _spad_bytes(shape: GemmShape, tiles: GemmTiles, dim: int) -> int:
+    """Scratchpad bytes in use: the resident panel, two slots of each streamed operand."""
+    inputs = tiles.m * shape.r if tiles.resident == "input" else 2 * tiles.m * dim
+    weights = tiles.n * shape.r if tiles.resident == "weight" else 2 * tiles.n * dim
+    return inputs + weights
+
+
+def _stream_of(
+    workload: Workload, mapping: Mapping, module: ExecModule
+) -> tuple[GemmShape, GemmTiles, StreamShape]:
+    """The GEMM the code generator runs for ``mapping`` (M padded to whole m tiles), its
+    tiles and its stream."""
+    geometry = GemminiGeometry.of(module)
+    tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
+    shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
+    return shape, tiles, stream_shape(shape, tiles, geometry.dim)
+
+
+def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
+    """The modelled cost of the stream the code generator emits for ``mapping``."""
+    shape, tiles, stream = _stream_of(workload, mapping, module)
+    dim = GemminiGeometry.of(module).dim
+    timing = StreamTiming.of(module)
+    cycles = stream_cycles(timing, stream)
+    moved = _moved_bytes(shape, tiles, timing.acc_bytes)
+    spad = module.memory_for(0, "I")
+    acc = module.memory_for(0, "O")
+    dram = module.memory_for(1, "I")
+    acc_copies = 2 if tiles.double_acc else 1
+    whole = shape.m * shape.r + shape.r * shape.n + (shape.m + 1) * shape.n * timing.acc_bytes
+    peak = module.peak_macs_per_cycle
+    return Cost(
+        macs=workload.macs,
+        compute_cycles=cycles.execute_busy,
+        transfer_cycles=(cycles.load_busy + cycles.store_busy,),
+        transfer_bytes=(float(moved),),
+        total_cycles=cycles.total,
+        utilization=workload.macs / (cycles.total * peak),
+        spatial_utilization=workload.macs / (shape.m * shape.n * shape.r),
+        footprint=(
+            (
+                (spad.name, _spad_bytes(shape, tiles, dim), spad.size),
+                (acc.name, acc_copies * tiles.m * tiles.n * timing.acc_bytes, acc.size),
+            ),
+            ((dram.name, whole, dram.size),),
+        ),
+        energy_pj=None,
+    )
+
+
+def _rows_tile(workload: Workload, rows: int) -> dict[str, int]:
+    """A tile of the B, OY, OX loops of about ``rows`` output pixels: OX first, then whole rows
+    of OY, then whole images."""
+    tile, left = {}, rows
+    for loop in reversed(M_LOOPS):
+        tile[loop] = max(1, min(workload[loop], left))
+        left = left // workload[loop] if tile[loop] == workload[loop] else 0
+    return tile
+
+
+def _m_tiles(workload: Workload, geometry: GemminiGeometry) -> list[dict[str, int]]:
+    """Tiles of the B, OY, OX loops, one per number of DIM rows they reach: the products of
+    their tile candidates, and a tile of every block count the accumulator holds."""
+    dim = geometry.dim
+    options = [tile_candidates(workload[loop], 1) for loop in M_LOOPS]
+    reached: dict[int, dict[str, int]] = {}
+    for combo in product(*options):
+        reached.setdefault(-(-prod(combo) // dim), dict(zip(M_LOOPS, combo, strict=True)))
+    for blocks in range(1, geometry.acc_rows // dim + 1):
+        tile = _rows_tile(workload, blocks * dim)
+        reached.setdefault(-(-prod(tile.values()) // dim), tile)
+    return list(reached.values())
+
+
+def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
+    """One mapping per distinct stream the code generator can emit for ``workload``."""
+    geometry = GemminiGeometry.of(module)
+    dim = geometry.dim
+    shape = gemm_shape(workload, dim)
+    spatial = (("rows", "C", min(dim, workload["C"])), ("cols", "K", min(dim, workload["K"])))
+    n_tiles = {min(workload["K"], blocks * dim) for blocks in range(1, shape.n // dim + 1)}
+    column = {"C": min(dim, workload["C"]), "FY": 1, "FX": 1}
+    reductions: tuple[dict[str, int], ...] = ({}, column)  # the whole reduction, or one column
+    seen: set[GemmTiles] = set()
+    found = []
+    options = product(
+        _m_tiles(workload, geometry), sorted(n_tiles), BUFFERED, reductions, (M_FIRST, N_FIRST)
+    )
+    for m_tile, k_tile, buffered, reduction, order in options:
+        sizes = {**workload.loops, **m_tile, "K": k_tile, **reduction}
+        mapping = Mapping(spatial, (tuple(sizes[loop] for loop in LOOPS),), (order,), (buffered,))
+        tiles = gemm_tiles(shape, mapping, geometry)
+        if tiles.outer_first == "n" and not tiles.resident_panel:
+            continue  # the same stream as with the m loops outermost
+        if tiles not in seen:
+            seen.add(tiles)
+            found.append(mapping)
+    return found
+
+
+def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
+    """A lower bound on ``gemm_stream_cost``'s cycles (``gemmini_stream.stream_bound``)."""
+    return stream_bound(StreamTiming.of(module), _stream_of(workload, mapping, module)[2])
+
+
+def scaled_stream_cycles(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
+    """The modelled cycles of ``mapping``'s stream in hardware numerics (the bias moved into
+    the accumulator, the outputs scaled to int8 on the way out: ``StreamShape.scaled``)."""
+    stream = replace(_stream_of(workload, mapping, module)[2], scaled=True)
+    return stream_cycles(StreamTiming.of(module), stream).total

@@ -1,0 +1,72 @@
+"""The LayerCode of a layer placed on Gemmini, and the host work its kernel leaves.
+
+The kernel's C comes from TVM (``tvm.compile(..., target="c")``); as for the host kernels, only
+the body after TVM's argument unpacking is kept, under a plain C signature. The extern
+declarations TVM writes for the Gemmini calls are dropped with the wrapper: the calls resolve to
+the macros of ``gemmini.h`` (nnmap's emulator on the host, or the real header on a Gemmini SoC).
+"""
+
+from __future__ import annotations
+
+import re
+
+import tvm
+
+from nnmap.codegen.emit_c import plain_c_kernel
+from nnmap.codegen.kernels import KernelDef
+from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
+from nnmap.hw import ExecModule
+from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.mapping.graph import LayerMapping
+from nnmap.targets.gemmini.hardware import hardware_kernel, scaled_schedule
+from nnmap.targets.gemmini.lower import gemm_geometry, gemm_kernel, scheduled_gemm_module
+from nnmap.targets.gemmini.tensor_intrinsics import intrinsics_for
+from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles
+
+GEMMINI_HEADER = "gemmini.h"
+# Storage rewrite would merge the staging buffers of different types (TVM 0.27 then rejects the
+# access pointers of the Gemmini calls).
+_PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
+
+
+def _comment(layer: Layer, mapping: LayerMapping) -> str:
+    name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
+    return (
+        f"layer {name} ({layer.kind}) on Gemmini, mapping "
+        f"{mapping.mapping.describe_level(0)}: TVM-generated, tensorized into gemmini.h calls"
+    )
+
+
+def _layer_code(
+    layer: Conv2D | FullyConnected,
+    index: int,
+    mapping: LayerMapping,
+    kernel: KernelDef,
+    module: tvm.IRModule,
+    symbol: str,
+    module_name: str,
+) -> LayerCode:
+    source = plain_c_kernel(
+        module, kernel.params, symbol, _comment(layer, mapping), (GEMMINI_HEADER,), _PASS_CONFIG
+    )
+    return kernel_layer_code(layer, index, kernel, source, module_name)
+
+
+def gemmini_layer_code(
+    layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping,
+    module: ExecModule, numerics: str,
+) -> LayerCode:
+    """The kernel of one layer with its GEMM on Gemmini: host gather and requantization
+    (exact numerics), or Gemmini's own scaling on mvout (hardware numerics)."""
+    geometry = GemminiGeometry.of(module)
+    intrinsics = intrinsics_for(geometry)
+    tiles = gemm_tiles(gemm_geometry(layer, graph, geometry.dim)[0], mapping.mapping, geometry)
+    symbol = f"nnmap_{layer_id(index, layer)}"
+    if numerics == "hardware":
+        kernel, shape, mvout = hardware_kernel(layer, graph, geometry, tiles.m)
+        schedule = scaled_schedule(mvout)
+        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics, schedule)
+    else:
+        kernel, shape = gemm_kernel(layer, graph, geometry.dim, tiles.m)
+        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics)
+    return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)

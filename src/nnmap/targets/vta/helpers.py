@@ -1,0 +1,243 @@
+"""The static C functions a VTA kernel's tiles call: public VTA runtime API calls only.
+
+Each tile call gets the DRAM address of its tile and the host addresses TVM gave the SRAM tiles
+it touches; those only stand for VTA's SRAM (TVM lays them out), the helpers place the tiles.
+
+SRAM placement: input and weight tiles alternate between two slots (double buffering, the slot is
+the parity of the GEMM step); the accumulator tile sits at entry 0, and so does its output-buffer
+twin that STORE reads.
+
+Dependency tokens (queue ids: load 1, compute 2, store 3), as free-slot credits plus data-ready
+signals, so every call is the same at every step and every token pushed is popped:
+- load -> compute: the weight load pushes "tile loaded"; the GEMM pops it.
+- compute -> load: ``begin`` pushes one credit per slot, each GEMM pushes one when it is done
+  with its slot; each input load pops one; ``end`` pops the two left.
+- compute -> store: after the GEMM (plane 0) and after each ALU SHR (planes 1..) "plane ready"
+  (hardware numerics: after the ALU requantization).
+- store -> compute: ``begin`` pushes one credit, each STORE pushes one when the output buffer may
+  be overwritten; the next tile's bias load and each ALU SHR pop one; ``end`` pops the last.
+
+Exactness: plane p holds bits 8p..8p+7 of every int32 result: STORE writes the low 8 bits, then
+SHR 8 (arithmetic) shifts the next byte down, so the top plane also carries the sign.
+
+Hardware numerics (``hardware.py``): the store helper loads the output tile's per-channel
+multipliers into the accumulator entries right after the tile (``REQUANT_ENTRIES`` per channel
+block; not when one immediate serves every channel), runs the ALU requantization over the tile
+and stores its int8 results once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nnmap.targets.vta.geometry import SLOTS, VtaGemm
+from nnmap.targets.vta.instructions import (
+    ALU_MAX,
+    ALU_MIN,
+    ALU_MUL,
+    ALU_SHR,
+    MEM_ACC,
+    MEM_INP,
+    MEM_OUT,
+    MEM_WGT,
+    MODE_ALU,
+)
+
+_SHIFT = 8
+_CMD = "VTATLSCommandHandle()"
+REQUANT_ENTRIES = 1  # accumulator entries per channel block: the channels' multipliers
+
+
+@dataclass(frozen=True)
+class AluOps:
+    """The immediates of the ALU requantization: the multiplier shared by every channel (None:
+    per channel, a tensor operand), the right shift and the clip range."""
+
+    multiplier: int | None
+    shift: int
+    low: int
+    high: int
+
+
+def _slots(gemm: VtaGemm) -> tuple[int, int]:
+    """Entries of one input slot and of one weight slot."""
+    return gemm.m * gemm.r, gemm.n * gemm.r
+
+
+def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
+    inp_slot, wgt_slot = _slots(gemm)
+    bases = ", ".join(f"{{{slot * inp_slot}u, {slot * wgt_slot}u}}" for slot in range(SLOTS))
+    return [
+        f"static void *{p}_gemm_handles[{SLOTS}];",
+        f"static uint32_t {p}_gemm_bases[{SLOTS}][2] = {{{bases}}};",
+        f"static uint32_t {p}_step;",
+        "",
+        "/* acc[i*n + j] += inp[in + i*r + k] x wgt[wg + j*r + k]: pixels, channel blocks, r. */",
+        f"static int {p}_gemm_uops(void *signature) {{",
+        "    const uint32_t *base = signature;",
+        f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, {gemm.r}u, 0u);",
+        f"    VTAUopLoopBegin({gemm.n}u, 1u, 0u, {gemm.r}u);",
+        f"    for (uint32_t k = 0; k < {gemm.r}u; ++k) {{",
+        "        VTAUopPush(VTA_UOP_GEMM, 0u, 0u, base[0] + k, base[1] + k, 0u, 0u, 0);",
+        "    }",
+        "    VTAUopLoopEnd();",
+        "    VTAUopLoopEnd();",
+        "    return 0;",
+        "}",
+    ]
+
+
+def _shift_kernel(p: str, gemm: VtaGemm) -> list[str]:
+    return [
+        f"static void *{p}_shift_handle;",
+        "",
+        "/* acc[e] >>= 8 over the accumulator tile (its output entries get the next byte). */",
+        f"static int {p}_shift_uops(void *signature) {{",
+        "    (void)signature;",
+        f"    VTAUopLoopBegin({gemm.m * gemm.n}u, 1u, 1u, 0u);",
+        f"    VTAUopPush({MODE_ALU}u, 0u, 0u, 0u, 0u, {ALU_SHR}u, 1u, {_SHIFT});",
+        "    VTAUopLoopEnd();",
+        "    return 0;",
+        "}",
+    ]
+
+
+def _alu_kernel(p: str, gemm: VtaGemm, name: str, opcode: int, imm: int | None) -> list[str]:
+    """acc[i*n + j] = acc[i*n + j] op (the immediate ``imm``, or without one the channel block's
+    operand acc[m*n + j], after the tile)."""
+    if imm is None:
+        loops = [f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, 0u, 0u);",
+                 f"    VTAUopLoopBegin({gemm.n}u, 1u, 1u, 0u);"]
+        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, {gemm.m * gemm.n}u, 0u, {opcode}u, 0u, 0);"
+    else:
+        loops = [f"    VTAUopLoopBegin({gemm.m * gemm.n}u, 1u, 0u, 0u);"]
+        push = f"    VTAUopPush({MODE_ALU}u, 0u, 0u, 0u, 0u, {opcode}u, 1u, {imm});"
+    ends = ["    VTAUopLoopEnd();"] * len(loops)
+    return [f"static int {p}_{name}_uops(void *signature) {{", "    (void)signature;", *loops,
+            push, *ends, "    return 0;", "}", ""]
+
+
+def _requant_kernels(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
+    """The ALU requantization of the output tile: MUL by the multiplier, SHR, MIN, MAX."""
+    ops = (("mul", ALU_MUL, alu.multiplier), ("shr", ALU_SHR, alu.shift),
+           ("min", ALU_MIN, alu.high), ("max", ALU_MAX, alu.low))
+    text = [f"static void *{p}_alu_handles[{len(ops)}];", ""]
+    for name, opcode, imm in ops:
+        text += _alu_kernel(p, gemm, name, opcode, imm)
+    kernels = ", ".join(f"{p}_{name}_uops" for name, *_ in ops)
+    return [*text, f"static int (*const {p}_alu_kernels[{len(ops)}])(void *) = {{{kernels}}};"]
+
+
+def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
+    inp_slot, wgt_slot = _slots(gemm)
+    cmd = _CMD
+    slot = f"({p}_step & 1u)"
+    return [
+        f"static void {p}_begin(void) {{",
+        f"    {p}_step = 0;",
+        f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPush({cmd}, 2, 1);",
+        f"    VTADepPush({cmd}, 3, 2);",
+        "}",
+        "",
+        f"static void {p}_load_inp(const void *src, const void *inp_tile) {{",
+        "    (void)inp_tile;",
+        f"    VTADepPop({cmd}, 2, 1);",
+        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.r}u, {gemm.m}u, {gemm.r_blocks}u,"
+        f" 0u, 0u, 0u, 0u, {slot} * {inp_slot}u, {MEM_INP}u);",
+        "}",
+        "",
+        f"static void {p}_load_wgt(const void *src, const void *wgt_tile) {{",
+        "    (void)wgt_tile;",
+        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.r}u, {gemm.n}u,"
+        f" {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {wgt_slot}u, {MEM_WGT}u);",
+        f"    VTADepPush({cmd}, 1, 2);",
+        "}",
+        "",
+        "/* Every accumulator row starts as the bias (x_stride 0 repeats the same entries). */",
+        f"static void {p}_load_bias(const void *src, const void *acc_tile) {{",
+        "    (void)acc_tile;",
+        f"    VTADepPop({cmd}, 3, 2);",
+        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.n}u, {gemm.m}u, 0u, 0u, 0u, 0u, 0u, 0u,"
+        f" {MEM_ACC}u);",
+        "}",
+        "",
+        f"static void {p}_gemm(const void *acc_tile, const void *inp_tile,"
+        " const void *wgt_tile) {",
+        "    (void)acc_tile;",
+        "    (void)inp_tile;",
+        "    (void)wgt_tile;",
+        f"    uint32_t slot = {p}_step++ & 1u;",
+        f"    VTADepPop({cmd}, 1, 2);",
+        f"    VTAPushGEMMOp(&{p}_gemm_handles[slot], {p}_gemm_uops, {p}_gemm_bases[slot],"
+        f" (int)sizeof({p}_gemm_bases[slot]));",
+        f"    VTADepPush({cmd}, 2, 1);",
+        "}",
+        "",
+        f"static void {p}_end(void) {{",
+        f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPop({cmd}, 2, 1);",
+        f"    VTADepPop({cmd}, 3, 2);",
+        f"    VTASynchronize({cmd}, 1u << 31);",
+        "}",
+    ]
+
+
+def _planes_store(p: str, gemm: VtaGemm) -> list[str]:
+    plane_entries = gemm.rows_padded * gemm.n_blocks
+    return [
+        f"static void {p}_store(void *dst, const void *acc_tile) {{",
+        "    (void)acc_tile;",
+        f"    for (uint32_t plane = 0; plane < {gemm.planes}u; ++plane) {{",
+        "        if (plane > 0) {",
+        f"            VTADepPop({_CMD}, 3, 2);",
+        f"            VTAPushALUOp(&{p}_shift_handle, {p}_shift_uops, NULL, 0);",
+        "        }",
+        f"        VTADepPush({_CMD}, 2, 3);",
+        f"        VTADepPop({_CMD}, 2, 3);",
+        f"        VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst, plane * {plane_entries}u,"
+        f" {gemm.n}u, {gemm.m}u, {gemm.n_blocks}u);",
+        f"        VTADepPush({_CMD}, 3, 2);",
+        "    }",
+        "}",
+    ]
+
+
+def _requant_store(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
+    load = [
+        f"    VTALoadBuffer2D({_CMD}, (void *)params, (uint32_t)block, {gemm.n}u, 1u,"
+        f" {gemm.n}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);"
+    ]
+    return [
+        "/* The ALU requantization (after loading the tile's channel multipliers behind it, where",
+        "   they differ), then one STORE of the int8 results (the last row tile clipped to the",
+        "   real rows). */",
+        f"static void {p}_store(void *dst, const void *params, int32_t row, int32_t block,"
+        " const void *acc_tile) {",
+        "    (void)acc_tile;",
+        *(["    (void)params;", "    (void)block;"] if alu.multiplier is not None else []),
+        f"    uint32_t rows = {gemm.rows}u - (uint32_t)row;",
+        f"    if (rows > {gemm.m}u) rows = {gemm.m}u;",
+        *(load if alu.multiplier is None else []),
+        f"    for (int op = 0; op < (int)(sizeof({p}_alu_handles) / sizeof(void *)); ++op) {{",
+        f"        VTAPushALUOp(&{p}_alu_handles[op], {p}_alu_kernels[op], NULL, 0);",
+        "    }",
+        f"    VTADepPush({_CMD}, 2, 3);",
+        f"    VTADepPop({_CMD}, 2, 3);",
+        f"    VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst,"
+        f" (uint32_t)row * {gemm.n_blocks}u + (uint32_t)block, {gemm.n}u, rows,"
+        f" {gemm.n_blocks}u);",
+        f"    VTADepPush({_CMD}, 3, 2);",
+        "}",
+    ]
+
+
+def helper_source(prefix: str, gemm: VtaGemm, alu: AluOps | None = None) -> str:
+    """C text of the static helpers of the kernel ``prefix`` (place before the kernel): exact
+    numerics (byte planes) without ``alu``, else VTA's ALU requantization ``alu``."""
+    if alu is None:
+        results, store = _shift_kernel(prefix, gemm), _planes_store(prefix, gemm)
+    else:
+        results = _requant_kernels(prefix, gemm, alu)
+        store = _requant_store(prefix, gemm, alu)
+    parts = [*_gemm_kernel(prefix, gemm), "", *results, "", *_stage_calls(prefix, gemm), "",
+             *store, ""]
+    return "\n".join(parts)

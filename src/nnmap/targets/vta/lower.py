@@ -1,0 +1,152 @@
+"""A Conv2D (groups 1) or FullyConnected layer as one kernel whose GEMM runs on VTA, exactly.
+
+One TE compute in VTA's blocked layouts (``geometry`` gives the sizes):
+``staged[m, rb, i]`` (host im2col gather, zeros in the padding), constant ``weight[nb, rb, o, i]``
+(BLOCK_OUT x BLOCK_IN blocks, VTA's weight entries) and ``bias[nb, o]``;
+``gemm[m, nb, o] = bias + sum staged * weight`` (VTA's accumulator);
+``planes[p, m, nb, o] = int8(gemm >> 8p)`` (what VTA's ALU SHR and STORE write to DRAM); and the
+host's TFLite requantization of the int32 value reassembled from the planes. The gather and
+GEMM (``gemm_stage``) are shared with hardware numerics (``hardware.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tvm import te, tirx
+
+from nnmap.codegen.accel_gemm import conv_gather, gemm_operands, requantized
+from nnmap.codegen.kernels import ACTIVATION, CONSTANT, OUTPUT, KernelDef, KernelParam
+from nnmap.ir import Conv2D, FullyConnected, Graph
+from nnmap.mapping.model import Mapping
+from nnmap.targets.vta.geometry import VtaGemm, vta_gemm
+from nnmap.targets.vta.instructions import VtaConfig
+
+VTA_SCHEDULE = "vta"
+
+
+def _blocked_weight(matrix: np.ndarray, gemm: VtaGemm) -> np.ndarray:
+    """[r, n] weights as [n blocks, r blocks, BLOCK_OUT, BLOCK_IN], zero padded."""
+    bi, bo = gemm.block_in, gemm.block_out
+    padded = np.zeros((gemm.n_blocks * bo, gemm.r_blocks * bi), np.int8)
+    padded[: matrix.shape[1], : matrix.shape[0]] = matrix.T
+    blocked = padded.reshape(gemm.n_blocks, bo, gemm.r_blocks, bi).transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(blocked)
+
+
+def _blocked_bias(bias: np.ndarray, gemm: VtaGemm) -> np.ndarray:
+    padded = np.zeros(gemm.n_blocks * gemm.block_out, np.int32)
+    padded[: bias.shape[0]] = bias
+    return padded.reshape(gemm.n_blocks, gemm.block_out)
+
+
+def _staged(layer: Conv2D | FullyConnected, graph: Graph, data: te.Tensor, gemm: VtaGemm,
+            zp_in: int) -> te.Tensor:
+    if isinstance(layer, Conv2D):
+        inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
+        gather = conv_gather(layer, inp, out, data, zp_in)
+    else:
+
+        def gather(m: tirx.PrimExpr, r: tirx.PrimExpr) -> tirx.PrimExpr:
+            return data[m, r]
+
+    def value(m: tirx.PrimExpr, rb: tirx.PrimExpr, i: tirx.PrimExpr) -> tirx.PrimExpr:
+        r = rb * gemm.block_in + i
+        inside = tirx.all(m < gemm.rows, r < gemm.depth)
+        return te.if_then_else(inside, gather(m, r), tirx.const(0, "int8"))
+
+    return te.compute((gemm.rows_padded, gemm.r_blocks, gemm.block_in), value, name="staged")
+
+
+def _reassembled(planes: te.Tensor, gemm: VtaGemm) -> te.Tensor:
+    """The int32 results from their byte planes: low planes unsigned, the top plane signed."""
+    top = gemm.planes - 1
+
+    def value(row: tirx.PrimExpr, k: tirx.PrimExpr) -> tirx.PrimExpr:
+        nb, o = k // gemm.block_out, k % gemm.block_out
+        total = planes[top, row, nb, o].astype("int32") * tirx.const(1 << (8 * top), "int32")
+        for p in range(top):
+            byte = planes[p, row, nb, o].astype("uint8").astype("int32")
+            total = total + byte * tirx.const(1 << (8 * p), "int32")
+        return total
+
+    return te.compute((gemm.rows, gemm.channels), value, name="acc32")
+
+
+@dataclass(frozen=True, eq=False)
+class GemmStage:
+    """A layer's GEMM in VTA's layouts, shared by both numerics: the data, weight and bias
+    placeholders, the accumulator compute, the layer's output shape as the kernel writes it,
+    and the blocked constant arrays."""
+
+    data: te.Tensor
+    weight: te.Tensor
+    bias: te.Tensor
+    acc: te.Tensor
+    out_shape: tuple[int, ...]
+    constants: dict[str, np.ndarray]
+
+
+def gemm_stage(
+    layer: Conv2D | FullyConnected, graph: Graph, gemm: VtaGemm, matrix: np.ndarray,
+    bias: np.ndarray,
+) -> GemmStage:
+    """The gather and the GEMM of ``layer`` (weights ``matrix``, folded ``bias``) on ``gemm``."""
+    inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
+    zp_in = int(inp.zero_point or 0)
+    bi, bo = gemm.block_in, gemm.block_out
+    data_shape = inp.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.depth)
+    data = te.placeholder(data_shape, "int8", name="data")
+    weight = te.placeholder((gemm.n_blocks, gemm.r_blocks, bo, bi), "int8", name="weight")
+    bias_in = te.placeholder((gemm.n_blocks, bo), "int32", name="bias")
+    staged = _staged(layer, graph, data, gemm, zp_in)
+    rb, i = te.reduce_axis((0, gemm.r_blocks), "rb"), te.reduce_axis((0, bi), "i")
+    acc = te.compute(
+        (gemm.rows_padded, gemm.n_blocks, bo),
+        lambda m, nb, o: te.sum(
+            staged[m, rb, i].astype("int32") * weight[nb, rb, o, i].astype("int32"), axis=[rb, i]
+        ),
+        name="gemm",
+    )
+    out_shape = out.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.channels)
+    constants = {"weight": _blocked_weight(matrix, gemm), "bias": _blocked_bias(bias, gemm)}
+    return GemmStage(data, weight, bias_in, acc, out_shape, constants)
+
+
+def vta_gemm_kernel(
+    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig
+) -> tuple[KernelDef, VtaGemm]:
+    """The layer's TE pipeline on VTA and its tiled GEMM geometry."""
+    assert layer.requant is not None
+    inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
+    zp_in, zp_out = int(inp.zero_point or 0), int(out.zero_point or 0)
+    matrix, bias = gemm_operands(layer, zp_in)
+    gemm = vta_gemm(layer.name, matrix, bias, out.size // matrix.shape[1], mapping, config)
+    stage = gemm_stage(layer, graph, gemm, matrix, bias)
+    mult = te.placeholder((gemm.channels,), "int32", name="mult")
+    shift = te.placeholder((gemm.channels,), "int32", name="shift")
+    planes = te.compute(
+        (gemm.planes, gemm.rows_padded, gemm.n_blocks, gemm.block_out),
+        lambda p, m, nb, o: (stage.acc[m, nb, o] >> (p * 8)).astype("int8"),
+        name="planes",
+    )
+    result = requantized(
+        _reassembled(planes, gemm), stage.out_shape, layer.requant, layer.clamp, zp_out, mult,
+        shift,
+    )
+    tensors = (stage.data, stage.weight, stage.bias, mult, shift, result)
+    roles = (ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT)
+    params = tuple(
+        KernelParam(t.op.name, str(t.dtype), role) for t, role in zip(tensors, roles, strict=True)
+    )
+    constants = {
+        **stage.constants,
+        "mult": np.ascontiguousarray(
+            np.broadcast_to(layer.requant.multiplier, (gemm.channels,)), dtype=np.int32
+        ),
+        "shift": np.ascontiguousarray(
+            np.broadcast_to(layer.requant.shift, (gemm.channels,)), dtype=np.int32
+        ),
+    }
+    return KernelDef(params, tensors, VTA_SCHEDULE, constants), gemm
