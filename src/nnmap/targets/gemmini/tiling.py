@@ -79,8 +79,10 @@ class GemminiGeometry:
 
 def slot_rows(geometry: GemminiGeometry) -> int:
     """Scratchpad rows of one slot of a streamed operand: a reduction column of an output tile
-    (its m or n rows), at most the accumulator's rows."""
-    return geometry.acc_rows
+    (its m or n rows), at most the accumulator's rows, and at most a quarter of the scratchpad
+    (two slots of each operand), in whole DIM blocks."""
+    rows = min(geometry.acc_rows, geometry.spad_rows // 4)
+    return rows // geometry.dim * geometry.dim
 
 
 def panel_rows(geometry: GemminiGeometry) -> int:
@@ -147,7 +149,7 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     """The GEMM output tile of a layer's mapping (its level-0 tile, the scratchpad/accumulator).
 
     The m tile is the mapping's B*OY*OX tile and the n tile its K tile, each rounded up to whole
-    DIM blocks and capped to fit the accumulator; TIR tensorizes whole tiles only, so the n tile
+    DIM blocks and capped to fit the accumulator and a scratchpad slot (``slot_rows``); TIR tensorizes whole tiles only, so the n tile
     is rounded down to a divisor of N, and M is padded to a multiple of the m tile
     (``tiled_shape``) where that costs little (``MAX_M_PADDING``), else the m tile is rounded
     down to a divisor too. The reduction is not tiled: it streams through the scratchpad one
@@ -162,8 +164,9 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
     wanted_n = -(-prod(mapping.tile(0, loop) for loop in N_LOOPS) // dim)
     acc_blocks = geometry.acc_rows // dim
-    n_blocks = _blocks_dividing(shape.n // dim, wanted_n, acc_blocks)
-    m_blocks = _m_blocks(shape.m // dim, wanted_m, acc_blocks // n_blocks)
+    slot_blocks = slot_rows(geometry) // dim
+    n_blocks = _blocks_dividing(shape.n // dim, wanted_n, min(acc_blocks, slot_blocks))
+    m_blocks = _m_blocks(shape.m // dim, wanted_m, min(acc_blocks // n_blocks, slot_blocks))
     order = mapping.orders[0]
     first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
     first_n = order.index("K") if "K" in order else len(order)
