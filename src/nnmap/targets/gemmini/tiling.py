@@ -150,15 +150,16 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
 
     The m tile is the mapping's B*OY*OX tile and the n tile its K tile, each rounded up to whole
     DIM blocks and capped to fit the accumulator and a scratchpad slot (``slot_rows``); TIR
-    tensorizes whole tiles only, so the n tile is rounded down to a divisor of N, and M is padded
-    to a multiple of the m tile (``tiled_shape``) where that costs little (``MAX_M_PADDING``),
-    else the m tile is rounded down to a divisor too. The reduction is not tiled: it streams through the scratchpad one
-    DIM-deep block column at a time, so the mapping's C/FY/FX tiles do not change the code.
-    Output tiles are double-buffered when the mapping double-buffers O and two tiles fit. The
-    panel of the outer tile (input panel for the m loops outside K, weight panel for K outside
-    them) stays resident across the inner tiles when the mapping's level-0 tile holds the whole
-    reduction, there are several inner tiles and the panel fits ``panel_rows``. When the m tile
-    is the whole (DIM-padded) M, its last block computes only its real rows.
+    tensorizes whole tiles only, so the n tile is rounded down to a divisor of N, and M is
+    padded to a multiple of the m tile (``tiled_shape``) where that costs little
+    (``MAX_M_PADDING``), else the m tile is rounded down to a divisor too. The reduction is not
+    tiled: it streams through the scratchpad one DIM-deep block column at a time, so the
+    mapping's C/FY/FX tiles do not change the code. Output tiles are double-buffered when the
+    mapping double-buffers O and two tiles fit. The panel of the outer tile (input panel for the
+    m loops outside K, weight panel for K outside them) stays resident across the inner tiles
+    when the mapping's level-0 tile holds the whole reduction, there are several inner tiles and
+    the panel fits ``panel_rows``. When the m tile is the whole (DIM-padded) M, its last block
+    computes only its real rows.
     """
     dim = geometry.dim
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
