@@ -168,3 +168,17 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, make_bad: str) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and path.name in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(("run", "model.tflite", "--bogus"), "No such option"),
+     (("inspect",), "Missing argument"),
+     (("no-such-command",), "No such command")],
+)
+def test_cli_usage_errors_are_typers_message_and_exit_2(args: tuple[str, ...],
+                                                        fragment: str) -> None:
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert fragment in result.stderr and "Usage:" in result.stderr
+    assert "Traceback" not in result.stderr

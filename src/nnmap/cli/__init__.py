@@ -28,22 +28,47 @@ def _register() -> None:
         module.register(app)
 
 
+def _report(error: BaseException) -> None:
+    error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def _inspect_fast_path(arguments: list[str]) -> bool:
+    """``nnmap inspect MODEL`` runs without typer's argument parsing (which imports pydantic,
+    a third of the command's time); False for any other command line."""
+    if len(arguments) != 2 or arguments[0] != "inspect" or arguments[1].startswith("-"):
+        return False
+    from nnmap.cli.model_commands import inspect
+
+    inspect(arguments[1])
+    return True
+
+
 def main() -> None:
-    """Entry point: run the app; a user error prints one line and exits with code 2."""
+    """Entry point: run the app. A user error prints one line and exits with code 2; a usage
+    error prints typer's usual message and exits with 2; nothing ends in a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    _register()
     try:
+        if _inspect_fast_path(sys.argv[1:]):
+            return
+        _register()
         app(standalone_mode=False)
     except NnmapError as error:
-        error_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _report(error)
     except (typer.Exit, SystemExit) as stop:
         code = getattr(stop, "exit_code", getattr(stop, "code", 0))
         sys.exit(code)
-    except Exception as error:  # click's usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
+    except typer.Abort:
+        _report(RuntimeError("aborted"))
+    except typer.TyperException as error:  # usage errors: typer's own message
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
             sys.exit(2)
-        raise
+        _report(error)
+    except KeyboardInterrupt:
+        _report(RuntimeError("interrupted"))
+    except Exception as error:  # a bug: one line naming it, never a traceback
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        _report(RuntimeError(f"internal error {type(error).__name__}: {error} (please report "
+                             "it with the command line)"))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from nnmap.cli import console
-from nnmap.hw import ExecModule, Memory, Target
-from nnmap.mapping.graph import LayerMapping, map_graph
 from nnmap.targets import get_target, names
+
+if TYPE_CHECKING:  # the mapper is imported when a command maps (not for `nnmap inspect`)
+    from nnmap.hw import ExecModule, Memory, Target
+    from nnmap.mapping.graph import LayerMapping
 
 targets_app = typer.Typer(
     help="List the built-in targets, or show one in full.",
@@ -197,6 +199,7 @@ def map_model(
 ) -> None:
     """Map every compute layer of MODEL onto TARGET: module, tiling, cycles, footprints."""
     from nnmap import load_model
+    from nnmap.mapping.graph import map_graph
 
     chosen = get_target(target)
     records = [_layer_record(choice) for choice in map_graph(load_model(model), chosen, budget)]
