@@ -21,7 +21,7 @@ from nnmap.ir import (
     Tensor,
     quantize_multiplier,
 )
-from nnmap.ir.quant import FixedPointMultiplier
+from nnmap.ir.quant import mean_multiplier
 from nnmap.reference.softmax import softmax_scaling
 
 SAME, VALID = 0, 1
@@ -196,13 +196,6 @@ def convert_prelu(ctx: TfliteImport, op: TfliteOperator) -> None:
     ))
 
 
-def _mean_multiplier(base: FixedPointMultiplier, count: int) -> FixedPointMultiplier:
-    """TFLite's ``QuantizedMeanOrSum``: fold 1/count into the multiplier and shift."""
-    shift = min(count.bit_length() - 1, 32, 31 + base.shift)
-    multiplier = (base.multiplier << shift) // count
-    return FixedPointMultiplier(int(np.int32(np.int64(multiplier))), base.shift - shift)
-
-
 def convert_reduce(ctx: TfliteImport, op: TfliteOperator) -> None:
     """MEAN and SUM over constant axes (keep_dims or not: the output tensor's shape)."""
     x = ctx.int8(op, ctx.activation(op, 0))
@@ -210,7 +203,7 @@ def convert_reduce(ctx: TfliteImport, op: TfliteOperator) -> None:
     out = ctx.output(op)
     base = quantize_multiplier(float(_scale(x)) / float(_scale(out)))
     count = int(np.prod([x.shape[a] for a in axes]))
-    multiplier = _mean_multiplier(base, count) if op.name == "MEAN" else base
+    multiplier = mean_multiplier(base, count) if op.name == "MEAN" else base
     ctx.add(Reduce(name=ctx.fresh(op.name.lower()), inputs=(x.name,), output=out.name,
                    operator=op.name, axes=axes, multiplier=multiplier))
 

@@ -91,7 +91,10 @@ class Dequantize(Layer):
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Quantize(Layer):
-    """float32 -> int8: ``round(x / scale) + zero_point``, saturated (the model's float input)."""
+    """float32 -> int8: ``round(x / scale) + zero_point``, saturated (the model's float input).
+    Ties round away from zero (TFLite) or to even (ONNX QuantizeLinear)."""
+
+    half_to_even: bool = False
 
 
 HOST_ONLY_KINDS = (Constant, Reduce, Elementwise, Lookup, Slice, Resize, Dequantize, Quantize)

@@ -104,3 +104,10 @@ def multiply_by_quantized_multiplier(
     right = np.maximum(-shift64, 0)
     shifted = (np.asarray(x, dtype=np.int64) << left).astype(np.int32).astype(np.int64)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def mean_multiplier(base: FixedPointMultiplier, count: int) -> FixedPointMultiplier:
+    """TFLite's ``QuantizedMeanOrSum``: fold 1/count into the multiplier and shift."""
+    shift = min(count.bit_length() - 1, 32, 31 + base.shift)
+    multiplier = (base.multiplier << shift) // count
+    return FixedPointMultiplier(int(multiplier), base.shift - shift)

@@ -149,8 +149,11 @@ def dequantize(x: np.ndarray, inp: Tensor) -> np.ndarray:
     return ((x.astype(np.int32) - zero_point) * np.float32(scale)).astype(np.float32)
 
 
-def quantize(x: np.ndarray, out: Tensor) -> np.ndarray:
+def quantize(x: np.ndarray, out: Tensor, half_to_even: bool) -> np.ndarray:
     scale, zero_point = out.quant
     scaled = x.astype(np.float32) / np.float32(scale)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
+    if half_to_even:
+        rounded = np.rint(scaled)
+    else:
+        rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
     return _saturate(rounded + zero_point)

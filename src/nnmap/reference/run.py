@@ -52,7 +52,7 @@ def _host_only_layer(layer: Layer, args: list[np.ndarray], ins: list[Tensor], ou
     if isinstance(layer, Dequantize):
         return host_kernels.dequantize(args[0], ins[0])
     if isinstance(layer, Quantize):
-        return host_kernels.quantize(args[0], out)
+        return host_kernels.quantize(args[0], out, layer.half_to_even)
     return None
 
 
@@ -76,6 +76,9 @@ def run_layer(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.n
     if isinstance(layer, MaxPool):
         return kernels.max_pool(layer, args[0], out)
     if isinstance(layer, Softmax):
+        if layer.scaling is None and out.is_quantized:
+            real = host_kernels.dequantize(args[0], ins[0])
+            return host_kernels.quantize(kernels.softmax_float(real, layer.beta), out, True)
         if layer.scaling is None:
             return kernels.softmax_float(args[0], layer.beta)
         return softmax_int8(args[0], layer.scaling)
