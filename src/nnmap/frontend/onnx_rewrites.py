@@ -23,16 +23,17 @@ def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     for node in model.graph.node:
         if node.op_type != "DequantizeLinear" or node.input[0] not in constants:
             continue
-        values = [constants.get(name) for name in node.input[1:3]]
-        if any(value is None for value in values):
+        scale_value = constants.get(node.input[1])
+        zero_value = constants.get(node.input[2]) if len(node.input) > 2 else np.zeros(1)
+        if scale_value is None or zero_value is None:
             continue
         data = constants[node.input[0]].astype(np.float64)
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
         shape = [1] * data.ndim
-        if values[0].size > 1:  # type: ignore[union-attr]
+        if scale_value.size > 1:
             shape[axis] = -1
-        scale, zero = (np.asarray(v, dtype=np.float64).reshape(shape if np.size(v) > 1 else ())
-                       for v in values)
+        scale = scale_value.astype(np.float64).reshape(shape if scale_value.size > 1 else ())
+        zero = zero_value.astype(np.float64).reshape(shape if zero_value.size > 1 else ())
         constants[node.output[0]] = ((data - zero) * scale).astype(np.float32)
     return constants
 
