@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from nnmap.errors import UnsupportedOperatorError
+from nnmap.errors import NnmapError, UnsupportedOperatorError
 from nnmap.frontend.tflite_context import TfliteImport
 from nnmap.frontend.tflite_ops import ARITHMETIC_CONVERTERS
 from nnmap.frontend.tflite_reader import TfliteModel, read_tflite
@@ -42,6 +42,14 @@ def import_tflite(path: Path) -> Graph:
     check_operators(model)
     context = TfliteImport(model)
     for op in model.operators:
-        CONVERTERS[op.name](context, op)
+        try:
+            CONVERTERS[op.name](context, op)
+        except NnmapError:
+            raise
+        except Exception as error:  # a malformed operator (missing inputs, corrupt options)
+            raise UnsupportedOperatorError(
+                f"{context.where(op)}: cannot convert this operator "
+                f"({type(error).__name__}: {error})"
+            ) from None
     log.debug("imported %s: %d operators", path, len(model.operators))
     return context.graph(path.stem)

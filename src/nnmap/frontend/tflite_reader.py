@@ -30,6 +30,9 @@ NUMPY_TYPES = {
 }
 
 
+MAX_ELEMENTS = 2**28  # per tensor: larger shapes come from corrupt files, not from MCU models
+
+
 @dataclass(frozen=True, eq=False)
 class TfliteTensor:
     """One tensor of the subgraph. ``scales``/``zero_points`` have one entry per tensor or one
@@ -151,6 +154,8 @@ def _tensor(model: Any, subgraph: Any, index: int, data: bytes,
     tensor = subgraph.Tensors(index)
     type_name = _names_of(tflite.TensorType).get(tensor.Type(), f"TYPE_{tensor.Type()}")
     shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
+    if any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
+        raise ModelFormatError(f"tensor {index} has the implausible shape {shape}")
     raw_name = tensor.Name()
     name = raw_name.decode(errors="replace") if raw_name else ""
     if not name or name in used_names:
@@ -195,10 +200,23 @@ def read_tflite(path: Path) -> TfliteModel:
             ))
         inputs = tuple(int(i) for i in subgraph.InputsAsNumpy())
         outputs = tuple(int(i) for i in subgraph.OutputsAsNumpy())
-    except ModelFormatError:
-        raise
+    except ModelFormatError as error:
+        if str(error).startswith(str(path)):
+            raise
+        raise ModelFormatError(f"{path}: corrupt TFLite file ({error})") from None
     except Exception as error:  # flatbuffers raises IndexError, struct.error, ...
         raise ModelFormatError(
             f"{path}: truncated or corrupt TFLite file ({type(error).__name__}: {error})"
         ) from None
+    _check_indices(path, len(tensors), operators, inputs + outputs)
     return TfliteModel(path, tensors, tuple(operators), inputs, outputs)
+
+
+def _check_indices(path: Path, count: int, operators: list[TfliteOperator],
+                   graph_tensors: tuple[int, ...]) -> None:
+    """Every tensor index in range (a corrupt file is refused here, not in a converter)."""
+    used = [*graph_tensors, *(i for op in operators for i in (*op.inputs, *op.outputs))]
+    if any(index >= count or index < -1 for index in used) or any(i < 0 for i in graph_tensors):
+        raise ModelFormatError(f"{path}: corrupt TFLite file (a tensor index out of range)")
+    if any(not op.outputs for op in operators):
+        raise ModelFormatError(f"{path}: corrupt TFLite file (an operator without outputs)")

@@ -106,7 +106,15 @@ def run_batch(graph: Graph, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
             )
         values[name] = np.asarray(array, dtype=tensor.dtype)
     for layer in graph.layers:
-        values[layer.output] = run_layer(graph, layer, values)
+        try:
+            values[layer.output] = run_layer(graph, layer, values)
+        except NnmapError:
+            raise
+        except Exception as error:  # shapes of a corrupt model that do not fit together
+            raise NnmapError(
+                f"{graph.name}: layer {layer.name} ({layer.kind}) cannot run on its tensors "
+                f"({type(error).__name__}: {str(error)[:120]}); is the model file corrupt?"
+            ) from None
     return [values[name] for name in graph.outputs]
 
 
