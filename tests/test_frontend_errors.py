@@ -168,3 +168,37 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, make_bad: str) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and path.name in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(("run", "model.tflite", "--bogus"), "No such option"),
+     (("inspect",), "Missing argument"),
+     (("no-such-command",), "No such command")],
+)
+def test_cli_usage_errors_are_typers_message_and_exit_2(args: tuple[str, ...],
+                                                        fragment: str) -> None:
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert fragment in result.stderr and "Usage:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_corrupt_tflite_files_give_nnmap_errors_only(tmp_path: Path) -> None:
+    """Random byte flips in a small model: importing and running it either works or raises
+    an NnmapError (never IndexError, struct.error, ... from inside)."""
+    from nnmap import reference, verify
+
+    source = (Path(__file__).parent / "models" / "ops" / "classifier_head.tflite").read_bytes()
+    rng = np.random.default_rng(0)
+    for trial in range(150):
+        data = bytearray(source)
+        for _ in range(int(rng.integers(1, 6))):
+            data[int(rng.integers(8, len(data)))] = int(rng.integers(0, 256))
+        path = tmp_path / f"corrupt_{trial}.tflite"
+        path.write_bytes(bytes(data))
+        try:
+            graph = nnmap.load_model(path)
+            reference.run_batch(graph, verify.random_inputs(graph, 1, 0))
+        except NnmapError as error:
+            assert "\n" not in str(error)

@@ -3,17 +3,19 @@ standalone C, built once)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nnmap.codegen.artifact import Artifact
-from nnmap.codegen.generate import Progress, generate
 from nnmap.frontend import load_model
 from nnmap.hw import Target
 from nnmap.ir import Graph
 from nnmap.mapping.graph import LayerMapping
 from nnmap.plan.plan import Plan, make_plan
 from nnmap.targets import resolve_target
+
+if TYPE_CHECKING:  # code generation loads TVM: imported when something is compiled
+    from nnmap.codegen.artifact import Artifact
 
 
 def plan(
@@ -33,7 +35,7 @@ def compile(
     model: Graph | str | Path | Plan,
     target: str | Path | Target = "host",
     out_dir: str | Path = "nnmap_out",
-    progress: Progress | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
     layer_mappings: Sequence[LayerMapping] | None = None,
     numerics: str = "exact",
     place: str | None = None,
@@ -48,6 +50,8 @@ def compile(
     accelerator rescale its results its own way, which may deviate from TFLite Micro.
     ``place`` names a module that takes every layer it can lower, whatever the cost.
     """
+    from nnmap.codegen.generate import generate
+
     chosen = (
         model if isinstance(model, Plan)
         else plan(model, target, numerics, layer_mappings, place)

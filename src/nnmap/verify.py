@@ -65,14 +65,37 @@ def _require(module: str, package: str) -> None:
         ) from None
 
 
+ARENA_MARGIN_BYTES = 64 * 1024
+
+
+def tflite_micro_arena_bytes(path: Path) -> int:
+    """An arena TFLite Micro can always plan a model in: every activation tensor without reuse,
+    plus its own default guess (10x the file, for persistent buffers) and a margin."""
+    from nnmap.frontend.tflite_reader import NUMPY_TYPES, read_tflite
+
+    model = read_tflite(path)
+    activations = sum(
+        int(np.prod(tensor.shape, dtype=np.int64)) * np.dtype(NUMPY_TYPES[tensor.type_name])
+        .itemsize
+        for tensor in model.tensors
+        if tensor.data is None and tensor.type_name in NUMPY_TYPES
+    )
+    return 10 * path.stat().st_size + activations + ARENA_MARGIN_BYTES
+
+
+def tflite_micro_interpreter(path: Path) -> object:
+    """TFLite Micro's Python interpreter for ``path`` with an arena large enough for it."""
+    _require("tflite_micro", "tflite-micro")
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_file(str(path), arena_size=tflite_micro_arena_bytes(path))
+
+
 def tflite_micro_outputs(
     path: Path, inputs: Sequence[np.ndarray], num_outputs: int = 1
 ) -> list[np.ndarray]:
     """Run TFLite Micro's interpreter (the numerics reference) on each sample."""
-    _require("tflite_micro", "tflite-micro")
-    from tflite_micro.python.tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_file(str(path))
+    interpreter: Any = tflite_micro_interpreter(path)
     results = []
     for sample in _samples(inputs):
         for index, array in enumerate(sample):

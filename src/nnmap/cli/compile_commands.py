@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -13,22 +13,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nnmap.cli import console
-from nnmap.codegen.artifact import Artifact
-from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
-from nnmap.codegen.deviation import Deviation
-from nnmap.compiler import compile as compile_model
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
 from nnmap.plan.plan import check_numerics
+
+if TYPE_CHECKING:  # the code generators import TVM: loaded only when a command compiles
+    from nnmap.codegen.artifact import Artifact
+    from nnmap.codegen.deviation import Deviation
 
 NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerator's own scaling)"
 
 TARGET_HELP = "target spec (NAME or NAME:key=value,...) or a target .py file"
 
+
 def _compile_with_progress(graph: Graph, target: str, out_dir: Path, numerics: str
                            ) -> tuple[Artifact, float]:
     columns = (TextColumn("[bold]compiling[/] {task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} layers"), TimeElapsedColumn())
+    from nnmap.compiler import compile as compile_model
+
     start = time.perf_counter()
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(graph.name, total=len(graph.layers))
@@ -117,6 +120,8 @@ def run_command(
 ) -> None:
     """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference
     (with ``--numerics hardware``: how far the accelerator's own scaling takes the outputs)."""
+    from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
+    from nnmap.codegen.deviation import Deviation
     check_numerics(numerics)
     graph = load_model(model)
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:

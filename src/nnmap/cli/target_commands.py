@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from nnmap.cli import console
-from nnmap.hw import ExecModule, Memory, Target
-from nnmap.plan.plan import LayerPlan, make_plan
 from nnmap.targets import get_target, names, resolve_target
+
+if TYPE_CHECKING:  # the mapper is imported when a command maps (not for `nnmap inspect`)
+    from nnmap.hw import ExecModule, Memory, Target
+    from nnmap.plan.plan import LayerPlan
 
 targets_app = typer.Typer(
     help="List the built-in targets, or show one in full.",
@@ -199,6 +201,7 @@ def map_model(
 ) -> None:
     """Plan MODEL on TARGET: per layer its module and why, tiling, cycles, footprints."""
     from nnmap import load_model
+    from nnmap.plan.plan import make_plan
 
     chosen = resolve_target(target)
     planned = make_plan(load_model(model), chosen, numerics, budget_s=budget)

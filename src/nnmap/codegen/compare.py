@@ -5,21 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nnmap.errors import NnmapError
 from nnmap.ir import Graph
-from nnmap.verify import captured_stderr, tflite_micro_outputs
+from nnmap.verify import captured_stderr, tflite_micro_interpreter, tflite_micro_outputs
 
 _ARENA_HEAD = re.compile(r"Arena allocation head (\d+) bytes")
 
 
 def tflite_micro_arena_head(path: Path) -> int:
     """Bytes of TFLite Micro's planned activation buffers ("Arena allocation head") for a model."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    interpreter = runtime.Interpreter.from_file(str(path))
+    interpreter: Any = tflite_micro_interpreter(path)
     with captured_stderr() as lines:
         interpreter.print_allocations()
     for line in lines:

@@ -52,7 +52,7 @@ class KernelDef:
 
     params: tuple[KernelParam, ...]
     tensors: tuple[te.Tensor, ...]
-    schedule: str  # "reduce_inner", "dot_inner", "fused_stages" or "elementwise"
+    schedule: str  # "reduce_inner", "dot_inner", "fused_stages", "elementwise" or "stages"
     constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -289,9 +289,9 @@ def pool2d(layer: Pool2D, inp: Tensor, out: Tensor) -> KernelDef:
 
 
 def pad(layer: Pad, inp: Tensor, out: Tensor) -> KernelDef:
-    """Constant padding with the input's zero point."""
+    """Constant padding with the layer's value (the input's zero point when it has none)."""
     data = te.placeholder(inp.shape, "int8", name="data")
-    fill = tirx.const(_zero_point(inp), "int8")
+    fill = tirx.const(_zero_point(inp) if layer.value is None else layer.value, "int8")
 
     def value(*index: tirx.Var) -> tirx.PrimExpr:
         source = [i - before for i, (before, _) in zip(index, layer.pads, strict=True)]
@@ -377,7 +377,6 @@ def lower_layer(layer: Layer, graph: Graph, bind: bool = True) -> KernelDef:
         return concat(layer, ins, out)
     if isinstance(layer, Transpose):
         return transpose(layer, ins[0], out)
-    raise UnsupportedOperatorError(
-        f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
-        "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose)"
-    )
+    from nnmap.codegen.host_ops import lower_host_layer  # host_ops builds on this module
+
+    return lower_host_layer(layer, graph)

@@ -29,12 +29,14 @@ from nnmap.ir import (
     MaxPool,
     Pad,
     Pool2D,
+    Reduce,
     Requant,
     Reshape,
     Softmax,
     Tensor,
     quantize_multiplier,
 )
+from nnmap.ir.quant import mean_multiplier
 from nnmap.reference.softmax import softmax_scaling
 
 
@@ -228,7 +230,13 @@ def build_global_average(match: Match) -> None:
     if len(shape) != 4:
         raise match.builder.unsupported("mean without keepdims", match.where)
     out = match.output("pool", shape, image=True)
-    _check_same_quant(match, x, out, "global average pooling")
+    if x.quant != out.quant:  # a rescaling mean, as TFLite's MEAN
+        base = quantize_multiplier(float(x.quant[0]) / float(out.quant[0]))
+        match.builder.add_layer(Reduce(
+            name=match.builder.fresh("mean"), inputs=(x.name,), output=out.name,
+            operator="MEAN", axes=(1, 2),
+            multiplier=mean_multiplier(base, x.shape[1] * x.shape[2])))
+        return
     match.builder.add_layer(
         AveragePool(
             name=match.builder.fresh("averagepool"),
@@ -245,17 +253,16 @@ def build_global_average(match: Match) -> None:
 def build_softmax(match: Match) -> None:
     x = match.input("x", nhwc=False)
     out = match.output("softmax", shape_of(match.call("core")), image=False)
-    if out.quant != (1 / 256, -128):
-        raise match.builder.unsupported(
-            "softmax whose output is not scale 1/256, zp -128", match.where
-        )
+    # TFLite's fixed-point softmax needs its output at 1/256, -128; any other output
+    # quantization (onnxruntime's quantize_static) runs the softmax on dequantized values.
+    fixed_point = out.quant == (1 / 256, -128)
     match.builder.add_layer(
         Softmax(
             name=match.builder.fresh("softmax"),
             inputs=(x.name,),
             output=out.name,
             beta=1.0,
-            scaling=softmax_scaling(1.0, x.quant[0]),
+            scaling=softmax_scaling(1.0, x.quant[0]) if fixed_point else None,
         )
     )
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnmap.errors import ModelFormatError, UnsupportedOperatorError
+import onnx
+
+from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.lower import lower_function
+from nnmap.frontend.onnx_boundary import attach_boundary, split_boundary
+from nnmap.frontend.onnx_rewrites import fold_batch_norms
 from nnmap.ir import Graph
 
 
-def _read(path: Path) -> object:
-    import onnx
-
+def _read(path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load_model_from_string(path.read_bytes())
         onnx.checker.check_model(model)
@@ -23,14 +25,34 @@ def _read(path: Path) -> object:
     return model
 
 
+def _check_activation_types(path: Path, model: onnx.ModelProto) -> None:
+    """uint8 activations (onnxruntime's QUInt8, or a uint8 model input) are refused by name."""
+    zero_points = {init.name for init in model.graph.initializer
+                   if init.data_type == onnx.TensorProto.UINT8}
+    for info in model.graph.input:
+        if info.type.tensor_type.elem_type == onnx.TensorProto.UINT8:
+            raise QuantizationError(
+                f"{path}: input {info.name} is uint8; nnmap compiles int8 activations "
+                "(quantize with activation_type=QInt8)")
+    for node in model.graph.node:
+        if node.op_type == "QuantizeLinear" and len(node.input) > 2 \
+                and node.input[2] in zero_points:
+            raise QuantizationError(
+                f"{path}: QuantizeLinear node {node.name or node.output[0]} quantizes to uint8; "
+                "nnmap compiles int8 activations (quantize with activation_type=QInt8)")
+
+
 def import_onnx(path: Path) -> Graph:
     from tvm.relax.frontend.onnx import from_onnx
 
     model = _read(path)
+    _check_activation_types(path, model)
+    boundary = split_boundary(fold_batch_norms(model))
     try:
-        module = from_onnx(model, keep_params_in_input=False)
+        module = from_onnx(boundary.model, keep_params_in_input=False)
     except Exception as error:
         text = str(error).strip()
         last = text.splitlines()[-1] if text else type(error).__name__
         raise UnsupportedOperatorError(f"{path}: TVM's ONNX importer failed: {last}") from None
-    return lower_function(module["main"], path.stem, str(path), "NCHW")
+    inner = lower_function(module["main"], path.stem, str(path), "NCHW")
+    return attach_boundary(boundary, inner)

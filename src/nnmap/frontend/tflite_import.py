@@ -1,60 +1,55 @@
-"""``.tflite`` -> Graph through TVM's Relax TFLite frontend and the integer pattern rewrites."""
+"""``.tflite`` -> Graph, read straight from the flatbuffer (no TVM, no float round trip).
+
+Every operator becomes integer layers with TFLite Micro's own quantization parameters:
+per-tensor or per-axis scales as stored, multipliers computed as its Prepare functions do.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
-from nnmap.frontend.lower import lower_function
+from nnmap.errors import NnmapError, UnsupportedOperatorError
+from nnmap.frontend.tflite_context import TfliteImport
+from nnmap.frontend.tflite_ops import ARITHMETIC_CONVERTERS
+from nnmap.frontend.tflite_reader import TfliteModel, read_tflite
+from nnmap.frontend.tflite_tensor_ops import TENSOR_CONVERTERS
 from nnmap.ir import Graph
 
 log = logging.getLogger(__name__)
 
-
-def _parse(path: Path, data: bytes) -> object:
-    import tflite
-
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelFormatError(
-            f"{path}: not a TFLite flatbuffer (missing the TFL3 identifier); "
-            "is the file truncated or of another format?"
-        )
-    try:
-        model = tflite.Model.GetRootAsModel(data, 0)
-        model.Subgraphs(0).OperatorsLength()
-    except Exception as error:
-        raise ModelFormatError(f"{path}: truncated or corrupt TFLite file ({error})") from None
-    return model
+CONVERTERS = {**ARITHMETIC_CONVERTERS, **TENSOR_CONVERTERS}
 
 
-def _check_int8(path: Path, model: object) -> None:
-    import tflite
+def supported_operators() -> list[str]:
+    return sorted(CONVERTERS)
 
-    subgraph = model.Subgraphs(0)  # type: ignore[attr-defined]
-    for index in list(subgraph.InputsAsNumpy()) + list(subgraph.OutputsAsNumpy()):
-        tensor = subgraph.Tensors(int(index))
-        if tensor.Type() != tflite.TensorType.INT8:
-            raise QuantizationError(
-                f"{path}: tensor {tensor.Name().decode()} is not int8; nnmap needs a fully "
-                "int8-quantized TFLite model (convert with full-integer quantization)"
+
+def check_operators(model: TfliteModel) -> None:
+    """A one-line error naming the first operator nnmap has no converter for."""
+    for op in model.operators:
+        if op.name not in CONVERTERS:
+            output = model.tensors[op.outputs[0]].name if op.outputs else "?"
+            raise UnsupportedOperatorError(
+                f"{model.path}: operator {op.name} (operator {op.index}, output tensor "
+                f"{output}) is not supported by nnmap; supported TFLite operators: "
+                f"{', '.join(supported_operators())}"
             )
 
 
 def import_tflite(path: Path) -> Graph:
-    from tvm.relax.frontend.tflite import from_tflite
-
-    data = path.read_bytes()
-    model = _parse(path, data)
-    _check_int8(path, model)
-    try:
-        module = from_tflite(model)
-    except Exception as error:  # the frontend raises OpNotImplemented and friends
-        first_line = (
-            str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-        )
-        raise UnsupportedOperatorError(
-            f"{path}: TVM's TFLite importer failed: {first_line}"
-        ) from None
-    log.debug("imported %s through Relax", path)
-    return lower_function(module["main"], path.stem, str(path), "NHWC")
+    model = read_tflite(path)
+    check_operators(model)
+    context = TfliteImport(model)
+    for op in model.operators:
+        try:
+            CONVERTERS[op.name](context, op)
+        except NnmapError:
+            raise
+        except Exception as error:  # a malformed operator (missing inputs, corrupt options)
+            raise UnsupportedOperatorError(
+                f"{context.where(op)}: cannot convert this operator "
+                f"({type(error).__name__}: {error})"
+            ) from None
+    log.debug("imported %s: %d operators", path, len(model.operators))
+    return context.graph(path.stem)

@@ -1,6 +1,17 @@
 """The intermediate representation: tensors, layers, graphs, quantization and workloads."""
 
 from nnmap.ir.graph import Graph
+from nnmap.ir.host_layers import (
+    HOST_ONLY_KINDS,
+    Constant,
+    Dequantize,
+    Elementwise,
+    Lookup,
+    Quantize,
+    Reduce,
+    Resize,
+    Slice,
+)
 from nnmap.ir.layers import (
     Add,
     AddRescale,
@@ -23,7 +34,16 @@ from nnmap.ir.tensor import Tensor
 from nnmap.ir.workload import LOOPS, Workload, conv_workload, gemm_workload, workload_of
 
 __all__ = [
+    "HOST_ONLY_KINDS",
     "LOOPS",
+    "Constant",
+    "Dequantize",
+    "Elementwise",
+    "Lookup",
+    "Quantize",
+    "Reduce",
+    "Resize",
+    "Slice",
     "Add",
     "AddRescale",
     "AveragePool",

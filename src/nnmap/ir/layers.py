@@ -140,9 +140,10 @@ class Reshape(Layer):
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Pad(Layer):
-    """Constant padding; int8 tensors are padded with their zero point."""
+    """Constant padding; int8 tensors are padded with ``value`` (their zero point if None)."""
 
     pads: tuple[tuple[int, int], ...]  # (before, after) per axis
+    value: int | None = None
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -73,13 +73,16 @@ def saturating_rounding_doubling_high_mul(a: np.ndarray | int, b: np.ndarray | i
     """gemmlowp's ``SaturatingRoundingDoublingHighMul`` on int32 values (vectorised, in int64)."""
     a64 = np.asarray(a, dtype=np.int64)
     b64 = np.asarray(b, dtype=np.int64)
-    product = a64 * b64
-    nudge = np.where(product >= 0, 1 << 30, 1 - (1 << 30))
-    total = product + nudge
-    # C integer division truncates toward zero.
-    quotient = np.where(total >= 0, total >> 31, -((-total) >> 31))
+    total = a64 * b64
+    # nudge: +2**30 for products >= 0, 1 - 2**30 below
+    total += np.where(total >= 0, 1 << 30, 1 - (1 << 30))
+    # C integer division truncates toward zero: add 2**31 - 1 to negatives before shifting.
+    total += (total >> 63) & ((1 << 31) - 1)
+    total >>= 31
     overflow = (a64 == INT32_MIN) & (b64 == INT32_MIN)
-    return np.where(overflow, INT32_MAX, quotient).astype(np.int64)
+    if np.any(overflow):
+        total = np.where(overflow, INT32_MAX, total)
+    return total
 
 
 def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> np.ndarray:
@@ -101,3 +104,10 @@ def multiply_by_quantized_multiplier(
     right = np.maximum(-shift64, 0)
     shifted = (np.asarray(x, dtype=np.int64) << left).astype(np.int32).astype(np.int64)
     return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+
+
+def mean_multiplier(base: FixedPointMultiplier, count: int) -> FixedPointMultiplier:
+    """TFLite's ``QuantizedMeanOrSum``: fold 1/count into the multiplier and shift."""
+    shift = min(count.bit_length() - 1, 32, 31 + base.shift)
+    multiplier = (base.multiplier << shift) // count
+    return FixedPointMultiplier(int(multiplier), base.shift - shift)

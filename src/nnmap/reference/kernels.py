@@ -39,21 +39,40 @@ def _padded_windows(
     return views[..., :: dilation[0], :: dilation[1]]
 
 
+def _tap_products(layer: Conv2D, tap: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """One kernel tap: [N, OY, OX, C] inputs times its [K, C/groups] weights -> [N, OY, OX, K]."""
+    n, oy, ox, channels = tap.shape
+    if layer.groups == 1:
+        rows = np.ascontiguousarray(tap).reshape(-1, channels)
+        return (rows @ weight.T).reshape(n, oy, ox, -1)
+    if layer.is_depthwise:
+        per_group = weight.shape[0] // layer.groups
+        spread = tap if per_group == 1 else np.repeat(tap, per_group, axis=-1)
+        return spread * weight[:, 0]
+    grouped = tap.reshape(n, oy, ox, layer.groups, -1)
+    weights = weight.reshape(layer.groups, -1, weight.shape[1])
+    return np.einsum("nyxgc,gkc->nyxgk", grouped, weights).reshape(n, oy, ox, -1)
+
+
 def conv2d(layer: Conv2D, x: np.ndarray, inp: Tensor, out: Tensor) -> np.ndarray:
-    k_total, fy, fx, c_per_group = layer.weight.shape
+    """Accumulated tap by tap in float64 (int8 products summed far below 2**53: exact), which
+    runs on BLAS."""
+    _, fy, fx, _ = layer.weight.shape
     quantized = layer.requant is not None
-    data = x.astype(np.int64) - inp.quant[1] if quantized else x.astype(np.float64)
-    windows = _padded_windows(data, layer.padding, 0, (fy, fx), layer.dilation)
-    windows = windows[:, :: layer.stride[0], :: layer.stride[1]][:, : out.shape[1], : out.shape[2]]
-    n, oy, ox = windows.shape[:3]
-    grouped = windows.reshape(n, oy, ox, layer.groups, c_per_group, fy, fx)
-    weight = layer.weight.astype(np.int64 if quantized else np.float64)
-    weight = weight.reshape(layer.groups, k_total // layer.groups, fy, fx, c_per_group)
-    acc = np.einsum("nyxgcij,gkijc->nyxgk", grouped, weight).reshape(n, oy, ox, k_total)
-    acc = acc + layer.bias
+    data = (x.astype(np.int64) - inp.quant[1]) if quantized else x
+    top, left, bottom, right = layer.padding
+    padded = np.pad(data.astype(np.float64), ((0, 0), (top, bottom), (left, right), (0, 0)))
+    (sy, sx), (dy, dx), (oy, ox) = layer.stride, layer.dilation, out.shape[1:3]
+    weight = layer.weight.astype(np.float64)
+    acc = np.zeros((x.shape[0], oy, ox, weight.shape[0]))
+    for i in range(fy):
+        for j in range(fx):
+            tap = padded[:, i * dy: i * dy + (oy - 1) * sy + 1: sy,
+                         j * dx: j * dx + (ox - 1) * sx + 1: sx]
+            acc += _tap_products(layer, tap, weight[:, i, j, :])
     if layer.requant is None:
-        return _clamp(acc, layer.clamp, "float32")
-    return requantize(acc, layer.requant, out, layer.clamp)
+        return _clamp(acc + layer.bias, layer.clamp, "float32")
+    return requantize(acc.astype(np.int64) + layer.bias, layer.requant, out, layer.clamp)
 
 
 def fully_connected(layer: FullyConnected, x: np.ndarray, inp: Tensor, out: Tensor) -> np.ndarray:

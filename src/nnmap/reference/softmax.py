@@ -47,11 +47,11 @@ def softmax_scaling(beta: float, input_scale: float) -> SoftmaxScaling:
     return SoftmaxScaling(fixed.multiplier, fixed.shift, -radius)
 
 
-def _mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+def mul(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     return saturating_rounding_doubling_high_mul(a, b)
 
 
-def _saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
+def saturating_shift_left(x: np.ndarray, exponent: int) -> np.ndarray:
     threshold = (1 << (31 - exponent)) - 1
     shifted = x << exponent
     return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
@@ -62,41 +62,44 @@ def _exp_on_quarter_interval(a: np.ndarray) -> np.ndarray:
     constant_term = 1895147668  # exp(-1/8)
     one_third = 715827883
     x = a + (1 << 28)
-    x2 = _mul(x, x)
-    x3 = _mul(x2, x)
-    x4 = _mul(x2, x2)
+    x2 = mul(x, x)
+    x3 = mul(x2, x)
+    x4 = mul(x2, x2)
     x4_over_4 = rounding_divide_by_pot(x4, 2)
-    poly = rounding_divide_by_pot(_mul(x4_over_4 + x3, one_third) + x2, 1)
-    return constant_term + _mul(constant_term, x + poly)
+    poly = rounding_divide_by_pot(mul(x4_over_4 + x3, one_third) + x2, 1)
+    return constant_term + mul(constant_term, x + poly)
 
 
-def exp_on_negative_values(a: np.ndarray) -> np.ndarray:
-    """gemmlowp's exp for a Q5.26 input <= 0, returning Q0.31."""
-    fractional_bits = 31 - SCALED_DIFF_INTEGER_BITS
+def exp_on_negative_values(a: np.ndarray, integer_bits: int = SCALED_DIFF_INTEGER_BITS
+                           ) -> np.ndarray:
+    """gemmlowp's exp for a fixed-point input <= 0 with ``integer_bits``, returning Q0.31."""
+    fractional_bits = 31 - integer_bits
     one_quarter = 1 << (fractional_bits - 2)
     mask = one_quarter - 1
     a_mod_quarter_minus_quarter = (a & mask) - one_quarter
     result = _exp_on_quarter_interval(
-        _saturating_shift_left(a_mod_quarter_minus_quarter, SCALED_DIFF_INTEGER_BITS)
+        saturating_shift_left(a_mod_quarter_minus_quarter, integer_bits)
     )
     remainder = a_mod_quarter_minus_quarter - a
     for exponent, multiplier in _EXP_OF_NEGATIVE_POWERS:
-        if SCALED_DIFF_INTEGER_BITS > exponent:
+        if integer_bits > exponent:
             bit = 1 << (fractional_bits + exponent)
-            result = np.where((remainder & bit) != 0, _mul(result, multiplier), result)
+            result = np.where((remainder & bit) != 0, mul(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (fractional_bits + 5)), 0, result)
     return np.where(a == 0, INT32_MAX, result)
 
 
-def _one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
+def one_over_one_plus_x(a: np.ndarray) -> np.ndarray:
     """1 / (1 + a) for a in [0, 1) in Q0.31, by three Newton-Raphson steps in Q2.29."""
     total = a + INT32_MAX
     half_denominator = np.where(total >= 0, (total + 1) // 2, -((-(total - 1)) // 2))
-    x = 1515870810 + _mul(half_denominator, -1010580540)  # 48/17 - 32/17 * d
+    x = 1515870810 + mul(half_denominator, -1010580540)  # 48/17 - 32/17 * d
     one_q2 = 1 << 29
     for _ in range(3):
-        one_minus_dx = one_q2 - _mul(half_denominator, x)
-        x = x + _saturating_shift_left(_mul(x, one_minus_dx), 2)
-    return _saturating_shift_left(x, 1)
+        one_minus_dx = one_q2 - mul(half_denominator, x)
+        x = x + saturating_shift_left(mul(x, one_minus_dx), 2)
+    return saturating_shift_left(x, 1)
 
 
 def _count_leading_zeros(x: np.ndarray) -> np.ndarray:
@@ -114,14 +117,14 @@ def softmax_int8(x: np.ndarray, scaling: SoftmaxScaling) -> np.ndarray:
     data = x.astype(np.int64)
     diff = data - data.max(axis=-1, keepdims=True)
     in_range = diff >= scaling.diff_min
-    rescaled = _mul(diff << scaling.input_left_shift, scaling.input_multiplier)
+    rescaled = mul(diff << scaling.input_left_shift, scaling.input_multiplier)
     exps = exp_on_negative_values(rescaled)
     accumulated = rounding_divide_by_pot(exps, ACCUMULATION_INTEGER_BITS)
     sum_of_exps = np.where(in_range, accumulated, 0).sum(axis=-1, keepdims=True)
     headroom = _count_leading_zeros(sum_of_exps)
     bits_over_unit = ACCUMULATION_INTEGER_BITS - headroom
     shifted_minus_one = ((sum_of_exps << headroom) & 0xFFFFFFFF) - (1 << 31)
-    reciprocal = _one_over_one_plus_x(shifted_minus_one)
-    unsaturated = rounding_divide_by_pot(_mul(reciprocal, exps), bits_over_unit + 31 - 8)
+    reciprocal = one_over_one_plus_x(shifted_minus_one)
+    unsaturated = rounding_divide_by_pot(mul(reciprocal, exps), bits_over_unit + 31 - 8)
     out = np.clip(unsaturated - 128, -128, 127)
     return np.where(in_range, out, -128).astype(np.int8)

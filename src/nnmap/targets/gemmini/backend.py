@@ -7,8 +7,8 @@ a target is built: listing or planning a target stays light.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from nnmap.codegen.layers import LayerCode
 from nnmap.hw import Backend, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
@@ -19,6 +19,9 @@ from nnmap.mapping.stream_search import StreamModel
 from nnmap.plan.memory import aligned
 from nnmap.targets.gemmini import cost
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_shape, gemm_tiles, tiled_shape
+
+if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowered
+    from nnmap.codegen.layers import LayerCode
 
 STREAM = StreamModel(cost.candidate_mappings, cost.gemm_stream_bound, cost.gemm_stream_cost)
 

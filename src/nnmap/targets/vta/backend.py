@@ -6,7 +6,8 @@ a target is built: listing or planning a target stays light.
 
 from __future__ import annotations
 
-from nnmap.codegen.layers import LayerCode
+from typing import TYPE_CHECKING
+
 from nnmap.hw import Backend, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
@@ -19,6 +20,9 @@ from nnmap.plan.memory import aligned
 from nnmap.targets.vta import cost
 from nnmap.targets.vta.instructions import VtaConfig
 from nnmap.targets.vta.tiling import VtaBuffers, planes_for_bound, vta_tile
+
+if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowered
+    from nnmap.codegen.layers import LayerCode
 
 STREAM = StreamModel(cost.candidate_mappings, cost.vta_stream_bound, cost.vta_stream_cost)
 
