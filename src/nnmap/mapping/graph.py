@@ -165,11 +165,12 @@ def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str]
 
 def map_graph(
     graph: Graph, target: Target, budget_s: float = 2.0, numerics: str = "exact",
-    place: str | None = None,
+    place: str | None = None, unmapped: dict[str, str] | None = None,
 ) -> list[LayerMapping]:
     """Map every compute layer of ``graph`` onto the module of ``target`` that runs it in the
     fewest cycles in all (its kernel, its host stages, its call overhead); ``place`` names a
-    module that takes every layer it can lower (to compare or test it)."""
+    module that takes every layer it can lower (to compare or test it). A layer no module can
+    hold raises MappingError, or with ``unmapped`` is left out and its reason recorded there."""
     result = []
     for layer in graph.layers:
         if not isinstance(layer, COMPUTE_KINDS):
@@ -177,7 +178,12 @@ def map_graph(
         workload = workload_of(graph, layer)
         if workload is None:
             continue
-        result.append(map_layer(workload, target, budget_s, numerics, layer, graph, place))
+        try:
+            result.append(map_layer(workload, target, budget_s, numerics, layer, graph, place))
+        except MappingError as error:
+            if unmapped is None:
+                raise
+            unmapped[layer.name] = str(error).removeprefix(f"layer {layer.name}: ")
     return result
 
 

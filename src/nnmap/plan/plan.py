@@ -77,7 +77,9 @@ class Plan:
         return tuple(module for module in self.target.accelerators if module.name in used)
 
 
-def _reason(layer: Layer, target: Target) -> str:
+def _reason(layer: Layer, target: Target, unmapped: Mapping[str, str]) -> str:
+    if layer.name in unmapped:
+        return f"host C, not mapped: {unmapped[layer.name]}"
     if isinstance(layer, Reshape):
         return "Reshape: a storage alias, no kernel"
     if not isinstance(layer, COMPUTE_KINDS):
@@ -89,7 +91,7 @@ def _reason(layer: Layer, target: Target) -> str:
 
 def _layer_plan(
     index: int, layer: Layer, graph: Graph, mapped: LayerMapping | None, target: Target,
-    numerics: str,
+    numerics: str, unmapped: Mapping[str, str],
 ) -> LayerPlan:
     if mapped is None:
         overhead = float(target.host.timing.get("layer_overhead", 0.0))
@@ -97,7 +99,7 @@ def _layer_plan(
         stages = {work.stage: stage_cycles(work, target.host) for work in works}
         if stages:
             stages["call overhead"] = overhead
-        return LayerPlan(index, layer, HOST, _reason(layer, target), host_stages=stages)
+        return LayerPlan(index, layer, HOST, _reason(layer, target, unmapped), host_stages=stages)
     module = target.module(mapped.module)
     workload, mapping = mapped.workload, mapped.mapping
     stages = dict(host_stages(module, workload, target, numerics, layer, graph))
@@ -120,13 +122,16 @@ def make_plan(
     """Decide everything about compiling ``graph`` for ``target``: per layer its module (the
     cheapest by whole cost among the modules whose backend can lower it), mapping and modelled
     cycles, then the static memory plan. ``mappings`` replaces the mapper's choices (a
-    baseline's, for comparison); ``place`` names a module that takes every layer it can lower,
-    whatever the cost."""
+    baseline's, for comparison). A layer no module's memories can hold runs as host C, its
+    reason saying why it was not mapped. ``place`` names a module that takes every layer it can
+    lower, whatever the cost."""
     check_numerics(numerics)
-    chosen = map_graph(graph, target, budget_s, numerics, place) if mappings is None else mappings
-    by_layer = {mapped.layer: mapped for mapped in chosen}
+    unmapped: dict[str, str] = {}
+    if mappings is None:
+        mappings = map_graph(graph, target, budget_s, numerics, place, unmapped)
+    by_layer = {mapped.layer: mapped for mapped in mappings}
     layers = tuple(
-        _layer_plan(index, layer, graph, by_layer.get(layer.name), target, numerics)
+        _layer_plan(index, layer, graph, by_layer.get(layer.name), target, numerics, unmapped)
         for index, layer in enumerate(graph.layers)
     )
     memory = plan_memory(graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
