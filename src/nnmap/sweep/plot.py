@@ -1,0 +1,79 @@
+"""Pareto plots of a sweep: an interactive HTML page (Plotly, its script inlined) and a PNG
+(matplotlib). Latency against on-chip SRAM, one marker shape per PE count, the front joined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nnmap.sweep.pareto import AREA_PROXY
+
+PLOT_FORMATS = (".html", ".png")
+
+
+def _prepared(points: pd.DataFrame) -> pd.DataFrame:
+    frame = points.copy()
+    frame["sram_kib"] = frame["sram_bytes"] / 1024
+    frame["PEs"] = frame["processing_elements"].astype(int).astype(str)
+    frame["front"] = frame["pareto"].map({True: "Pareto", False: "dominated"})
+    return frame.sort_values(["model", "sram_kib", "total_cycles"])
+
+
+def write_html(points: pd.DataFrame, path: Path) -> None:
+    """``points`` (with a ``pareto`` column) as one self-contained HTML page, a panel per model."""
+    import plotly.express as px
+
+    frame = _prepared(points)
+    figure = px.scatter(
+        frame, x="sram_kib", y="total_cycles", color="PEs", symbol="front",
+        facet_col="model", facet_col_wrap=2, log_x=True, log_y=True,
+        hover_data=["target", "accelerator_cycles", "host_cycles", "source"],
+        labels={"sram_kib": "on-chip SRAM (KiB)", "total_cycles": "latency (cycles)"},
+        title=f"Sweep: latency against area<br><sup>{AREA_PROXY}</sup>",
+    )
+    figure.update_yaxes(matches=None, showticklabels=True)
+    figure.update_layout(height=420 * ((frame["model"].nunique() + 1) // 2) + 120)
+    figure.write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def write_png(points: pd.DataFrame, path: Path) -> None:
+    """``points`` as a PNG, a panel per model; Pareto points filled and joined by a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = _prepared(points)
+    models = list(dict.fromkeys(frame["model"]))
+    columns = min(2, len(models))
+    rows = -(-len(models) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4 * rows), squeeze=False)
+    markers = dict(zip(sorted(frame["PEs"].unique(), key=int), "osD^v<>", strict=False))
+    for axis, model in zip(axes.flat, models, strict=False):
+        group = frame[frame["model"] == model]
+        for pes, marker in markers.items():
+            subset = group[group["PEs"] == pes]
+            axis.scatter(subset["sram_kib"], subset["total_cycles"], marker=marker,
+                         facecolors=["C0" if p else "none" for p in subset["pareto"]],
+                         edgecolors="C0", label=f"{pes} PEs")
+        front = group[group["pareto"]].sort_values("sram_kib")
+        axis.plot(front["sram_kib"], front["total_cycles"], color="C1", linewidth=1)
+        axis.set(xscale="log", yscale="log", title=model, xlabel="on-chip SRAM (KiB)",
+                 ylabel="latency (cycles)")
+        axis.legend(fontsize="small")
+    for axis in list(axes.flat)[len(models):]:
+        axis.set_visible(False)
+    figure.suptitle("latency against area proxy (PEs, SRAM bytes); filled: Pareto set",
+                    fontsize="medium")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def write_plot(points: pd.DataFrame, path: Path) -> None:
+    """The plot of ``points`` at ``path``, HTML or PNG by its suffix."""
+    if path.suffix.lower() == ".png":
+        write_png(points, path)
+    else:
+        write_html(points, path)
