@@ -120,7 +120,9 @@ def sweep_command(
     points = grid_points(models, expand_grid(target, grid or []))
     results = _run_sweep(points, table_path, scheduler, workers, emulate)
     table = read_table(table_path)
-    marked = with_pareto(table[table["model"].isin(models)])
+    wanted = {(point.model, point.target) for point in points}
+    in_sweep = [key in wanted for key in zip(table["model"], table["target"], strict=True)]
+    marked = with_pareto(table[in_sweep])
     if marked.empty:
         raise NnmapError(f"{out}: no point of the sweep succeeded (see the reasons above)")
     write_plot(marked, plot_path)
