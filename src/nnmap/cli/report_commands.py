@@ -30,9 +30,11 @@ from nnmap.sweep import (
 from nnmap.sweep.evaluate import OK
 from nnmap.sweep.plot import PLOT_FORMATS, write_plot
 from nnmap.sweep.table import check_output, read_table
-from nnmap.targets import get_target
+from nnmap.targets import resolve_target
 
 log = logging.getLogger(__name__)
+
+LATENCY_CHOICES = ("total", "accelerator")
 
 
 def report_target(name: str | None) -> Target | None:
@@ -40,7 +42,7 @@ def report_target(name: str | None) -> Target | None:
     if name is None:
         return None
     try:
-        return get_target(name)
+        return resolve_target(name)
     except NnmapError as error:
         log.warning("no roofs in the report: %s", error)
         return None
@@ -65,12 +67,12 @@ def _progress() -> Progress:
                     MofNCompleteColumn(), TimeElapsedColumn(), console=console)
 
 
-def _pareto_table(points: list[dict[str, object]], title: str) -> Table:
+def _pareto_table(points: list[dict[str, object]], title: str, latency: str) -> Table:
     table = Table(title=title)
-    for column in ("model", "target", "total cycles", "PEs", "SRAM KiB"):
+    for column in ("model", "target", latency.replace("_", " "), "PEs", "SRAM KiB"):
         table.add_column(column, justify="left" if column in ("model", "target") else "right")
     for point in points:
-        table.add_row(str(point["model"]), str(point["target"]), f"{point['total_cycles']:,.0f}",
+        table.add_row(str(point["model"]), str(point["target"]), f"{point[latency]:,.0f}",
                       f"{point['processing_elements']:,.0f}",
                       f"{float(point['sram_bytes']) / 1024:,.0f}")  # type: ignore[arg-type]
     return table
@@ -109,9 +111,14 @@ def sweep_command(
                                   "scheduler (default: a local cluster)"),
     workers: int = typer.Option(2, "--workers", min=1, help="worker processes of the local "
                                 "cluster"),
+    latency: str = typer.Option("total", "--latency", help="the Pareto objective: total "
+                                "(host stages included) or accelerator (its cycles alone)"),
 ) -> None:
     """Evaluate every MODEL on every point of the target's --grid, one Dask task per point."""
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    if latency not in LATENCY_CHOICES:
+        raise NnmapError(f"--latency {latency}: choose total or accelerator")
+    objective = f"{latency}_cycles"
     table_path = Path(out)
     check_output(table_path)
     plot_path = Path(plot) if plot else table_path.with_suffix(".html")
@@ -122,16 +129,16 @@ def sweep_command(
     table = read_table(table_path)
     wanted = {(point.model, point.target) for point in points}
     in_sweep = [key in wanted for key in zip(table["model"], table["target"], strict=True)]
-    marked = with_pareto(table[in_sweep])
+    marked = with_pareto(table[in_sweep], objective)
     if marked.empty:
         raise NnmapError(f"{out}: no point of the sweep succeeded (see the reasons above)")
-    write_plot(marked, plot_path)
-    front = marked[marked["pareto"]].sort_values(["model", "total_cycles"])
-    console.print(_pareto_table(front.to_dict("records"), "Pareto set per model"))
+    write_plot(marked, plot_path, objective)
+    front = marked[marked["pareto"]].sort_values(["model", objective])
+    console.print(_pareto_table(front.to_dict("records"), "Pareto set per model", objective))
     if len(models) > 1:
-        combined = overall(marked)
+        combined = overall(marked, objective)
         console.print(_pareto_table(combined[combined["pareto"]].to_dict("records"),
-                                    "Pareto set over the summed cycles of all models"))
+                                    "Pareto set over the summed cycles of all models", objective))
     failed = sum(result.status != OK for result in results)
     console.print(f"{AREA_PROXY}.", highlight=False)
     console.print(f"{len(results)} points run ({failed} failed), table [bold]{out}[/], plot "

@@ -3,7 +3,8 @@ Target and the cost model, and merged into a copy of the report dict.
 
 - per layer ``graph``: its input tensors (the edges of the layer graph) and its compulsory bytes
   (inputs, weights and bias, output: each moved once), the x axis of the roofline;
-- per mapped layer ``cost``: the mapper's compute and total cycles and its footprint per memory;
+- per mapped layer ``cost``: its Plan's module, the mapping's compute and total cycles and its
+  footprint per memory;
 - ``roofs``: per module, the peak MACs per cycle and the read bandwidth of its outermost memory;
 - ``deviation``: per model output, the |difference| histogram of a ``numerics="hardware"`` run.
 Keys a report already has are left as they are.
@@ -17,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from nnmap.compiler import plan
 from nnmap.hw import Target
 from nnmap.ir import Graph, Layer
-from nnmap.mapping.graph import map_graph
 from nnmap.report.fields import HOST
 
 
@@ -42,14 +43,16 @@ def graph_facts(graph: Graph) -> dict[str, dict[str, Any]]:
     return facts
 
 
-def cost_facts(graph: Graph, target: Target) -> dict[str, dict[str, Any]]:
-    """Layer name -> the mapper's cost of its chosen mapping (compute and total cycles, bytes
-    used per memory)."""
+def cost_facts(graph: Graph, target: Target, numerics: str) -> dict[str, dict[str, Any]]:
+    """Layer name -> the cost of its mapping in the model's Plan (the module that runs it, the
+    mapping's compute and total cycles, and the bytes it uses per memory)."""
     facts = {}
-    for mapped in map_graph(graph, target):
-        spent = mapped.cost
-        facts[mapped.layer] = {
-            "module": HOST if mapped.module == target.host.name else mapped.module,
+    for layer in plan(graph, target, numerics).layers:
+        if layer.mapped is None:
+            continue
+        spent = layer.mapped.cost
+        facts[layer.layer.name] = {
+            "module": layer.module,
             "compute_cycles": spent.compute_cycles,
             "total_cycles": spent.total_cycles,
             "footprint": {name: used for level in spent.footprint for name, used, _ in level},
@@ -97,7 +100,7 @@ def enriched(report: dict[str, Any], graph: Graph | None = None, target: Target 
     if graph is not None:
         sources.append(("graph", graph_facts(graph)))
     if graph is not None and target is not None and target.accelerators:
-        sources.append(("cost", cost_facts(graph, target)))
+        sources.append(("cost", cost_facts(graph, target, result.get("numerics", "exact"))))
     for key, facts in sources:
         for layer in layers:
             if key not in layer and layer.get("name") in facts:

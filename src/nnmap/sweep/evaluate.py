@@ -1,4 +1,5 @@
-"""One design point: a model on one target spec, evaluated by the cost model (or the emulator).
+"""One design point: a model on one target spec, planned with the cost model (or compiled and run
+on the emulator).
 
 The area proxy is read from the Target value: ``processing_elements`` is the sum of the compute
 array lanes of every module (host included), ``sram_bytes`` the sum of the sizes of every on-chip
@@ -18,10 +19,8 @@ from typing import Any
 import numpy as np
 
 import nnmap
-from nnmap.codegen.host_model import host_layer_stages
 from nnmap.hw import Target
-from nnmap.mapping.graph import map_graph
-from nnmap.targets import get_target
+from nnmap.targets import resolve_target
 
 OK, FAILED = "ok", "failed"
 
@@ -63,20 +62,12 @@ def area_proxy(target: Target) -> tuple[int, int]:
 
 
 def _modelled_cycles(model: str, target: Target) -> tuple[float, float]:
-    """(accelerator, host) cycles: the mapper's cost of every compute layer on the module it
-    chose, plus the host model's cycles of the layers without a mapping (pooling, softmax...)."""
-    graph = nnmap.load_model(model)
-    mappings = {mapped.layer: mapped for mapped in map_graph(graph, target)}
-    accelerator = host = 0.0
-    for layer in graph.layers:
-        mapped = mappings.get(layer.name)
-        if mapped is None:
-            host += sum(host_layer_stages(layer, graph, target.host).values())
-        elif mapped.module == target.host.name:
-            host += mapped.cost.total_cycles
-        else:
-            accelerator += mapped.cost.total_cycles
-    return accelerator, host
+    """(accelerator, host) cycles of the model's Plan on ``target``: the cost model's cycles of
+    every accelerator kernel, and the modelled host cycles of host layers and of the host stages
+    of accelerator kernels (im2col, requantization)."""
+    plan = nnmap.plan(model, target)
+    accelerator = sum(layer.accelerator_cycles or 0.0 for layer in plan.layers)
+    return accelerator, sum(layer.host_cycles for layer in plan.layers)
 
 
 def _emulated_cycles(model: str, spec: str) -> tuple[float, float]:
@@ -97,7 +88,7 @@ def evaluate_point(model: str, spec: str, emulate: bool = False) -> PointResult:
     one-line reason (other exceptions propagate: they are bugs, and Dask reports them)."""
     start = time.perf_counter()
     try:
-        target = get_target(spec)
+        target = resolve_target(spec)
         if emulate:
             accelerator, host = _emulated_cycles(model, spec)
         else:

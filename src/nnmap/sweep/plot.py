@@ -1,5 +1,6 @@
 """Pareto plots of a sweep: an interactive HTML page (Plotly, its script inlined) and a PNG
-(matplotlib). Latency against on-chip SRAM, one marker shape per PE count, the front joined."""
+(matplotlib). Latency (whole, or the accelerator's alone) against on-chip SRAM, one marker per PE
+count, the front joined."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from nnmap.sweep.pareto import AREA_PROXY
 PLOT_FORMATS = (".html", ".png")
 
 
+LATENCY_LABELS = {"total_cycles": "latency (cycles)",
+                  "accelerator_cycles": "accelerator cycles"}
+
+
 def _prepared(points: pd.DataFrame) -> pd.DataFrame:
     frame = points.copy()
     frame["sram_kib"] = frame["sram_bytes"] / 1024
@@ -20,16 +25,16 @@ def _prepared(points: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["model", "sram_kib", "total_cycles"])
 
 
-def write_html(points: pd.DataFrame, path: Path) -> None:
+def write_html(points: pd.DataFrame, path: Path, latency: str = "total_cycles") -> None:
     """``points`` (with a ``pareto`` column) as one self-contained HTML page, a panel per model."""
     import plotly.express as px
 
     frame = _prepared(points)
     figure = px.scatter(
-        frame, x="sram_kib", y="total_cycles", color="PEs", symbol="front",
+        frame, x="sram_kib", y=latency, color="PEs", symbol="front",
         facet_col="model", facet_col_wrap=2, log_x=True, log_y=True,
         hover_data=["target", "accelerator_cycles", "host_cycles", "source"],
-        labels={"sram_kib": "on-chip SRAM (KiB)", "total_cycles": "latency (cycles)"},
+        labels={"sram_kib": "on-chip SRAM (KiB)", latency: LATENCY_LABELS[latency]},
         title=f"Sweep: latency against area<br><sup>{AREA_PROXY}</sup>",
     )
     figure.update_yaxes(matches=None, showticklabels=True)
@@ -37,7 +42,7 @@ def write_html(points: pd.DataFrame, path: Path) -> None:
     figure.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def write_png(points: pd.DataFrame, path: Path) -> None:
+def write_png(points: pd.DataFrame, path: Path, latency: str = "total_cycles") -> None:
     """``points`` as a PNG, a panel per model; Pareto points filled and joined by a line."""
     import matplotlib
 
@@ -54,26 +59,27 @@ def write_png(points: pd.DataFrame, path: Path) -> None:
         group = frame[frame["model"] == model]
         for pes, marker in markers.items():
             subset = group[group["PEs"] == pes]
-            axis.scatter(subset["sram_kib"], subset["total_cycles"], marker=marker,
+            axis.scatter(subset["sram_kib"], subset[latency], marker=marker,
                          facecolors=["C0" if p else "none" for p in subset["pareto"]],
                          edgecolors="C0", label=f"{pes} PEs")
         front = group[group["pareto"]].sort_values("sram_kib")
-        axis.plot(front["sram_kib"], front["total_cycles"], color="C1", linewidth=1)
+        axis.plot(front["sram_kib"], front[latency], color="C1", linewidth=1)
         axis.set(xscale="log", yscale="log", title=model, xlabel="on-chip SRAM (KiB)",
-                 ylabel="latency (cycles)")
+                 ylabel=LATENCY_LABELS[latency])
         axis.legend(fontsize="small")
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
-    figure.suptitle("latency against area proxy (PEs, SRAM bytes); filled: Pareto set",
+    figure.suptitle(f"{LATENCY_LABELS[latency]} against the area proxy (PEs, SRAM bytes); "
+                    "filled: Pareto set",
                     fontsize="medium")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
     plt.close(figure)
 
 
-def write_plot(points: pd.DataFrame, path: Path) -> None:
+def write_plot(points: pd.DataFrame, path: Path, latency: str = "total_cycles") -> None:
     """The plot of ``points`` at ``path``, HTML or PNG by its suffix."""
     if path.suffix.lower() == ".png":
-        write_png(points, path)
+        write_png(points, path, latency)
     else:
-        write_html(points, path)
+        write_html(points, path, latency)
