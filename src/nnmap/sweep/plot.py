@@ -43,36 +43,43 @@ def write_html(points: pd.DataFrame, path: Path, latency: str = "total_cycles") 
 
 
 def write_png(points: pd.DataFrame, path: Path, latency: str = "total_cycles") -> None:
-    """``points`` as a PNG, a panel per model; Pareto points filled and joined by a line."""
+    """``points`` as a PNG, a panel per model: one colour per PE count, Pareto points filled and
+    joined by a line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     frame = _prepared(points)
     models = list(dict.fromkeys(frame["model"]))
     columns = min(2, len(models))
     rows = -(-len(models) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4 * rows), squeeze=False)
-    markers = dict(zip(sorted(frame["PEs"].unique(), key=int), "osD^v<>", strict=False))
+    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.6 * rows),
+                                squeeze=False)
+    colours = {pes: f"C{i}" for i, pes in enumerate(sorted(frame["PEs"].unique(), key=int))}
     for axis, model in zip(axes.flat, models, strict=False):
         group = frame[frame["model"] == model]
-        for pes, marker in markers.items():
+        for pes, colour in colours.items():
             subset = group[group["PEs"] == pes]
-            axis.scatter(subset["sram_kib"], subset[latency], marker=marker,
-                         facecolors=["C0" if p else "none" for p in subset["pareto"]],
-                         edgecolors="C0", label=f"{pes} PEs")
+            axis.scatter(subset["sram_kib"], subset[latency], edgecolors=colour,
+                         facecolors=[colour if p else "none" for p in subset["pareto"]])
         front = group[group["pareto"]].sort_values("sram_kib")
-        axis.plot(front["sram_kib"], front[latency], color="C1", linewidth=1)
-        axis.set(xscale="log", yscale="log", title=model, xlabel="on-chip SRAM (KiB)",
+        axis.plot(front["sram_kib"], front[latency], color="grey", linewidth=0.8, zorder=0)
+        axis.set(xscale="log", title=model, xlabel="on-chip SRAM (KiB)",
                  ylabel=LATENCY_LABELS[latency])
-        axis.legend(fontsize="small")
+        axis.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+        sizes = sorted(group["sram_kib"].unique())
+        axis.set_xticks(sizes, [f"{size:,.0f}" for size in sizes], minor=False)
+        axis.set_xticks([], minor=True)
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colour, label=f"{pes} PEs")
+               for pes, colour in colours.items()]
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     figure.suptitle(f"{LATENCY_LABELS[latency]} against the area proxy (PEs, SRAM bytes); "
-                    "filled: Pareto set",
-                    fontsize="medium")
-    figure.tight_layout()
+                    "filled: Pareto set", fontsize="medium")
+    figure.tight_layout(rect=(0, 0.05, 1, 1))
     figure.savefig(path, dpi=80)
     plt.close(figure)
 
