@@ -70,7 +70,8 @@ def write_png(points: pd.DataFrame, path: Path, latency: str = "total_cycles") -
                  ylabel=LATENCY_LABELS[latency])
         axis.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
         sizes = sorted(group["sram_kib"].unique())
-        axis.set_xticks(sizes, [f"{size:,.0f}" for size in sizes], minor=False)
+        axis.set_xticks(sizes, [f"{size:,.0f}" for size in sizes], minor=False, rotation=60,
+                        fontsize="small")
         axis.set_xticks([], minor=True)
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
