@@ -16,6 +16,8 @@ from nnmap.cli import console
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
 from nnmap.plan.plan import check_numerics
+from nnmap.report import deviation_entries, write_report
+from nnmap.targets import resolve_target
 
 if TYPE_CHECKING:  # the code generators import TVM: loaded only when a command compiles
     from nnmap.codegen.artifact import Artifact
@@ -117,6 +119,7 @@ def run_command(
     inputs: int = typer.Option(10, "--inputs", min=1, help="how many random inputs"),
     seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
     numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
+    report: str = typer.Option(None, "--report", help="also write the HTML report there"),
 ) -> None:
     """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference
     (with ``--numerics hardware``: how far the accelerator's own scaling takes the outputs)."""
@@ -138,6 +141,11 @@ def run_command(
             console.print(_cycle_table(artifact.report))
         console.print(_result_table(graph.name, reference, deviation, artifact.report, tflm,
                                     seconds, inputs))
+        if report is not None:
+            outputs = [tensor["name"] for tensor in artifact.report["outputs"]]
+            written = write_report(artifact.report, Path(report), graph, resolve_target(target),
+                                   deviation_entries(outputs, expected, actual))
+            console.print(f"wrote [bold]{written}[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
