@@ -60,16 +60,19 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+_COMPILED: dict[tuple[str, str], Artifact] = {}
+
+
 def compiled_models(factory: pytest.TempPathFactory, target: str) -> Callable[[str], Artifact]:
     """A model's artifact for ``target`` (an MLPerf Tiny name or zoo:NAME), compiled on first
-    use and kept (for a module-scoped fixture)."""
-    cache: dict[str, Artifact] = {}
+    use and kept for the whole session (tests only read and run artifacts)."""
 
     def get(model: str) -> Artifact:
-        if model not in cache:
+        key = (target, model)
+        if key not in _COMPILED:
             source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
-            out = factory.mktemp(model.replace(":", "_")) / "out"
-            cache[model] = nnmap.compile(source, target=target, out_dir=out)
-        return cache[model]
+            out = factory.mktemp(f"{target}_{model}".replace(":", "_").replace(",", "_")) / "out"
+            _COMPILED[key] = nnmap.compile(source, target=target, out_dir=out)
+        return _COMPILED[key]
 
     return get
