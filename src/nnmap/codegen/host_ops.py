@@ -34,10 +34,11 @@ from nnmap.ir import (
     Reduce,
     Resize,
     Slice,
+    Softmax,
     Tensor,
 )
 from nnmap.ir.quant import FixedPointMultiplier
-from nnmap.reference.host_kernels import bilinear_terms, nearest_indices
+from nnmap.reference.host_kernels import bilinear_terms, nearest_indices, softmax_table
 
 
 def _kernel(tensors: list[te.Tensor], roles: list[str], schedule: str,
@@ -264,6 +265,33 @@ def quantize(layer: Quantize, inp: Tensor, out: Tensor) -> KernelDef:
     return _kernel([data, result], [ACTIVATION, OUTPUT], "elementwise")
 
 
+def softmax_dequantized(layer: Softmax, inp: Tensor, out: Tensor) -> KernelDef:
+    """onnxruntime's softmax at any output quantization, as ``host_kernels``: a float64 table
+    of exponentials, the row sum in order, each share divided and quantized (ties to even)."""
+    depth = inp.shape[-1]
+    rows = inp.size // depth
+    data = te.placeholder((rows, depth), "int8", name="data")
+    table = te.placeholder((256,), "float64", name="exps")
+    k = te.reduce_axis((0, depth), "k")
+    row_max = te.compute((rows,), lambda r: te.max(data[r, k].astype("int32"), axis=k),
+                         name="row_max")
+    exps = te.compute((rows, depth), lambda r, c: table[row_max[r] - data[r, c]
+                                                        .astype("int32")], name="row_exps")
+    j = te.reduce_axis((0, depth), "j")
+    total = te.compute((rows,), lambda r: te.sum(exps[r, j], axis=j), name="row_total")
+    scale = tirx.const(float(out.quant[0]), "float64")
+
+    def value(r: tirx.Var, c: tirx.Var) -> tirx.PrimExpr:
+        quantized = tirx.nearbyint(exps[r, c] / total[r] / scale) + tirx.const(
+            float(out.quant[1]), "float64")
+        low, high = tirx.const(-128.0, "float64"), tirx.const(127.0, "float64")
+        return tirx.max(tirx.min(quantized, high), low).astype("int8")
+
+    result = te.compute((rows, depth), value, name="out")
+    return _kernel([data, table, result], [ACTIVATION, CONSTANT, OUTPUT], "stages",
+                   {"exps": softmax_table(layer.beta, inp.quant[0])})
+
+
 def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
     """The KernelDef of a host-only layer kind."""
     ins = [graph.tensor(name) for name in layer.inputs]
@@ -284,6 +312,8 @@ def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
         return dequantize(ins[0], out)
     if isinstance(layer, Quantize):
         return quantize(layer, ins[0], out)
+    if isinstance(layer, Softmax) and out.is_quantized:
+        return softmax_dequantized(layer, ins[0], out)
     raise UnsupportedOperatorError(
         f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
         "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose, "
