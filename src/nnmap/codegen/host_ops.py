@@ -23,9 +23,22 @@ from nnmap.codegen.kernels import (
     clamp_range,
 )
 from nnmap.errors import UnsupportedOperatorError
-from nnmap.ir import Constant, Elementwise, Graph, Layer, Lookup, Reduce, Resize, Slice, Tensor
+from nnmap.ir import (
+    Constant,
+    Dequantize,
+    Elementwise,
+    Graph,
+    Layer,
+    Lookup,
+    Quantize,
+    Reduce,
+    Resize,
+    Slice,
+    Softmax,
+    Tensor,
+)
 from nnmap.ir.quant import FixedPointMultiplier
-from nnmap.reference.host_kernels import bilinear_terms, nearest_indices
+from nnmap.reference.host_kernels import bilinear_terms, nearest_indices, softmax_table
 
 
 def _kernel(tensors: list[te.Tensor], roles: list[str], schedule: str,
@@ -219,6 +232,66 @@ def resize(layer: Resize, inp: Tensor, out: Tensor) -> KernelDef:
                    "elementwise", constants)
 
 
+def dequantize(inp: Tensor, out: Tensor) -> KernelDef:
+    """int8 -> float32: ``(x - zero_point) * scale`` in float32 (a float model output)."""
+    scale, zero_point = inp.quant
+    data = te.placeholder((inp.size,), "int8", name="data")
+    result = te.compute((out.size,), lambda i: (data[i].astype("int32") - _i32(zero_point))
+                        .astype("float32") * tirx.const(float(np.float32(scale)), "float32"),
+                        name="out")
+    return _kernel([data, result], [ACTIVATION, OUTPUT], "elementwise")
+
+
+def quantize(layer: Quantize, inp: Tensor, out: Tensor) -> KernelDef:
+    """float32 -> int8: ``x / scale`` rounded (ties to even for ONNX, away from zero for
+    TFLite), plus the zero point, saturated (a float model input)."""
+    scale, zero_point = out.quant
+    data = te.placeholder((inp.size,), "float32", name="data")
+
+    def value(i: tirx.Var) -> tirx.PrimExpr:
+        scaled = data[i] / tirx.const(float(np.float32(scale)), "float32")
+        if layer.half_to_even:
+            rounded = tirx.nearbyint(scaled)
+        else:
+            negative = scaled < tirx.const(0.0, "float32")
+            absolute = tirx.Select(negative, -scaled, scaled)
+            magnitude = tirx.floor(absolute + tirx.const(0.5, "float32"))
+            rounded = tirx.Select(negative, -magnitude, magnitude)
+        shifted = rounded + tirx.const(float(zero_point), "float32")
+        low, high = tirx.const(-128.0, "float32"), tirx.const(127.0, "float32")
+        return tirx.max(tirx.min(shifted, high), low).astype("int8")
+
+    result = te.compute((out.size,), value, name="out")
+    return _kernel([data, result], [ACTIVATION, OUTPUT], "elementwise")
+
+
+def softmax_dequantized(layer: Softmax, inp: Tensor, out: Tensor) -> KernelDef:
+    """onnxruntime's softmax at any output quantization, as ``host_kernels``: a float64 table
+    of exponentials, the row sum in order, each share divided and quantized (ties to even)."""
+    depth = inp.shape[-1]
+    rows = inp.size // depth
+    data = te.placeholder((rows, depth), "int8", name="data")
+    table = te.placeholder((256,), "float64", name="exps")
+    k = te.reduce_axis((0, depth), "k")
+    row_max = te.compute((rows,), lambda r: te.max(data[r, k].astype("int32"), axis=k),
+                         name="row_max")
+    exps = te.compute((rows, depth), lambda r, c: table[row_max[r] - data[r, c]
+                                                        .astype("int32")], name="row_exps")
+    j = te.reduce_axis((0, depth), "j")
+    total = te.compute((rows,), lambda r: te.sum(exps[r, j], axis=j), name="row_total")
+    scale = tirx.const(float(out.quant[0]), "float64")
+
+    def value(r: tirx.Var, c: tirx.Var) -> tirx.PrimExpr:
+        quantized = tirx.nearbyint(exps[r, c] / total[r] / scale) + tirx.const(
+            float(out.quant[1]), "float64")
+        low, high = tirx.const(-128.0, "float64"), tirx.const(127.0, "float64")
+        return tirx.max(tirx.min(quantized, high), low).astype("int8")
+
+    result = te.compute((rows, depth), value, name="out")
+    return _kernel([data, table, result], [ACTIVATION, CONSTANT, OUTPUT], "stages",
+                   {"exps": softmax_table(layer.beta, inp.quant[0])})
+
+
 def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
     """The KernelDef of a host-only layer kind."""
     ins = [graph.tensor(name) for name in layer.inputs]
@@ -235,8 +308,14 @@ def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
         return slice_kernel(layer, ins[0], out)
     if isinstance(layer, Resize):
         return resize(layer, ins[0], out)
+    if isinstance(layer, Dequantize):
+        return dequantize(ins[0], out)
+    if isinstance(layer, Quantize):
+        return quantize(layer, ins[0], out)
+    if isinstance(layer, Softmax) and out.is_quantized:
+        return softmax_dequantized(layer, ins[0], out)
     raise UnsupportedOperatorError(
         f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
         "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose, "
-        "Constant, Lookup, Reduce, Elementwise, Slice, Resize)"
+        "Constant, Lookup, Reduce, Elementwise, Slice, Resize, Quantize, Dequantize)"
     )

@@ -125,7 +125,7 @@ def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
     """Generate the C of one layer; None for layers that are pure storage aliases (Reshape)."""
     if isinstance(layer, Reshape):
         return None
-    if isinstance(layer, Softmax):
+    if isinstance(layer, Softmax) and layer.scaling is not None:
         return _softmax_code(layer, graph, index)
     ident = layer_id(index, layer)
     try:

@@ -144,6 +144,25 @@ def resize(layer: Resize, x: np.ndarray, out: Tensor) -> np.ndarray:
     return quotient.astype(np.int8)
 
 
+def softmax_table(beta: float, input_scale: float) -> np.ndarray:
+    """``exp(-d * scale * beta)`` in float64 for the 256 distances d below a row's maximum."""
+    return np.exp(-np.arange(256, dtype=np.float64) * float(input_scale) * float(beta))
+
+
+def softmax_dequantized(x: np.ndarray, beta: float, inp: Tensor, out: Tensor) -> np.ndarray:
+    """onnxruntime's softmax of int8 values at any output quantization: exponentials of the
+    dequantized distances to the row maximum (a table), their sum in order along the row, each
+    share divided by it and quantized (ties to even). Every step is float64 in a fixed order,
+    so the host C computes the same bits."""
+    table = softmax_table(beta, inp.quant[0])
+    data = x.astype(np.int64)
+    exps = table[data.max(axis=-1, keepdims=True) - data]
+    total = np.cumsum(exps, axis=-1)[..., -1:]
+    shares = exps / total
+    quantized = np.rint(shares / float(out.quant[0])) + out.quant[1]
+    return _saturate(quantized)
+
+
 def dequantize(x: np.ndarray, inp: Tensor) -> np.ndarray:
     scale, zero_point = inp.quant
     return ((x.astype(np.int32) - zero_point) * np.float32(scale)).astype(np.float32)

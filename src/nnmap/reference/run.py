@@ -77,8 +77,7 @@ def run_layer(graph: Graph, layer: Layer, values: dict[str, np.ndarray]) -> np.n
         return kernels.max_pool(layer, args[0], out)
     if isinstance(layer, Softmax):
         if layer.scaling is None and out.is_quantized:
-            real = host_kernels.dequantize(args[0], ins[0])
-            return host_kernels.quantize(kernels.softmax_float(real, layer.beta), out, True)
+            return host_kernels.softmax_dequantized(args[0], layer.beta, ins[0], out)
         if layer.scaling is None:
             return kernels.softmax_float(args[0], layer.beta)
         return softmax_int8(args[0], layer.scaling)
