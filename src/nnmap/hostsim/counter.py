@@ -63,7 +63,7 @@ def counter_library() -> ctypes.CDLL:
     u32_array = ctypes.POINTER(ctypes.c_uint32)
     library.nnmap_counter_new.restype = ctypes.c_void_p
     library.nnmap_counter_new.argtypes = [
-        ctypes.c_uint64, u64_array, u64_array, ctypes.c_uint32,
+        ctypes.c_uint64, u64_array, u64_array, ctypes.POINTER(ctypes.c_uint8), ctypes.c_uint32,
         ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
     ]  # fmt: skip
     library.nnmap_counter_free.argtypes = [ctypes.c_void_p]
@@ -96,12 +96,15 @@ def as_pointer(array: np.ndarray, kind: type) -> ctypes._Pointer:
 
 
 class BlockCounter:
-    """Counts the blocks one unicorn engine executes, charging them to owner address ranges."""
+    """Counts the blocks one unicorn engine executes, charging them to owner address ranges
+    (start, end, excluded): an excluded owner keeps all it runs, its callees included, and its
+    data accesses bypass the cache model."""
 
-    def __init__(self, owner_ranges: Sequence[tuple[int, int]], data_cache: DataCache | None):
+    def __init__(self, owner_ranges: Sequence[tuple[int, int, bool]], data_cache: DataCache | None):
         self.library = counter_library()
-        starts = np.array([start for start, _ in owner_ranges], dtype=np.uint64)
-        ends = np.array([end for _, end in owner_ranges], dtype=np.uint64)
+        starts = np.array([start for start, _, _ in owner_ranges], dtype=np.uint64)
+        ends = np.array([end for _, end, _ in owner_ranges], dtype=np.uint64)
+        excluded = np.array([flag for _, _, flag in owner_ranges], dtype=np.uint8)
         self.owner_count = len(owner_ranges)
         geometry = (
             (data_cache.line_bytes, data_cache.sets, data_cache.ways) if data_cache else (1, 0, 0)
@@ -110,6 +113,7 @@ class BlockCounter:
             EDGE_CAPACITY,
             as_pointer(starts, ctypes.c_uint64),
             as_pointer(ends, ctypes.c_uint64),
+            as_pointer(excluded, ctypes.c_uint8),
             self.owner_count,
             *geometry,
         )

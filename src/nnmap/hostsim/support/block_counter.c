@@ -5,11 +5,13 @@
  * conditional branch ending it was taken, and the owner is the function the cycles belong to.
  * Owners are address ranges given by the caller (the artifact's own functions); a block outside
  * every range (a compiler runtime helper, a static function) keeps the current owner, so a helper
- * is charged to the function that called it.
+ * is charged to the function that called it. An owner marked excluded (an accelerator emulator's
+ * entry point) keeps everything it runs, whatever it calls, until a block of the function that
+ * called it runs again.
  *
  * The optional data cache is set-associative with LRU replacement and write-allocate; every data
- * access of the program (loads and stores) looks it up by the line of its first byte, and each miss
- * is counted for the current owner. */
+ * access of the program outside excluded code (loads and stores) looks it up by the line of its
+ * first byte, and each miss is counted for the current owner. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -28,9 +30,12 @@ typedef struct {
   int overflowed;
   uint64_t *owner_starts;
   uint64_t *owner_ends;
+  uint8_t *owner_excluded;
   uint32_t owner_count;
   uint64_t previous;
   uint32_t owner;
+  uint32_t excluded_owner;
+  uint32_t return_owner;
   uint32_t line_bytes;
   uint32_t sets;
   uint32_t ways;
@@ -48,6 +53,7 @@ void nnmap_counter_free(nnmap_counter *counter) {
   free(counter->edges);
   free(counter->owner_starts);
   free(counter->owner_ends);
+  free(counter->owner_excluded);
   free(counter->line_tags);
   free(counter->line_stamps);
   free(counter->accesses);
@@ -55,11 +61,11 @@ void nnmap_counter_free(nnmap_counter *counter) {
   free(counter);
 }
 
-/* owners: sorted, non-overlapping [start, end) ranges; capacity: a power of two. A cache with
- * zero sets is no cache. Returns NULL when memory runs out. */
+/* owners: sorted, non-overlapping [start, end) ranges, excluded[i] != 0 for excluded ones;
+ * capacity: a power of two. A cache with zero sets is no cache. NULL when memory runs out. */
 nnmap_counter *nnmap_counter_new(uint64_t capacity, const uint64_t *starts, const uint64_t *ends,
-                                 uint32_t owner_count, uint32_t line_bytes, uint32_t sets,
-                                 uint32_t ways) {
+                                 const uint8_t *excluded, uint32_t owner_count,
+                                 uint32_t line_bytes, uint32_t sets, uint32_t ways) {
   nnmap_counter *counter = calloc(1, sizeof(nnmap_counter));
   if (counter == NULL) {
     return NULL;
@@ -72,11 +78,13 @@ nnmap_counter *nnmap_counter_new(uint64_t capacity, const uint64_t *starts, cons
   counter->edges = calloc(capacity, sizeof(nnmap_edge));
   counter->owner_starts = calloc(owner_count + 1u, sizeof(uint64_t));
   counter->owner_ends = calloc(owner_count + 1u, sizeof(uint64_t));
+  counter->owner_excluded = calloc(owner_count + 2u, sizeof(uint8_t));
   counter->accesses = calloc(owner_count + 1u, sizeof(uint64_t));
   counter->misses = calloc(owner_count + 1u, sizeof(uint64_t));
   counter->line_tags = calloc((uint64_t)sets * ways + 1u, sizeof(uint64_t));
   counter->line_stamps = calloc((uint64_t)sets * ways + 1u, sizeof(uint64_t));
   if (counter->edges == NULL || counter->owner_starts == NULL || counter->owner_ends == NULL ||
+      counter->owner_excluded == NULL ||
       counter->accesses == NULL || counter->misses == NULL || counter->line_tags == NULL ||
       counter->line_stamps == NULL) {
     nnmap_counter_free(counter);
@@ -85,6 +93,7 @@ nnmap_counter *nnmap_counter_new(uint64_t capacity, const uint64_t *starts, cons
   for (uint32_t index = 0; index < owner_count; ++index) {
     counter->owner_starts[index] = starts[index];
     counter->owner_ends[index] = ends[index];
+    counter->owner_excluded[index + 1u] = excluded[index] != 0;
   }
   return counter;
 }
@@ -115,7 +124,16 @@ void nnmap_counter_block(void *engine, uint64_t address, uint32_t size, void *us
   (void)engine;
   nnmap_counter *counter = user_data;
   uint32_t owner = owner_of(counter, address);
-  if (owner != 0) {
+  if (counter->excluded_owner != 0) {
+    if (owner != 0 && owner == counter->return_owner) {
+      counter->excluded_owner = 0;
+      counter->owner = owner;
+    }
+  } else if (owner != 0) {
+    if (counter->owner_excluded[owner]) {
+      counter->return_owner = counter->owner;
+      counter->excluded_owner = owner;
+    }
     counter->owner = owner;
   }
   uint64_t mask = counter->capacity - 1u;
@@ -150,7 +168,7 @@ void nnmap_counter_memory(void *engine, int type, uint64_t address, int size, in
   (void)size;
   (void)value;
   nnmap_counter *counter = user_data;
-  if (counter->sets == 0) {
+  if (counter->sets == 0 || counter->excluded_owner != 0) {
     return;
   }
   uint64_t line = address / counter->line_bytes;
@@ -178,6 +196,8 @@ void nnmap_counter_memory(void *engine, int type, uint64_t address, int size, in
 void nnmap_counter_restart(nnmap_counter *counter) {
   counter->previous = 0;
   counter->owner = 0;
+  counter->excluded_owner = 0;
+  counter->return_owner = 0;
 }
 
 int nnmap_counter_overflowed(const nnmap_counter *counter) { return counter->overflowed; }
