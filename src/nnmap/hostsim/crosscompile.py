@@ -2,8 +2,9 @@
 
 The compiler is ``zig cc`` from the ``ziglang`` PyPI package (clang with every target built in,
 installed with nnmap's dependencies), run as ``python -m ziglang cc``. Programs are freestanding:
-``support/`` adds the few C library functions a compiler may call, an empty ``<math.h>`` for
-integer artifacts, and a linker script placing everything at ``IMAGE_BASE``. Images are cached
+``support/`` adds the part of the C library nnmap's C uses (block copies and fills, string
+copies, a heap, text formatting into buffers, ``nearbyintf``: enough for the accelerator
+emulators' C too), and a linker script placing everything at ``IMAGE_BASE``. Images are cached
 by the hash of their inputs, like the accelerator emulators.
 """
 
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from nnmap.errors import BuildError
@@ -23,7 +25,7 @@ from nnmap.hostsim.cores import HostCore
 logger = logging.getLogger(__name__)
 
 SUPPORT_DIR = Path(__file__).parent / "support"
-LIBC_SOURCE = SUPPORT_DIR / "nnmap_hostsim_libc.c"
+LIBC_SOURCES = (SUPPORT_DIR / "nnmap_hostsim_libc.c", SUPPORT_DIR / "nnmap_hostsim_format.c")
 LINKER_SCRIPT = SUPPORT_DIR / "link.ld"
 INCLUDE_DIR = SUPPORT_DIR / "include"
 IMAGE_BASE = 0x10000
@@ -57,7 +59,7 @@ def compile_command(
         *(f"-D{define}" for define in defines),
         *(f"-I{directory}" for directory in (*include_dirs, INCLUDE_DIR)),
         *map(str, sources),
-        str(LIBC_SOURCE),
+        *map(str, LIBC_SOURCES),
         *LINK_FLAGS,
         "-o",
         str(output),
@@ -67,11 +69,12 @@ def compile_command(
 def image_hash(core: HostCore, sources: Sequence[Path], include_dirs: Sequence[Path]) -> str:
     """Hash of everything the image depends on: the core's compile settings, every source, every
     header in the include directories and the support files."""
-    digest = hashlib.sha256(repr((core.target, core.cpu, core.compile_flags)).encode())
+    settings = (version("ziglang"), core.target, core.cpu, core.compile_flags)
+    digest = hashlib.sha256(repr(settings).encode())
     headers = sorted(
         header for directory in (*include_dirs, INCLUDE_DIR) for header in directory.glob("*.h")
     )
-    for path in (*sources, *headers, LIBC_SOURCE, LINKER_SCRIPT):
+    for path in (*sources, *headers, *LIBC_SOURCES, LINKER_SCRIPT):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

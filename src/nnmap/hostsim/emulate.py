@@ -34,8 +34,13 @@ STACK_BYTES = 1 << 20
 # functions of accelerator emulators cross-compiled with the host code: their instructions run
 # (functionally) but are not host work; the emulators keep their own cycle counters
 ACCELERATOR_EMULATOR_PREFIXES = ("nnmap_gemmini_", "nnmap_vta_", "gemmini_", "VTA")
-# functions of nnmap's freestanding support: charged to their caller
-RUNTIME_SUPPORT = frozenset({"memcpy", "memmove", "memset", "memcmp", "_start"})
+# functions of nnmap's freestanding C library (support/): charged to their caller
+RUNTIME_SUPPORT = frozenset(
+    {
+        "memcpy", "memmove", "memset", "memcmp", "strlen", "strncpy", "strcmp", "malloc",
+        "calloc", "realloc", "free", "vsnprintf", "snprintf", "nearbyintf", "_start",
+    }
+)  # fmt: skip
 ARGUMENT_REGISTERS = {
     "riscv": tuple(getattr(riscv_const, f"UC_RISCV_REG_A{index}") for index in range(8)),
     "arm": tuple(getattr(arm_const, f"UC_ARM_REG_R{index}") for index in range(4)),
