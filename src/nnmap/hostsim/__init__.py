@@ -7,7 +7,12 @@ from nnmap.hostsim.cores import DataCache, HostCore, InstructionCosts
 from nnmap.hostsim.crosscompile import cross_compile, cross_compile_artifact
 from nnmap.hostsim.cycles import FunctionCycles, HostCycles
 from nnmap.hostsim.decode import HostSimulationError
-from nnmap.hostsim.emulate import ACCELERATOR_EMULATOR_PREFIXES, Emulation, emulate
+from nnmap.hostsim.emulate import (
+    ACCELERATOR_EMULATOR_PREFIXES,
+    Emulation,
+    HostMachine,
+    emulate,
+)
 
 __all__ = [
     "ACCELERATOR_EMULATOR_PREFIXES",
@@ -20,6 +25,7 @@ __all__ = [
     "FunctionCycles",
     "HostCore",
     "HostCycles",
+    "HostMachine",
     "HostSimulationError",
     "InstructionCosts",
     "cross_compile",

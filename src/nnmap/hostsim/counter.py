@@ -67,7 +67,7 @@ def counter_library() -> ctypes.CDLL:
         ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
     ]  # fmt: skip
     library.nnmap_counter_free.argtypes = [ctypes.c_void_p]
-    library.nnmap_counter_restart.argtypes = [ctypes.c_void_p]
+    library.nnmap_counter_clear.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_overflowed.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_edge_count.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_edge_count.restype = ctypes.c_uint64
@@ -149,9 +149,10 @@ class BlockCounter:
         if status != unicorn.UC_ERR_OK:
             raise HostSimulationError(f"unicorn refused the block counter hook (error {status})")
 
-    def restart(self) -> None:
-        """The next block starts a new call (reached from no block)."""
-        self.library.nnmap_counter_restart(self.handle)
+    def clear(self) -> None:
+        """Start a new call: forget earlier edges, accesses and misses (the cache keeps its
+        lines); the next block is reached from no block."""
+        self.library.nnmap_counter_clear(self.handle)
 
     def edges(self) -> Edges:
         """Every counted edge. Raises HostSimulationError when the table overflowed."""

@@ -1,30 +1,30 @@
 """Running a cross-compiled image on the Unicorn engine and measuring its host cycles.
 
-The image's loadable segments are mapped at their addresses, a stack and the caller's input and
-output buffers beside them; the entry function is called with the buffers' addresses as its
-pointer arguments and a return address where emulation stops. A C hook counts the executed
-basic blocks (``counter``), each distinct block is decoded once (``decode``) and the counts are
-priced by the core's costs (``cycles``).
+The image's loadable segments are mapped at their addresses, with a stack and, per call, the
+caller's buffers beside them; a function is called with its arguments in the ABI's argument
+registers and a return address where emulation stops. A C hook counts the executed basic blocks
+(``counter``), each distinct block is decoded once (``decode``) and the counts are priced by
+the core's costs (``cycles``). Calls on one ``HostMachine`` share memory and cache state, so an
+accelerator emulator's counters can be read after the network ran.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import TracebackType
 
-import capstone
 import unicorn
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import SymbolTableSection
 from unicorn import arm_const, riscv_const
 
 from nnmap.hostsim.cores import HostCore
 from nnmap.hostsim.counter import BlockCounter
 from nnmap.hostsim.cycles import HostCycles, host_cycles
 from nnmap.hostsim.decode import BlockProfile, HostSimulationError, decode_block, disassembler
+from nnmap.hostsim.image import Image, load_image
 
 PAGE = 0x1000
 BUFFER_BASE = 0x2000_0000
@@ -34,13 +34,6 @@ STACK_BYTES = 1 << 20
 # functions of accelerator emulators cross-compiled with the host code: their instructions run
 # (functionally) but are not host work; the emulators keep their own cycle counters
 ACCELERATOR_EMULATOR_PREFIXES = ("nnmap_gemmini_", "nnmap_vta_", "gemmini_", "VTA")
-# functions of nnmap's freestanding C library (support/): charged to their caller
-RUNTIME_SUPPORT = frozenset(
-    {
-        "memcpy", "memmove", "memset", "memcmp", "strlen", "strncpy", "strcmp", "malloc",
-        "calloc", "realloc", "free", "vsnprintf", "snprintf", "nearbyintf", "_start",
-    }
-)  # fmt: skip
 ARGUMENT_REGISTERS = {
     "riscv": tuple(getattr(riscv_const, f"UC_RISCV_REG_A{index}") for index in range(8)),
     "arm": tuple(getattr(arm_const, f"UC_ARM_REG_R{index}") for index in range(4)),
@@ -49,61 +42,15 @@ ARGUMENT_REGISTERS = {
 
 @dataclass(frozen=True)
 class Emulation:
-    """One call of an entry function: its ``outputs`` (the output buffers after the call), its
-    ``return_value``, the measured host ``cycles`` and the emulation's wall time."""
+    """One call: the ``outputs`` (the output buffers after the call), the return value as a
+    signed 32-bit int and as an unsigned 64-bit one (a register pair on 32-bit ISAs), the
+    measured host ``cycles`` and the emulation's wall time."""
 
     outputs: tuple[bytes, ...]
     return_value: int
+    return_u64: int
     cycles: HostCycles
     wall_seconds: float
-
-
-@dataclass(frozen=True)
-class Image:
-    """A loaded ELF: its loadable segments (address, bytes, memory size) and function symbols."""
-
-    segments: tuple[tuple[int, bytes, int], ...]
-    functions: dict[str, tuple[int, int, bool]]
-
-    def address_of(self, name: str) -> int:
-        """The address of the function ``name``."""
-        if name not in self.functions:
-            raise HostSimulationError(f"the cross-compiled image has no function {name!r}")
-        return self.functions[name][0]
-
-    def owner_ranges(self) -> list[tuple[str, int, int]]:
-        """(name, start, end) of the functions cycles are charged to: global functions except
-        the compiler runtime (``__*``) and nnmap's freestanding support, sorted by address."""
-        owners = [
-            (name, start, start + size)
-            for name, (start, size, is_global) in self.functions.items()
-            if is_global and size > 0 and not name.startswith("__") and name not in RUNTIME_SUPPORT
-        ]
-        return sorted(owners, key=lambda owner: owner[1])
-
-
-def load_image(path: Path) -> Image:
-    """Read an ELF image's loadable segments and function symbols."""
-    with open(path, "rb") as stream:
-        elf = ELFFile(stream)
-        segments = tuple(
-            (segment["p_vaddr"], segment.data(), segment["p_memsz"])
-            for segment in elf.iter_segments()
-            if segment["p_type"] == "PT_LOAD"
-        )
-        symbols = elf.get_section_by_name(".symtab")
-        if not isinstance(symbols, SymbolTableSection):
-            raise HostSimulationError(f"{path}: the image has no symbol table")
-        functions = {
-            symbol.name: (
-                symbol["st_value"] & ~1,
-                symbol["st_size"],
-                symbol["st_info"]["bind"] == "STB_GLOBAL",
-            )
-            for symbol in symbols.iter_symbols()
-            if symbol["st_info"]["type"] == "STT_FUNC"
-        }
-    return Image(segments=segments, functions=functions)
 
 
 def round_up(value: int, step: int = PAGE) -> int:
@@ -130,55 +77,24 @@ def map_image(engine: unicorn.Uc, image: Image) -> None:
         engine.mem_write(address, data)
 
 
-def place_buffers(engine: unicorn.Uc, buffers: Sequence[bytes]) -> list[int]:
-    """Map one region holding the buffers (64-byte aligned, in order); their addresses."""
+def place_buffers(engine: unicorn.Uc, buffers: Sequence[bytes]) -> tuple[list[int], int]:
+    """Map one region holding the buffers (64-byte aligned, in order): their addresses and the
+    region's size."""
     addresses = []
     offset = 0
     for buffer in buffers:
         addresses.append(BUFFER_BASE + offset)
         offset += round_up(max(len(buffer), 1), 64)
-    engine.mem_map(BUFFER_BASE, round_up(max(offset, 1)))
+    region = round_up(max(offset, 1))
+    engine.mem_map(BUFFER_BASE, region)
     for address, buffer in zip(addresses, buffers, strict=True):
         engine.mem_write(address, bytes(buffer))
-    return addresses
+    return addresses, region
 
 
-def set_call(engine: unicorn.Uc, core: HostCore, arguments: Sequence[int]) -> None:
-    """Stack pointer, return address and pointer arguments for the call."""
-    family = "arm" if core.isa == "armv7-a" else "riscv"
-    registers = ARGUMENT_REGISTERS[family]
-    if len(arguments) > len(registers):
-        raise HostSimulationError(
-            f"host core {core.name}: at most {len(registers)} pointer arguments can be passed"
-        )
-    engine.mem_map(STACK_TOP - STACK_BYTES, STACK_BYTES)
-    engine.mem_map(RETURN_ADDRESS, PAGE)
-    if family == "arm":
-        engine.reg_write(arm_const.UC_ARM_REG_SP, STACK_TOP - 64)
-        engine.reg_write(arm_const.UC_ARM_REG_LR, RETURN_ADDRESS)
-    else:
-        engine.reg_write(riscv_const.UC_RISCV_REG_SP, STACK_TOP - 64)
-        engine.reg_write(riscv_const.UC_RISCV_REG_RA, RETURN_ADDRESS)
-    for register, value in zip(registers, arguments, strict=False):
-        engine.reg_write(register, value)
-
-
-def program_counter(engine: unicorn.Uc, core: HostCore) -> int:
-    """The engine's program counter."""
-    register = arm_const.UC_ARM_REG_PC if core.isa == "armv7-a" else riscv_const.UC_RISCV_REG_PC
-    return int(engine.reg_read(register))
-
-
-def return_value(engine: unicorn.Uc, core: HostCore) -> int:
-    """The entry function's return value as a signed 32-bit int."""
-    register = arm_const.UC_ARM_REG_R0 if core.isa == "armv7-a" else riscv_const.UC_RISCV_REG_A0
-    value = engine.reg_read(register) & 0xFFFF_FFFF
-    return value - (1 << 32) if value & 0x8000_0000 else value
-
-
-def block_profiler(engine: unicorn.Uc, core: HostCore):  # type: ignore[no-untyped-def]
+def block_profiler(engine: unicorn.Uc, core: HostCore) -> Callable[[int, int], BlockProfile]:
     """A function decoding each distinct (address, size) block once from the engine's memory."""
-    disassembly: capstone.Cs = disassembler(core)
+    disassembly = disassembler(core)
 
     @cache
     def profile(address: int, size: int) -> BlockProfile:
@@ -187,69 +103,153 @@ def block_profiler(engine: unicorn.Uc, core: HostCore):  # type: ignore[no-untyp
     return profile
 
 
+class HostMachine:
+    """A cross-compiled image loaded for one host core; its functions are called one after the
+    other on the same memory. Functions whose names start with one of ``excluded_prefixes``
+    run, with everything they call, but their cycles are not host cycles and their data
+    accesses do not touch the host's cache model."""
+
+    def __init__(
+        self,
+        image_path: Path,
+        core: HostCore,
+        excluded_prefixes: Sequence[str] = ACCELERATOR_EMULATOR_PREFIXES,
+    ) -> None:
+        self.core = core
+        self.image = load_image(Path(image_path))
+        self.excluded_prefixes = tuple(excluded_prefixes)
+        self.engine = new_engine(core)
+        map_image(self.engine, self.image)
+        self.engine.mem_map(STACK_TOP - STACK_BYTES, STACK_BYTES)
+        self.engine.mem_map(RETURN_ADDRESS, PAGE)
+        self.owners = self.image.owner_ranges()
+        self.counter = BlockCounter(
+            [
+                (low, high, name.startswith(self.excluded_prefixes))
+                for name, low, high in self.owners
+            ],
+            core.data_cache,
+        )
+        self.counter.attach(self.engine)
+        self.profile = block_profiler(self.engine, core)
+        self.is_arm = core.isa == "armv7-a"
+
+    def __enter__(self) -> HostMachine:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the block counter."""
+        self.counter.close()
+
+    def register(self, name: str) -> int:
+        """The unicorn id of register ``name`` (sp, ra/lr, pc, a0/r0, a1/r1)."""
+        if self.is_arm:
+            arm_names = {"ra": "LR", "a0": "R0", "a1": "R1"}
+            return int(getattr(arm_const, f"UC_ARM_REG_{arm_names.get(name, name).upper()}"))
+        return int(getattr(riscv_const, f"UC_RISCV_REG_{name.upper()}"))
+
+    def set_call(self, arguments: Sequence[int]) -> None:
+        """Stack pointer, return address and arguments for the next call."""
+        registers = ARGUMENT_REGISTERS["arm" if self.is_arm else "riscv"]
+        if len(arguments) > len(registers):
+            raise HostSimulationError(
+                f"host core {self.core.name}: at most {len(registers)} arguments can be passed"
+            )
+        self.engine.reg_write(self.register("sp"), STACK_TOP - 64)
+        self.engine.reg_write(self.register("ra"), RETURN_ADDRESS)
+        for register, value in zip(registers, arguments, strict=False):
+            self.engine.reg_write(register, value)
+
+    def run_to_return(self, entry: str, timeout_seconds: float) -> None:
+        """Emulate from ``entry`` until it returns; HostSimulationError if it faults or hangs."""
+        try:
+            self.engine.emu_start(
+                self.image.address_of(entry), RETURN_ADDRESS, timeout=int(timeout_seconds * 1e6)
+            )
+        except unicorn.UcError as error:
+            raise HostSimulationError(
+                f"{entry} on host core {self.core.name} stopped at {self.program_counter():#x}:"
+                f" {error}"
+            ) from error
+        if self.program_counter() != RETURN_ADDRESS:
+            raise HostSimulationError(
+                f"{entry} on host core {self.core.name} did not return within {timeout_seconds} s"
+            )
+
+    def program_counter(self) -> int:
+        """The engine's program counter."""
+        return int(self.engine.reg_read(self.register("pc")))
+
+    def return_values(self) -> tuple[int, int]:
+        """The return value as a signed 32-bit int and as an unsigned 64-bit one."""
+        low = int(self.engine.reg_read(self.register("a0")))
+        if self.core.word_bits == 64:
+            wide = low
+        else:
+            wide = (low & 0xFFFF_FFFF) | (int(self.engine.reg_read(self.register("a1"))) << 32)
+        narrow = low & 0xFFFF_FFFF
+        return (narrow - (1 << 32) if narrow & 0x8000_0000 else narrow), wide
+
+    def call(
+        self,
+        entry: str,
+        arguments: Sequence[bytes | int] = (),
+        output_sizes: Sequence[int] = (),
+        timeout_seconds: float = 600.0,
+    ) -> Emulation:
+        """Call ``entry(argument..., output...)`` and measure it. A ``bytes`` argument is copied
+        into a buffer whose address is passed, an ``int`` is passed as it is; then one zeroed
+        buffer per ``output_sizes`` entry is passed and read back after the call."""
+        start = time.perf_counter()
+        buffers = [argument for argument in arguments if isinstance(argument, bytes)]
+        buffers += [bytes(size) for size in output_sizes]
+        addresses, region = place_buffers(self.engine, buffers)
+        pointers = iter(addresses)
+        values = [
+            next(pointers) if isinstance(argument, bytes) else argument for argument in arguments
+        ]
+        output_addresses = list(pointers)
+        self.set_call([*values, *output_addresses])
+        self.counter.clear()
+        try:
+            self.run_to_return(entry, timeout_seconds)
+            outputs = tuple(
+                bytes(self.engine.mem_read(address, size))
+                for address, size in zip(output_addresses, output_sizes, strict=True)
+            )
+        finally:
+            self.engine.mem_unmap(BUFFER_BASE, region)
+        names = [name for name, _, _ in self.owners]
+        cycles = host_cycles(
+            self.core,
+            self.counter.edges(),
+            self.profile,
+            names,
+            self.counter.cache_counts(),
+            self.excluded_prefixes,
+        )
+        narrow, wide = self.return_values()
+        return Emulation(outputs, narrow, wide, cycles, time.perf_counter() - start)
+
+
 def emulate(
     image_path: Path,
     core: HostCore,
     entry: str,
-    inputs: Sequence[bytes],
+    arguments: Sequence[bytes | int],
     output_sizes: Sequence[int],
     excluded_prefixes: Sequence[str] = ACCELERATOR_EMULATOR_PREFIXES,
     timeout_seconds: float = 600.0,
 ) -> Emulation:
-    """Call ``entry(input..., output...)`` of the image on ``core`` and measure it.
-
-    Every argument is a pointer to a buffer: the ``inputs`` (copied in) then one zeroed buffer
-    per ``output_sizes`` entry (read back). Functions whose names start with one of
-    ``excluded_prefixes`` run, with everything they call, but their cycles are not host cycles
-    and their data accesses do not touch the host's cache model.
-    """
-    start = time.perf_counter()
-    image = load_image(Path(image_path))
-    engine = new_engine(core)
-    map_image(engine, image)
-    buffers = [bytes(buffer) for buffer in inputs] + [bytes(size) for size in output_sizes]
-    addresses = place_buffers(engine, buffers)
-    set_call(engine, core, addresses)
-    owners = image.owner_ranges()
-    excluded = tuple(excluded_prefixes)
-    counter = BlockCounter(
-        [(low, high, name.startswith(excluded)) for name, low, high in owners], core.data_cache
-    )
-    try:
-        counter.attach(engine)
-        counter.restart()
-        try:
-            engine.emu_start(
-                image.address_of(entry), RETURN_ADDRESS, timeout=int(timeout_seconds * 1e6)
-            )
-        except unicorn.UcError as error:
-            raise HostSimulationError(
-                f"{entry} on host core {core.name} stopped at {program_counter(engine, core):#x}:"
-                f" {error}"
-            ) from error
-        if program_counter(engine, core) != RETURN_ADDRESS:
-            raise HostSimulationError(
-                f"{entry} on host core {core.name} did not return within {timeout_seconds} s"
-            )
-        edges = counter.edges()
-        cache_counts = counter.cache_counts()
-    finally:
-        counter.close()
-    outputs = tuple(
-        bytes(engine.mem_read(address, size))
-        for address, size in zip(addresses[len(inputs) :], output_sizes, strict=True)
-    )
-    cycles = host_cycles(
-        core,
-        edges,
-        block_profiler(engine, core),
-        [name for name, _, _ in owners],
-        cache_counts,
-        excluded_prefixes,
-    )
-    return Emulation(
-        outputs=outputs,
-        return_value=return_value(engine, core),
-        cycles=cycles,
-        wall_seconds=time.perf_counter() - start,
-    )
+    """Load the image on a fresh ``HostMachine`` (cold cache) and make one call (see
+    ``HostMachine.call``)."""
+    with HostMachine(image_path, core, excluded_prefixes) as machine:
+        return machine.call(entry, arguments, output_sizes, timeout_seconds)

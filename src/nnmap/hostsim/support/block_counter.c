@@ -14,6 +14,7 @@
  * first byte, and each miss is counted for the current owner. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
   uint64_t previous;
@@ -193,11 +194,21 @@ void nnmap_counter_memory(void *engine, int type, uint64_t address, int size, in
 }
 
 /* Starts a new call: the next block is the entry, reached from no block, owned by no one yet. */
-void nnmap_counter_restart(nnmap_counter *counter) {
+static void restart_call(nnmap_counter *counter) {
   counter->previous = 0;
   counter->owner = 0;
   counter->excluded_owner = 0;
   counter->return_owner = 0;
+}
+
+/* Forgets the counted edges, accesses and misses of earlier calls; the cache keeps its lines. */
+void nnmap_counter_clear(nnmap_counter *counter) {
+  memset(counter->edges, 0, counter->capacity * sizeof(nnmap_edge));
+  memset(counter->accesses, 0, (counter->owner_count + 1u) * sizeof(uint64_t));
+  memset(counter->misses, 0, (counter->owner_count + 1u) * sizeof(uint64_t));
+  counter->used = 0;
+  counter->overflowed = 0;
+  restart_call(counter);
 }
 
 int nnmap_counter_overflowed(const nnmap_counter *counter) { return counter->overflowed; }
