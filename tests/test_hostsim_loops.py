@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from nnmap.errors import TargetError
-from nnmap.hostsim import BUILTIN_CORES, ROCKET, DataCache, HostCore, cross_compile, emulate
+from nnmap.hostsim import (
+    BUILTIN_CORES,
+    ROCKET,
+    DataCache,
+    HostCore,
+    HostMachine,
+    HostSimulationError,
+    cross_compile,
+    emulate,
+)
 
 LOOPS = Path(__file__).parent / "hostsim_loops" / "counted_loop.c"
 WORD, BYTE, ITERATIONS = 7, -3, 10
@@ -74,6 +83,15 @@ def test_counted_loop_matches_the_hand_count(built: tuple[HostCore, Path]) -> No
     )
     assert run.cycles.total == loop.cycles
     assert run.cycles.instructions == 4 + 7 * n
+
+
+def test_a_call_that_never_returns_is_stopped(built: tuple[HostCore, Path]) -> None:
+    core, image = built
+    with HostMachine(image, core) as machine:
+        with pytest.raises(HostSimulationError, match="did not return within 1000 basic blocks"):
+            machine.call("spin", max_blocks=1000)
+        buffer = struct.pack("<ibxxxi", WORD, BYTE, 1)
+        assert machine.call("counted_loop", [buffer]).return_value == (WORD + BYTE) * WORD
 
 
 @pytest.mark.parametrize(("lines", "misses"), [(4, 4), (8, 16)])

@@ -8,7 +8,9 @@
  * 3 ALU, 1 multiply of 32-bit values and 1 conditional branch (taken n - 1 times); 1 return.
  *
  * cache_walk(buffer) (RISC-V): reads the line count L from buffer[0], then loads one word per
- * 64-byte line of the buffer, L lines, twice. */
+ * 64-byte line of the buffer, L lines, twice.
+ *
+ * spin(): never returns. */
 #include <stdint.h>
 
 #if defined(__riscv)
@@ -50,6 +52,8 @@ __attribute__((naked)) int32_t cache_walk(const int8_t *buffer) {
       "li a0, 0\n"
       "ret\n");
 }
+
+__attribute__((naked)) void spin(void) { __asm__ volatile("1:\n" "j 1b\n"); }
 #elif defined(__arm__)
 __attribute__((naked)) int32_t counted_loop(const int8_t *buffer) {
   __asm__ volatile(
@@ -66,4 +70,6 @@ __attribute__((naked)) int32_t counted_loop(const int8_t *buffer) {
       "mov r0, r2\n"
       "bx lr\n");
 }
+
+__attribute__((naked)) void spin(void) { __asm__ volatile("1:\n" "b 1b\n"); }
 #endif

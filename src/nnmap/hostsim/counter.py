@@ -68,6 +68,7 @@ def counter_library() -> ctypes.CDLL:
     ]  # fmt: skip
     library.nnmap_counter_free.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_clear.argtypes = [ctypes.c_void_p]
+    library.nnmap_counter_limit.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p]
     library.nnmap_counter_overflowed.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_edge_count.argtypes = [ctypes.c_void_p]
     library.nnmap_counter_edge_count.restype = ctypes.c_uint64
@@ -148,6 +149,11 @@ class BlockCounter:
         )
         if status != unicorn.UC_ERR_OK:
             raise HostSimulationError(f"unicorn refused the block counter hook (error {status})")
+
+    def limit(self, max_blocks: int) -> None:
+        """Stop the emulation (``uc_emu_stop``) after ``max_blocks`` blocks of one call."""
+        stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p)
+        self.library.nnmap_counter_limit(self.handle, max_blocks, stop)
 
     def clear(self) -> None:
         """Start a new call: forget earlier edges, accesses and misses (the cache keeps its

@@ -31,6 +31,7 @@ BUFFER_BASE = 0x2000_0000
 RETURN_ADDRESS = 0x3000_0000
 STACK_TOP = 0x4000_0000
 STACK_BYTES = 1 << 20
+MAX_BLOCKS = 1 << 31  # a call running longer is taken for a hang
 # functions of accelerator emulators cross-compiled with the host code: their instructions run
 # (functionally) but are not host work; the emulators keep their own cycle counters
 ACCELERATOR_EMULATOR_PREFIXES = ("nnmap_gemmini_", "nnmap_vta_", "gemmini_", "VTA")
@@ -168,12 +169,13 @@ class HostMachine:
         for register, value in zip(registers, arguments, strict=False):
             self.engine.reg_write(register, value)
 
-    def run_to_return(self, entry: str, timeout_seconds: float) -> None:
-        """Emulate from ``entry`` until it returns; HostSimulationError if it faults or hangs."""
+    def run_to_return(self, entry: str, max_blocks: int) -> None:
+        """Emulate from ``entry`` until it returns; HostSimulationError if it faults or runs
+        more than ``max_blocks`` basic blocks (a block hook stops it: unicorn's own timeout
+        thread can deadlock between calls)."""
+        self.counter.limit(max_blocks)
         try:
-            self.engine.emu_start(
-                self.image.address_of(entry), RETURN_ADDRESS, timeout=int(timeout_seconds * 1e6)
-            )
+            self.engine.emu_start(self.image.address_of(entry), RETURN_ADDRESS)
         except unicorn.UcError as error:
             raise HostSimulationError(
                 f"{entry} on host core {self.core.name} stopped at {self.program_counter():#x}:"
@@ -181,7 +183,8 @@ class HostMachine:
             ) from error
         if self.program_counter() != RETURN_ADDRESS:
             raise HostSimulationError(
-                f"{entry} on host core {self.core.name} did not return within {timeout_seconds} s"
+                f"{entry} on host core {self.core.name} did not return within {max_blocks}"
+                " basic blocks"
             )
 
     def program_counter(self) -> int:
@@ -203,7 +206,7 @@ class HostMachine:
         entry: str,
         arguments: Sequence[bytes | int] = (),
         output_sizes: Sequence[int] = (),
-        timeout_seconds: float = 600.0,
+        max_blocks: int = MAX_BLOCKS,
     ) -> Emulation:
         """Call ``entry(argument..., output...)`` and measure it. A ``bytes`` argument is copied
         into a buffer whose address is passed, an ``int`` is passed as it is; then one zeroed
@@ -220,7 +223,7 @@ class HostMachine:
         self.set_call([*values, *output_addresses])
         self.counter.clear()
         try:
-            self.run_to_return(entry, timeout_seconds)
+            self.run_to_return(entry, max_blocks)
             outputs = tuple(
                 bytes(self.engine.mem_read(address, size))
                 for address, size in zip(output_addresses, output_sizes, strict=True)
@@ -247,9 +250,9 @@ def emulate(
     arguments: Sequence[bytes | int],
     output_sizes: Sequence[int],
     excluded_prefixes: Sequence[str] = ACCELERATOR_EMULATOR_PREFIXES,
-    timeout_seconds: float = 600.0,
+    max_blocks: int = MAX_BLOCKS,
 ) -> Emulation:
     """Load the image on a fresh ``HostMachine`` (cold cache) and make one call (see
     ``HostMachine.call``)."""
     with HostMachine(image_path, core, excluded_prefixes) as machine:
-        return machine.call(entry, arguments, output_sizes, timeout_seconds)
+        return machine.call(entry, arguments, output_sizes, max_blocks)

@@ -24,6 +24,8 @@ typedef struct {
   uint64_t count;
 } nnmap_edge;
 
+typedef int (*nnmap_stop_function)(void *engine);
+
 typedef struct {
   nnmap_edge *edges;
   uint64_t capacity;
@@ -45,6 +47,9 @@ typedef struct {
   uint64_t stamp;
   uint64_t *accesses;
   uint64_t *misses;
+  uint64_t blocks;
+  uint64_t block_limit;
+  nnmap_stop_function stop;
 } nnmap_counter;
 
 void nnmap_counter_free(nnmap_counter *counter) {
@@ -121,9 +126,18 @@ static uint64_t edge_slot(uint64_t previous, uint64_t address, uint32_t owner) {
   return key ^ (key >> 29);
 }
 
+/* A call running more than block_limit blocks is stopped with stop (unicorn's uc_emu_stop). */
+void nnmap_counter_limit(nnmap_counter *counter, uint64_t block_limit, void *stop) {
+  counter->block_limit = block_limit;
+  counter->stop = (nnmap_stop_function)stop;
+}
+
 void nnmap_counter_block(void *engine, uint64_t address, uint32_t size, void *user_data) {
-  (void)engine;
   nnmap_counter *counter = user_data;
+  counter->blocks += 1;
+  if (counter->blocks == counter->block_limit && counter->stop != NULL) {
+    counter->stop(engine);
+  }
   uint32_t owner = owner_of(counter, address);
   if (counter->excluded_owner != 0) {
     if (owner != 0 && owner == counter->return_owner) {
@@ -208,6 +222,7 @@ void nnmap_counter_clear(nnmap_counter *counter) {
   memset(counter->misses, 0, (counter->owner_count + 1u) * sizeof(uint64_t));
   counter->used = 0;
   counter->overflowed = 0;
+  counter->blocks = 0;
   restart_call(counter);
 }
 
