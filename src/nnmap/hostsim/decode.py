@@ -20,20 +20,6 @@ class HostSimulationError(NnmapError):
     """The cross-compiled program could not be run or profiled on the instruction-set emulator."""
 
 
-CLASSES = (
-    "alu",
-    "load",
-    "load_subword",
-    "store",
-    "multiply",
-    "multiply_wide",
-    "divide",
-    "branch",
-    "jump",
-    "indirect_jump",
-    "other",
-)
-
 RISCV_LOADS = {"lw", "ld", "lwu", "c.lw", "c.ld", "c.lwsp", "c.ldsp", "lr.w", "lr.d"}
 RISCV_SUBWORD_LOADS = {"lb", "lbu", "lh", "lhu"}
 RISCV_STORES = {"sb", "sh", "sw", "sd", "c.sw", "c.sd", "c.swsp", "c.sdsp", "sc.w", "sc.d"}
@@ -131,25 +117,20 @@ def riscv_class(name: str, word_bits: int) -> str:
     return "alu"
 
 
-def riscv_registers(instruction: capstone.CsInsn, kind: str) -> tuple[set[int], set[int]]:
-    """(registers read, registers written) of a RISC-V instruction from its operands: the first
-    register operand is the destination except for stores and branches."""
+def riscv_reads(instruction: capstone.CsInsn, kind: str) -> set[int]:
+    """The registers a RISC-V instruction reads, from its operands: the first register operand
+    is a destination, except for stores and branches (and read too by compressed two-address
+    instructions such as ``c.add``)."""
     reads: set[int] = set()
-    writes: set[int] = set()
     name = instruction.insn_name()
-    writes_first = kind not in ("store", "branch") and name not in ("c.jr",)
+    writes_first = kind not in ("store", "branch") and name not in ("c.jr", "c.jalr")
     for index, operand in enumerate(instruction.operands):
         if operand.type == riscv_const.RISCV_OP_MEM:
             reads.add(operand.mem.base)
         elif operand.type == riscv_const.RISCV_OP_REG:
-            if index == 0 and writes_first:
-                writes.add(operand.reg)
-                if name in RISCV_READS_FIRST:
-                    reads.add(operand.reg)
-            else:
+            if index > 0 or not writes_first or name in RISCV_READS_FIRST:
                 reads.add(operand.reg)
-    writes.discard(riscv_const.RISCV_REG_ZERO)
-    return reads, writes
+    return reads
 
 
 def arm_class(instruction: capstone.CsInsn) -> str:
@@ -186,10 +167,10 @@ def arm_writes_pc(instruction: capstone.CsInsn) -> bool:
     return arm_const.ARM_REG_PC in writes
 
 
-def arm_registers(instruction: capstone.CsInsn) -> tuple[set[int], set[int]]:
-    """(registers read, registers written) of an ARM instruction, from capstone."""
-    reads, writes = instruction.regs_access()
-    return set(reads), set(writes)
+def arm_reads(instruction: capstone.CsInsn) -> set[int]:
+    """The registers an ARM instruction reads, from capstone."""
+    reads, _ = instruction.regs_access()
+    return set(reads)
 
 
 def loaded_registers(instruction: capstone.CsInsn, core: HostCore) -> set[int]:
@@ -233,10 +214,10 @@ def decode_block(engine: capstone.Cs, core: HostCore, code: bytes, address: int)
         decoded += instruction.size
         if core.isa == "armv7-a":
             kind = arm_class(instruction)
-            reads, _ = arm_registers(instruction)
+            reads = arm_reads(instruction)
         else:
             kind = riscv_class(instruction.insn_name(), core.word_bits)
-            reads, _ = riscv_registers(instruction, kind)
+            reads = riscv_reads(instruction, kind)
         classes[kind] += 1
         extra_registers += max(transfer_registers(instruction) - 1, 0)
         if pending_load is not None and pending_load[1] & reads:

@@ -43,12 +43,14 @@ ARGUMENT_REGISTERS = {
 
 @dataclass(frozen=True)
 class Emulation:
-    """One call: the ``outputs`` (the output buffers after the call), the return value as a
-    signed 32-bit int and as an unsigned 64-bit one (a register pair on 32-bit ISAs), the
-    measured host ``cycles`` and the emulation's wall time."""
+    """One call: the ``outputs`` (the output buffers after the call), the return register read
+    as a C ``int`` (``return_value``), as an unsigned register-wide value (``return_word``: a
+    ``size_t`` or pointer) and as a ``uint64_t`` (``return_u64``: the a0/a1 or r0/r1 register
+    pair on 32-bit ISAs), the measured host ``cycles`` and the emulation's wall time."""
 
     outputs: tuple[bytes, ...]
     return_value: int
+    return_word: int
     return_u64: int
     cycles: HostCycles
     wall_seconds: float
@@ -191,15 +193,16 @@ class HostMachine:
         """The engine's program counter."""
         return int(self.engine.reg_read(self.register("pc")))
 
-    def return_values(self) -> tuple[int, int]:
-        """The return value as a signed 32-bit int and as an unsigned 64-bit one."""
-        low = int(self.engine.reg_read(self.register("a0")))
+    def return_values(self) -> tuple[int, int, int]:
+        """The return register as a signed 32-bit int, as an unsigned register-wide value and as
+        an unsigned 64-bit value (a register pair on 32-bit ISAs)."""
+        word = int(self.engine.reg_read(self.register("a0"))) & ((1 << self.core.word_bits) - 1)
         if self.core.word_bits == 64:
-            wide = low
+            wide = word
         else:
-            wide = (low & 0xFFFF_FFFF) | (int(self.engine.reg_read(self.register("a1"))) << 32)
-        narrow = low & 0xFFFF_FFFF
-        return (narrow - (1 << 32) if narrow & 0x8000_0000 else narrow), wide
+            wide = word | (int(self.engine.reg_read(self.register("a1"))) & 0xFFFF_FFFF) << 32
+        narrow = word & 0xFFFF_FFFF
+        return (narrow - (1 << 32) if narrow & 0x8000_0000 else narrow), word, wide
 
     def call(
         self,
@@ -209,8 +212,9 @@ class HostMachine:
         max_blocks: int = MAX_BLOCKS,
     ) -> Emulation:
         """Call ``entry(argument..., output...)`` and measure it. A ``bytes`` argument is copied
-        into a buffer whose address is passed, an ``int`` is passed as it is; then one zeroed
-        buffer per ``output_sizes`` entry is passed and read back after the call."""
+        into a buffer whose address is passed, an ``int`` is passed as it is in one argument
+        register (register-wide: a ``uint64_t`` argument on a 32-bit ISA is not supported); then
+        one zeroed buffer per ``output_sizes`` entry is passed and read back after the call."""
         start = time.perf_counter()
         buffers = [argument for argument in arguments if isinstance(argument, bytes)]
         buffers += [bytes(size) for size in output_sizes]
@@ -239,8 +243,8 @@ class HostMachine:
             self.counter.cache_counts(),
             self.excluded_prefixes,
         )
-        narrow, wide = self.return_values()
-        return Emulation(outputs, narrow, wide, cycles, time.perf_counter() - start)
+        narrow, word, wide = self.return_values()
+        return Emulation(outputs, narrow, word, wide, cycles, time.perf_counter() - start)
 
 
 def emulate(
