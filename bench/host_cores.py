@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 import nnmap
-from nnmap.hostsim import BUILTIN_CORES, cross_compile_artifact, emulate
+from nnmap.hostsim import cross_compile_artifact, emulate
+from nnmap.targets.host_cores import BUILTIN_CORES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "host_cores.json"

@@ -11,16 +11,9 @@ from pathlib import Path
 import pytest
 
 from nnmap.errors import TargetError
-from nnmap.hostsim import (
-    BUILTIN_CORES,
-    ROCKET,
-    DataCache,
-    HostCore,
-    HostMachine,
-    HostSimulationError,
-    cross_compile,
-    emulate,
-)
+from nnmap.hostsim import HostMachine, HostSimulationError, cross_compile, emulate
+from nnmap.hw.host_core import DataCache, HostCore
+from nnmap.targets.host_cores import BUILTIN_CORES, ROCKET
 
 LOOPS = Path(__file__).parent / "hostsim_loops" / "counted_loop.c"
 WORD, BYTE, ITERATIONS = 7, -3, 10

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import nnmap
-from nnmap.hostsim import BUILTIN_CORES, cross_compile_artifact, emulate
+from nnmap.hostsim import cross_compile_artifact, emulate
+from nnmap.targets.host_cores import BUILTIN_CORES
 
 
 @pytest.fixture(scope="module")

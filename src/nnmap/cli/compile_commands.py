@@ -13,6 +13,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nnmap.cli import console
+from nnmap.cli.baseline_table import baseline_table
+from nnmap.errors import NnmapError
 from nnmap.frontend import load_model, resolve_model_path
 from nnmap.ir import Graph
 from nnmap.plan.plan import check_numerics
@@ -22,13 +24,14 @@ from nnmap.targets import resolve_target
 if TYPE_CHECKING:  # the code generators import TVM: loaded only when a command compiles
     from nnmap.codegen.artifact import Artifact
     from nnmap.codegen.deviation import Deviation
+    from nnmap.hw import Target
 
 NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerator's own scaling)"
 
 TARGET_HELP = "target spec (NAME or NAME:key=value,...) or a target .py file"
 
 
-def _compile_with_progress(graph: Graph, target: str, out_dir: Path, numerics: str
+def _compile_with_progress(graph: Graph, target: str | Target, out_dir: Path, numerics: str
                            ) -> tuple[Artifact, float]:
     columns = (TextColumn("[bold]compiling[/] {task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} layers"), TimeElapsedColumn())
@@ -108,7 +111,8 @@ def _cycle_table(report: dict[str, Any]) -> Table:
     table.caption = (
         f"total {latency['total_cycles']:,.0f} cycles = {latency['microseconds']:,.1f} us at "
         f"{latency['clock_hz'] / 1e6:g} MHz: accelerator {latency['accelerator_cycles']:,.0f} "
-        f"({latency['accelerator_source']}) + host {latency['host_cycles']:,.0f} (modelled)"
+        f"({latency['accelerator_source']}) + host {latency['host_cycles']:,.0f} "
+        f"({latency['host_source']})"
     )
     return table
 
@@ -120,13 +124,21 @@ def run_command(
     seed: int = typer.Option(0, "--seed", help="seed of the random inputs"),
     numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
     report: str = typer.Option(None, "--report", help="also write the HTML report there"),
+    baseline: str = typer.Option(None, "--baseline", help="host-only: compare with every layer "
+                                 "on the target's host core"),
+    host: str = typer.Option("measured", "--host", help="host cycles: measured (the host core "
+                             "emulated, when the target declares one) or modelled"),
 ) -> None:
     """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference
     (with ``--numerics hardware``: how far the accelerator's own scaling takes the outputs)."""
     from nnmap.codegen.compare import reference_outputs_for, tflite_micro_arena_head
     from nnmap.codegen.deviation import Deviation
     check_numerics(numerics)
+    if baseline not in (None, "host-only") or host not in ("measured", "modelled"):
+        raise NnmapError("--baseline takes host-only; --host takes measured or modelled")
     graph = load_model(model)
+    chosen = resolve_target(target)
+    core = chosen.host_core if host == "measured" else None
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:
         artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name,
                                                    numerics)
@@ -136,9 +148,19 @@ def run_command(
         reference, expected = reference_outputs_for(path, graph, samples)
         deviation = Deviation.between(expected, actual)
         tflm = tflite_micro_arena_head(path) if path.suffix.lower() == ".tflite" else None
+        first = [x[:1] for x in samples]
         if artifact.report["emulators"]:
-            artifact.measure_cycles([x[:1] for x in samples])
+            artifact.measure_cycles(first)
+        if core is not None:
+            artifact.measure_host_cycles(core, first)
+        if artifact.report["emulators"] or core is not None:
             console.print(_cycle_table(artifact.report))
+        if baseline is not None:
+            alone, _ = _compile_with_progress(graph, chosen.host_only(), Path(work) / "host",
+                                              numerics)
+            if core is not None:
+                alone.measure_host_cycles(core, first)
+            console.print(baseline_table(artifact.report, alone.report))
         console.print(_result_table(graph.name, reference, deviation, artifact.report, tflm,
                                     seconds, inputs))
         if report is not None:

@@ -16,6 +16,7 @@ from nnmap.codegen.build import build_id, compile_objects, link_shared
 from nnmap.codegen.driver import CFLAGS
 from nnmap.codegen.report import summarize
 from nnmap.errors import NnmapError
+from nnmap.hw.host_core import HostCore
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,28 @@ class Artifact:
             layer["emulated_cycles"] = cycles
         (self.path / REPORT).write_text(json.dumps(summarize(entries), indent=1))
         return {layer["name"]: layer["emulated_cycles"] for layer in accelerated}
+
+    def measure_host_cycles(self, core: HostCore, inputs: Sequence[np.ndarray]) -> float:
+        """Run one inference of the artifact cross-compiled for the host ``core`` on the
+        instruction-set emulator and record each layer's host cycles as measured (converted to
+        the target's clock) in report.json, the modelled ones kept beside them; returns the
+        host cycles of the whole network at the target's clock."""
+        from nnmap.hostsim.network import measure_network
+
+        entries = self.report
+        kernels = [layer["kernel"] for layer in entries["layers"] if layer["kernel"]]
+        outputs = [int(np.prod(shape)) for shape in self.output_shapes]
+        measured = measure_network(self.path, core, self._checked_inputs(inputs), outputs,
+                                   kernels, entries.get("emulator_functions", ()))
+        scale = entries["clock_hz"] / core.clock_hz
+        for layer in entries["layers"]:
+            modelled = layer.get("host_modelled_cycles", layer["host_cycles"])
+            layer["host_modelled_cycles"] = modelled
+            layer["host_cycles"] = measured.kernels.get(layer["kernel"], 0.0) * scale
+        entries["host_core"] = {"name": core.name, "clock_hz": core.clock_hz,
+                                "driver_cycles": measured.driver * scale}
+        (self.path / REPORT).write_text(json.dumps(summarize(entries), indent=1))
+        return measured.total * scale
 
     def run_batch(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
         """Run N samples: each input has a leading axis of N in place of the batch of 1."""

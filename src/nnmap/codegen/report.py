@@ -65,17 +65,17 @@ def report(plan: Plan, codes: Sequence[LayerCode], sizes: dict[str, int]) -> dic
     """report.json of ``plan`` emitted as ``codes``: sizes, tensors, per-layer placement."""
     graph, target = plan.graph, plan.target
     by_name = {code.layer.name: code for code in codes}
+    backends = [m.backend for m in plan.accelerator_modules() if m.backend is not None]
     layers = [_layer_entry(plan, layer, by_name.get(layer.layer.name)) for layer in plan.layers]
     return summarize({
         "model": graph.name,
         "target": target.name,
         "numerics": plan.numerics,
         "clock_hz": target.clock_hz,
-        "emulators": [
-            module.backend.emulator_prefix
-            for module in plan.accelerator_modules()
-            if module.backend is not None
-        ],
+        "emulators": [backend.emulator_prefix for backend in backends],
+        "emulator_functions": sorted(
+            {prefix for backend in backends for prefix in backend.emulator_functions}
+        ),
         **sizes,
         "inputs": _tensor_entries(graph, graph.inputs),
         "outputs": _tensor_entries(graph, graph.outputs),
@@ -100,13 +100,15 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         accelerator += device
         host += entry["host_cycles"] or 0.0
     clock = report.get("clock_hz")
+    core = report.get("host_core")
+    host += core["driver_cycles"] if core else 0.0
     total = accelerator + host
     report["latency"] = {
         "total_cycles": total,
         "accelerator_cycles": accelerator,
         "accelerator_source": "emulated" if emulated_everywhere else "modelled",
         "host_cycles": host,
-        "host_source": "modelled",
+        "host_source": f"measured on {core['name']}" if core else "modelled",
         "clock_hz": clock,
         "microseconds": total / clock * 1e6 if clock else None,
     }

@@ -18,8 +18,8 @@ import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
 from nnmap.errors import BuildError
-from nnmap.hostsim.cores import DataCache
 from nnmap.hostsim.decode import HostSimulationError
+from nnmap.hw.host_core import DataCache
 
 logger = logging.getLogger(__name__)
 

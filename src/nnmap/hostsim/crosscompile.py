@@ -20,7 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from nnmap.errors import BuildError
-from nnmap.hostsim.cores import HostCore
+from nnmap.hw.host_core import HostCore
 
 logger = logging.getLogger(__name__)
 

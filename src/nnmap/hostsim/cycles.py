@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnmap.hostsim.cores import HostCore
 from nnmap.hostsim.counter import Edges
 from nnmap.hostsim.decode import BlockProfile
+from nnmap.hw.host_core import HostCore
 
 EVENTS = (
     "load_use",

@@ -13,7 +13,7 @@ import capstone
 from capstone import arm_const, riscv_const
 
 from nnmap.errors import NnmapError
-from nnmap.hostsim.cores import HostCore
+from nnmap.hw.host_core import HostCore
 
 
 class HostSimulationError(NnmapError):

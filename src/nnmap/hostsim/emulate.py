@@ -20,11 +20,11 @@ from types import TracebackType
 import unicorn
 from unicorn import arm_const, riscv_const
 
-from nnmap.hostsim.cores import HostCore
 from nnmap.hostsim.counter import BlockCounter
 from nnmap.hostsim.cycles import HostCycles, host_cycles
 from nnmap.hostsim.decode import BlockProfile, HostSimulationError, decode_block, disassembler
 from nnmap.hostsim.image import Image, load_image
+from nnmap.hw.host_core import HostCore
 
 PAGE = 0x1000
 BUFFER_BASE = 0x2000_0000
@@ -32,9 +32,6 @@ RETURN_ADDRESS = 0x3000_0000
 STACK_TOP = 0x4000_0000
 STACK_BYTES = 1 << 20
 MAX_BLOCKS = 1 << 31  # a call running longer is taken for a hang
-# functions of accelerator emulators cross-compiled with the host code: their instructions run
-# (functionally) but are not host work; the emulators keep their own cycle counters
-ACCELERATOR_EMULATOR_PREFIXES = ("nnmap_gemmini_", "nnmap_vta_", "gemmini_", "VTA")
 ARGUMENT_REGISTERS = {
     "riscv": tuple(getattr(riscv_const, f"UC_RISCV_REG_A{index}") for index in range(8)),
     "arm": tuple(getattr(arm_const, f"UC_ARM_REG_R{index}") for index in range(4)),
@@ -116,7 +113,7 @@ class HostMachine:
         self,
         image_path: Path,
         core: HostCore,
-        excluded_prefixes: Sequence[str] = ACCELERATOR_EMULATOR_PREFIXES,
+        excluded_prefixes: Sequence[str] = (),
     ) -> None:
         self.core = core
         self.image = load_image(Path(image_path))
@@ -253,7 +250,7 @@ def emulate(
     entry: str,
     arguments: Sequence[bytes | int],
     output_sizes: Sequence[int],
-    excluded_prefixes: Sequence[str] = ACCELERATOR_EMULATOR_PREFIXES,
+    excluded_prefixes: Sequence[str] = (),
     max_blocks: int = MAX_BLOCKS,
 ) -> Emulation:
     """Load the image on a fresh ``HostMachine`` (cold cache) and make one call (see

@@ -31,10 +31,13 @@ class Backend(ABC):
     """How nnmap lowers layers onto one accelerator module, times them and emulates them.
 
     ``emulator_prefix`` names the emulator's control functions in C (``<prefix>_reset``,
-    ``_error``, ``_layer_count``, ``_layer_cycles``) that an artifact's runner calls.
+    ``_error``, ``_layer_count``, ``_layer_cycles``) that an artifact's runner calls;
+    ``emulator_functions`` the name prefixes of every function of its emulation, which runs on
+    an emulated host core beside the host's code but is not host work.
     """
 
     emulator_prefix: str
+    emulator_functions: tuple[str, ...] = ()
 
     @abstractmethod
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:

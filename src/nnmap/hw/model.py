@@ -7,12 +7,13 @@ the offending field, so a malformed target file fails when it is imported, not d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import Any
 
 from nnmap.errors import TargetError
 from nnmap.hw.backend import Backend
+from nnmap.hw.host_core import HostCore
 
 OPERANDS = ("I", "W", "O")
 LOOP_NAMES = ("B", "K", "C", "OY", "OX", "FY", "FX")
@@ -229,7 +230,9 @@ class ExecModule:
 
 @dataclass(frozen=True)
 class Target:
-    """A system-on-chip: a host module, accelerator modules, shared memories and the clock."""
+    """A system-on-chip: a host module, accelerator modules, shared memories and the clock;
+    ``host_core`` is the host CPU as an instruction-set target (ISA, compiler flags, costs per
+    instruction class), on which nnmap measures the host's C by emulation."""
 
     name: str
     host: ExecModule
@@ -237,6 +240,7 @@ class Target:
     shared: tuple[Memory, ...] = ()
     clock_hz: float = 100e6
     description: str = ""
+    host_core: HostCore | None = None
 
     def __post_init__(self) -> None:
         where = f"target {self.name!r}"
@@ -246,6 +250,11 @@ class Target:
 
     def modules(self) -> tuple[ExecModule, ...]:
         return (*self.accelerators, self.host)
+
+    def host_only(self) -> Target:
+        """The same SoC with its accelerators left idle: every layer on the host core (the
+        baseline heterogeneous results are compared with)."""
+        return replace(self, name=f"{self.name} (host only)", accelerators=())
 
     def module(self, name: str) -> ExecModule:
         for module in self.modules():

@@ -42,6 +42,7 @@ class GemminiBackend(Backend):
     """Dense convolutions and fully connected layers as an im2col GEMM on the systolic array."""
 
     emulator_prefix = "nnmap_gemmini"
+    emulator_functions = ("nnmap_gemmini_", "gemmini_")
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         return gemmini_refusal(layer)

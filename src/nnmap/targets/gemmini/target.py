@@ -15,6 +15,7 @@ from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Instruction, Memory, T
 from nnmap.hw.support import SupportRule
 from nnmap.targets.gemmini.backend import GemminiBackend
 from nnmap.targets.host import cpu_core
+from nnmap.targets.host_cores import ROCKET
 
 DIM = 16  # gemmini.md "Default configuration": DIM = 16, a 16x16 mesh
 
@@ -159,6 +160,7 @@ def gemmini_target(
         accelerators=(gemmini,),
         shared=(DRAM,),
         clock_hz=100e6,  # gemmini.md: peak quoted at 100 MHz
+        host_core=ROCKET,
         description=(
             f"Gemmini {dim}x{dim} WS systolic array, {scratchpad_kib} KiB scratchpad, "
             f"{accumulator_kib} KiB accumulator, Rocket"

@@ -43,6 +43,7 @@ class VtaBackend(Backend):
     """Dense convolutions and fully connected layers as a tiled GEMM on VTA's core."""
 
     emulator_prefix = "nnmap_vta"
+    emulator_functions = ("nnmap_vta_", "VTA")
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         return vta_refusal(layer)

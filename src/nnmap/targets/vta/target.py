@@ -17,6 +17,7 @@ from nnmap.errors import TargetError
 from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Instruction, Memory, Target
 from nnmap.hw.support import SupportRule
 from nnmap.targets.host import cpu_core
+from nnmap.targets.host_cores import CORTEX_A9
 from nnmap.targets.vta.backend import VtaBackend
 
 DRAM = Memory(
@@ -170,6 +171,7 @@ def vta_target(
         accelerators=(vta,),
         shared=(DRAM,),
         clock_hz=100e6,  # vta.md boards: Pynq at 100 MHz
+        host_core=CORTEX_A9,
         description=(
             f"VTA {batch}x{block}x{block} GEMM core ({(1 << log_inp_buff_size) // 1024} KiB inp, "
             f"{(1 << log_wgt_buff_size) // 1024} KiB wgt, {(1 << log_acc_buff_size) // 1024} KiB "

@@ -21,13 +21,13 @@ Sources:
   integer divide instruction: divisions call the compiler runtime, whose instructions are counted.
 - [a9-caches] Cortex-A9 TRM, chapter 7 "Level 1 Memory System": 4-way set-associative L1 data
   cache with 32-byte lines; Zynq-7000 TRM (UG585): 32 KB L1 data cache per core.
-- [diana] /work/shared/reference/diana.md (host RI5CY at 260 MHz, HTVM's profiler);
-  [gemmini] /work/shared/reference/gemmini.md (100 MHz); PYNQ-Z1 reference manual: 650 MHz A9.
+- [diana] shared/reference/diana.md (host RI5CY at 260 MHz, HTVM's profiler);
+  [gemmini] shared/reference/gemmini.md (100 MHz); PYNQ-Z1 reference manual: 650 MHz A9.
 """
 
 from __future__ import annotations
 
-from nnmap.hostsim.cores import DataCache, HostCore, InstructionCosts
+from nnmap.hw.host_core import DataCache, HostCore, InstructionCosts
 
 ROCKET = HostCore(
     name="rocket",
