@@ -141,7 +141,8 @@ class Artifact:
         """Run one inference of the artifact cross-compiled for the host ``core`` on the
         instruction-set emulator and record each layer's host cycles as measured (converted to
         the target's clock) in report.json, the modelled ones kept beside them; returns the
-        host cycles of the whole network at the target's clock."""
+        host cycles of the whole network at the target's clock. Its outputs must be the x86
+        build's, bit for bit."""
         from nnmap.hostsim.network import measure_network
 
         entries = self.report
@@ -149,6 +150,10 @@ class Artifact:
         outputs = [int(np.prod(shape)) for shape in self.output_shapes]
         measured = measure_network(self.path, core, self._checked_inputs(inputs), outputs,
                                    kernels, entries.get("emulator_functions", ()))
+        expected = tuple(output.tobytes() for output in self.run(inputs))
+        if measured.outputs != expected:
+            raise NnmapError(f"{self.path}: the build for {core.name} computes other outputs "
+                             "than the x86 build")
         scale = entries["clock_hz"] / core.clock_hz
         for layer in entries["layers"]:
             modelled = layer.get("host_modelled_cycles", layer["host_cycles"])

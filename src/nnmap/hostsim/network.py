@@ -23,12 +23,13 @@ from nnmap.hw.host_core import HostCore
 @dataclass(frozen=True)
 class NetworkCycles:
     """Host cycles of one inference on ``core`` (at the core's clock): per kernel symbol, and
-    the driver's own (``nnmap_run`` and everything not inside a kernel)."""
+    the driver's own (``nnmap_run`` and everything not inside a kernel); the output bytes."""
 
     core: str
     clock_hz: float
     kernels: dict[str, float]
     driver: float
+    outputs: tuple[bytes, ...]
 
     @property
     def total(self) -> float:
@@ -54,4 +55,4 @@ def measure_network(
     ran = {function.name: function.cycles for function in run.cycles.host_functions}
     per_kernel = {name: ran.get(name, 0.0) for name in kernels}
     return NetworkCycles(core.name, core.clock_hz, per_kernel,
-                         run.cycles.total - sum(per_kernel.values()))
+                         run.cycles.total - sum(per_kernel.values()), run.outputs)
