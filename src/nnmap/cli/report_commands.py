@@ -97,7 +97,7 @@ def _run_sweep(points: list[Point], output: Path, scheduler: str | None, workers
 
 def sweep_command(
     models: Annotated[list[str], typer.Argument(help="models: .tflite/.onnx files or zoo:NAME")],
-    target: str = typer.Option("gemmini", "--target", help="the target whose parameters vary"),
+    target: str = typer.Option(..., "--target", help="the target generator whose parameters vary"),
     grid: Annotated[list[str] | None, typer.Option(
         "--grid", help="NAME=V1,V2,... (repeat per parameter)")] = None,
     out: str = typer.Option("sweep.parquet", "-o", "--out",

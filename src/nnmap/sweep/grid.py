@@ -1,5 +1,5 @@
 """The design points of a sweep: ``--grid dim=8,16,32 --grid scratchpad_kib=64,256`` crossed into
-target spec strings such as ``gemmini:dim=8,scratchpad_kib=64``."""
+target spec strings such as ``NAME:key=value,key=value``."""
 
 from __future__ import annotations
 
