@@ -14,8 +14,10 @@ processes by its content hash).
 from __future__ import annotations
 
 import ctypes
+import getpass
 import hashlib
 import os
+import tempfile
 import threading
 import weakref
 from collections.abc import Callable
@@ -35,9 +37,15 @@ Engine = TypeVar("Engine")
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/nnmap/emulators``, by default ``~/.cache/nnmap/emulators``."""
+    """``$XDG_CACHE_HOME/nnmap/emulators``, by default ``~/.cache/nnmap/emulators``; a
+    directory in the system's temporary directory when that cannot be created."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nnmap" / "emulators"
+    directory = Path(base) / "nnmap" / "emulators"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        directory = Path(tempfile.gettempdir()) / f"nnmap-emulators-{getpass.getuser()}"
+    return directory
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class GemminiEngine:
 
     @staticmethod
     def of(module: ExecModule) -> GemminiEngine:
+        """The engine of ``module``'s configuration (looked up once per module object)."""
         return _engine(module)
 
     def time(self, commands: list[Command] | np.ndarray, occupancy: bool = False) -> Timed:
@@ -53,12 +54,12 @@ def _engine(module: ExecModule) -> GemminiEngine:
     )
 
 
+NO_ROWS = (0, 0)  # no local rows: a garbage address
+
+
 def block_rows(block: int, dim: int, accumulator: bool = False) -> tuple[int, int]:
     """The (first, count) row range of local block number ``block`` (DIM rows each)."""
     return (block * dim) | (ACCUMULATOR_ROWS if accumulator else 0), dim
-
-
-NO_ROWS = (0, 0)
 
 
 def command(opcode: int, value: int = 0, *ranges: tuple[int, int]) -> Command:

@@ -30,6 +30,7 @@ class VtaEngine:
 
     @staticmethod
     def of(module: ExecModule) -> VtaEngine:
+        """The engine of ``module``'s configuration (looked up once per module object)."""
         return _engine(module)
 
     def time(self, commands: list[Command] | np.ndarray, occupancy: bool = False) -> Timed:
