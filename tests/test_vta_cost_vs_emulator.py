@@ -1,12 +1,13 @@
 """The VTA cost model against the emulator: small layers (edge tiles, strides, padding, several
 output tiles and reduction steps, one to four byte planes) compiled with nnmap's mapping and with
 TVM's reference VTA tiling, each layer's modelled cycles within 2% of its emulated cycles; the
-planes the model assumes equal those the code generator emits; and the stream model's
-extrapolation against simulating every command.
+planes the model assumes equal those the code generator emits; the stream model's extrapolation
+against timing every command, its closed-form busy cycles against the pipeline's counters, and
+its search bound never above the timed stream, on the default and a non-default configuration.
 
-Why 2% and not the issue's 10%: the model replays the emulator's schedule command by command
-(same costs, same token rules); what it cannot see is the micro-op buffer recycled across layers,
-which adds at most one micro-op load to a layer and does not happen in graphs this small."""
+Why 2% and not the issue's 10%: the model times the emulator's own pipeline on the commands the
+code generator emits; what it cannot see is the micro-op buffer recycled across layers, which
+adds at most one micro-op load to a layer and does not happen in graphs this small."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from pathlib import Path
 import layer_graphs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nnmap
 from nnmap.codegen.accel_gemm import gemm_operands
+from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Requant
 from nnmap.ir.workload import workload_of
 from nnmap.mapping.graph import LayerMapping, map_graph, with_baseline
@@ -29,13 +33,17 @@ from nnmap.targets.vta.instructions import VtaConfig
 from nnmap.targets.vta.stream import (
     SIMULATED_GEMMS,
     VtaStreamShape,
-    VtaTiming,
+    extrapolated,
     simulate,
-    stream_cycles,
+    stream_bound,
+    stream_busy,
+    stream_commands,
 )
 from nnmap.targets.vta.tiling import planes_for_bound
+from nnmap.targets.vta.timing_engine import VtaEngine
 
 VTA = get_target("vta").module("vta")
+WIDE = get_target("vta:log_block=5").module("vta")
 CONFIG = VtaConfig.from_module(VTA)
 
 RNG = np.random.default_rng(29)
@@ -126,6 +134,42 @@ def test_plane_counts_span_one_to_four() -> None:
     ],
 )
 def test_extrapolated_stream_equals_the_full_simulation(shape: VtaStreamShape) -> None:
-    assert shape.steps * shape.tiles > SIMULATED_GEMMS  # extrapolated, not simulated whole
-    timing = VtaTiming.of(VTA)
-    assert stream_cycles(timing, shape).total == simulate(timing, shape)
+    assert shape.steps * shape.tiles > SIMULATED_GEMMS  # the model extrapolates these
+    engine = VtaEngine.of(VTA)
+    assert extrapolated(engine, shape) == simulate(engine, shape)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        VtaStreamShape(1, 1, 1, 1, 3, 1),
+        VtaStreamShape(7, 13, 11, 9, 5, 4),
+        VtaStreamShape(16, 4, 8, 1, 1, 2),
+    ],
+)
+@pytest.mark.parametrize("module", [VTA, WIDE], ids=["default", "block32"])
+def test_closed_form_busy_cycles_are_the_pipelines(
+    shape: VtaStreamShape, module: ExecModule
+) -> None:
+    """Counting the stream's commands times each kind's cost gives the busy cycles the
+    emulator's pipeline counts over the whole stream."""
+    engine = VtaEngine.of(module)
+    assert stream_busy(engine, shape) == engine.time(stream_commands(shape)).busy
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=st.integers(1, 64),
+    n=st.integers(1, 16),
+    r=st.integers(1, 32),
+    steps=st.integers(1, 9),
+    tiles=st.integers(1, 7),
+    planes=st.integers(1, 4),
+    module=st.sampled_from([VTA, WIDE]),
+)
+def test_the_search_bound_never_exceeds_the_stream(
+    m: int, n: int, r: int, steps: int, tiles: int, planes: int, module: ExecModule
+) -> None:
+    engine = VtaEngine.of(module)
+    shape = VtaStreamShape(m, n, r, steps, tiles, planes)
+    assert stream_bound(engine, shape) <= simulate(engine, shape)

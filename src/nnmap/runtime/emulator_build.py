@@ -77,7 +77,9 @@ class Emulator:
         header = out_dir / self.params_header
         text = self.render_params()
         if not header.exists() or header.read_text() != text:
-            header.write_text(text)
+            partial = header.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(text)
+            partial.replace(header)  # atomic: a concurrent build never reads half a header
         return header
 
     def _content_hash(self, compiler: str, params: Path) -> str:

@@ -13,11 +13,13 @@ GEMMINI_DIR = Path(__file__).resolve().parent / "emulator"
 SOURCES = (
     GEMMINI_DIR / "gemmini_emulator.c",
     GEMMINI_DIR / "gemmini_timing.c",
+    GEMMINI_DIR / "gemmini_command_timing.c",
     COMMON_DIR / "decoupled_timing.c",
 )
 HEADERS = (
     GEMMINI_DIR / "gemmini.h",
     GEMMINI_DIR / "gemmini_timing.h",
+    GEMMINI_DIR / "gemmini_command_timing.h",
     COMMON_DIR / "decoupled_timing.h",
 )
 

@@ -20,7 +20,7 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
-from nnmap.targets.gemmini.stream import StreamShape, StreamTiming, stream_bound, stream_cycles
+from nnmap.targets.gemmini.stream import StreamShape, stream_bound, stream_cycles
 from nnmap.targets.gemmini.tiling import (
     M_LOOPS,
     GemminiGeometry,
@@ -30,6 +30,7 @@ from nnmap.targets.gemmini.tiling import (
     gemm_tiles,
     tiled_shape,
 )
+from nnmap.targets.gemmini.timing_engine import GemminiEngine
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 N_FIRST = ("K", "B", "OY", "OX", "C", "FY", "FX")
@@ -82,15 +83,14 @@ def _stream_of(
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
     """The modelled cost of the stream the code generator emits for ``mapping``."""
     shape, tiles, stream = _stream_of(workload, mapping, module)
-    dim = GemminiGeometry.of(module).dim
-    timing = StreamTiming.of(module)
-    cycles = stream_cycles(timing, stream)
-    moved = _moved_bytes(shape, tiles, timing.acc_bytes)
+    dim, acc_bytes = GemminiGeometry.of(module).dim, module.array.acc_bytes
+    cycles = stream_cycles(GemminiEngine.of(module), stream)
+    moved = _moved_bytes(shape, tiles, acc_bytes)
     spad = module.memory_for(0, "I")
     acc = module.memory_for(0, "O")
     dram = module.memory_for(1, "I")
     acc_copies = 2 if tiles.double_acc else 1
-    whole = shape.m * shape.r + shape.r * shape.n + (shape.m + 1) * shape.n * timing.acc_bytes
+    whole = shape.m * shape.r + shape.r * shape.n + (shape.m + 1) * shape.n * acc_bytes
     peak = module.peak_macs_per_cycle
     return Cost(
         macs=workload.macs,
@@ -103,7 +103,7 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
         footprint=(
             (
                 (spad.name, _spad_bytes(shape, tiles, dim), spad.size),
-                (acc.name, acc_copies * tiles.m * tiles.n * timing.acc_bytes, acc.size),
+                (acc.name, acc_copies * tiles.m * tiles.n * acc_bytes, acc.size),
             ),
             ((dram.name, whole, dram.size),),
         ),
@@ -162,12 +162,12 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
 
 
 def gemm_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
-    """A lower bound on ``gemm_stream_cost``'s cycles (``gemmini_stream.stream_bound``)."""
-    return stream_bound(StreamTiming.of(module), _stream_of(workload, mapping, module)[2])
+    """A lower bound on ``gemm_stream_cost``'s cycles (``stream.stream_bound``)."""
+    return stream_bound(GemminiEngine.of(module), _stream_of(workload, mapping, module)[2])
 
 
 def scaled_stream_cycles(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
     """The modelled cycles of ``mapping``'s stream in hardware numerics (the bias moved into
     the accumulator, the outputs scaled to int8 on the way out: ``StreamShape.scaled``)."""
     stream = replace(_stream_of(workload, mapping, module)[2], scaled=True)
-    return stream_cycles(StreamTiming.of(module), stream).total
+    return stream_cycles(GemminiEngine.of(module), stream).total

@@ -14,12 +14,14 @@ SOURCES = (
     VTA_DIR / "vta_emulator.c",
     VTA_DIR / "vta_exec.c",
     VTA_DIR / "vta_pipeline.c",
+    VTA_DIR / "vta_command_timing.c",
     COMMON_DIR / "decoupled_timing.c",
 )
 HEADERS = (
     VTA_DIR / "vta.h",
     VTA_DIR / "vta_runtime.h",
     VTA_DIR / "vta_internal.h",
+    VTA_DIR / "vta_command_timing.h",
     COMMON_DIR / "decoupled_timing.h",
 )
 

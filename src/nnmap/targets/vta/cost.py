@@ -18,7 +18,7 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
-from nnmap.targets.vta.stream import VtaStreamShape, VtaTiming, stream_bound, stream_cycles
+from nnmap.targets.vta.stream import VtaStreamShape, stream_bound, stream_cycles
 from nnmap.targets.vta.tiling import (
     M_LOOPS,
     R_LOOPS,
@@ -31,6 +31,7 @@ from nnmap.targets.vta.tiling import (
     reduction_blocks,
     workload_tile,
 )
+from nnmap.targets.vta.timing_engine import VtaEngine
 
 M_FIRST = ("B", "OY", "OX", "K", "C", "FY", "FX")
 ALL_BUFFERED = frozenset({"I", "W"})
@@ -51,7 +52,7 @@ def vta_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) ->
     buffers = VtaBuffers.of(module)
     tile = workload_tile(workload, mapping, buffers)
     shape = stream_shape(workload, tile)
-    cycles = stream_cycles(VtaTiming.of(module), shape)
+    cycles = stream_cycles(VtaEngine.of(module), shape)
     bi, bo, acc_bytes = buffers.block_in, buffers.block_out, module.array.acc_bytes
     gemms = shape.tiles * shape.steps
     moved = gemms * (tile.m * tile.r * bi + tile.n * tile.r * bi * bo)
@@ -129,6 +130,6 @@ def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
 
 
 def vta_stream_bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
-    """A lower bound on ``vta_stream_cost``'s cycles (``vta_stream.stream_bound``)."""
+    """A lower bound on ``vta_stream_cost``'s cycles (``stream.stream_bound``)."""
     shape = stream_shape(workload, workload_tile(workload, mapping, VtaBuffers.of(module)))
-    return stream_bound(VtaTiming.of(module), shape)
+    return stream_bound(VtaEngine.of(module), shape)

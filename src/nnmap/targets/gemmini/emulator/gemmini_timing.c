@@ -29,6 +29,7 @@ static dt_unit units[3] = {
 };
 static dt_row spad_deps[NNMAP_GEMMINI_SPAD_ROWS];
 static dt_row acc_deps[NNMAP_GEMMINI_ACC_ROWS];
+static uint32_t spad_touched, acc_touched; /* rows below these may hold dependencies */
 static uint64_t staged_reload; /* cycles to stream the weights staged by the last preload */
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
@@ -44,11 +45,21 @@ static uint64_t ready_to_write(gt_rows rows, int unit) {
     return dt_rows_ready_to_write(deps(rows), rows.first, rows.count, (uint8_t)unit);
 }
 
+/* Note the rows a mark reaches, so a reset clears only the rows in use. */
+static void touch(gt_rows rows) {
+    uint32_t *touched = rows.accumulator ? &acc_touched : &spad_touched;
+    if (rows.count > 0 && rows.first + rows.count > *touched) { /* none: a garbage address */
+        *touched = rows.first + rows.count;
+    }
+}
+
 static void mark_read(gt_rows rows, int unit, uint64_t when) {
+    touch(rows);
     dt_rows_mark_read(deps(rows), rows.first, rows.count, (uint8_t)unit, when);
 }
 
 static void mark_written(gt_rows rows, int unit, uint64_t when) {
+    touch(rows);
     dt_rows_mark_written(deps(rows), rows.first, rows.count, (uint8_t)unit, when);
 }
 
@@ -67,12 +78,13 @@ void gt_reset(void) {
     dt_unit_init(&units[GT_LOAD], load_ring, NNMAP_GEMMINI_LOAD_QUEUE);
     dt_unit_init(&units[GT_EXECUTE], execute_ring, NNMAP_GEMMINI_EXECUTE_QUEUE);
     dt_unit_init(&units[GT_STORE], store_ring, NNMAP_GEMMINI_STORE_QUEUE);
-    for (uint32_t row = 0; row < NNMAP_GEMMINI_SPAD_ROWS; ++row) {
+    for (uint32_t row = 0; row < spad_touched; ++row) {
         spad_deps[row] = (dt_row){0};
     }
-    for (uint32_t row = 0; row < NNMAP_GEMMINI_ACC_ROWS; ++row) {
+    for (uint32_t row = 0; row < acc_touched; ++row) {
         acc_deps[row] = (dt_row){0};
     }
+    spad_touched = acc_touched = 0;
     staged_reload = 0;
 }
 

@@ -44,6 +44,12 @@ uint32_t vta_entry_bytes(uint32_t memory_type);
 
 /* vta_pipeline.c: run the commands through the three stages from `start`; the end cycle. */
 uint64_t vta_pipeline_run(const vta_cmd *cmds, uint32_t count, uint64_t start);
+/* The same schedule from cycle 0 with no functional execution (no data moved): the end cycle, or
+ * UINT64_MAX when a token is popped that is never pushed or pushed and never popped. */
+uint64_t vta_pipeline_time(const vta_cmd *cmds, uint32_t count);
+/* The stage that runs a command: INP/WGT loads the load stage, UOP/ACC loads, GEMM and ALU the
+ * compute stage, stores the store stage; a push its sender's, a pop its receiver's. */
+int vta_stage_of(vta_kind kind, uint32_t memory_type, int q_from, int q_to);
 uint64_t vta_pipeline_busy(int stage);
 void vta_pipeline_reset(void);
 uint64_t vta_cost(const vta_cmd *cmd);

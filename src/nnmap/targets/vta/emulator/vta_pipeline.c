@@ -10,7 +10,9 @@
  *
  * The engine tracks dependencies through memory rows; VTA's explicit token queues are this file's
  * adapter. Commands execute (functionally) in the order this schedule starts them, which respects
- * every token, so a race-free program gets the buffers the hardware would produce. */
+ * every token, so a race-free program gets the buffers the hardware would produce.
+ * vta_pipeline_time runs the same schedule without executing anything: what nnmap's cost model
+ * times command lists with (vta_command_timing.c), so the two cannot disagree. */
 #include <stdlib.h>
 
 #include "decoupled_timing.h"
@@ -85,6 +87,18 @@ uint64_t vta_cost(const vta_cmd *cmd) {
     }
 }
 
+int vta_stage_of(vta_kind kind, uint32_t memory_type, int q_from, int q_to) {
+    switch (kind) {
+    case VTA_LOAD:
+        return memory_type == VTA_MEM_ID_INP || memory_type == VTA_MEM_ID_WGT ? STAGE_LOAD
+                                                                             : STAGE_COMPUTE;
+    case VTA_STORE: return STAGE_STORE;
+    case VTA_PUSH: return q_from - 1;
+    case VTA_POP: return q_to - 1;
+    default: return STAGE_COMPUTE;
+    }
+}
+
 int vta_token_queue(int from, int to) {
     if (from == 1 && to == 2) return 0;
     if (from == 2 && to == 1) return 1;
@@ -93,8 +107,9 @@ int vta_token_queue(int from, int to) {
     return -1;
 }
 
-/* Run stage `s` until it finishes or waits on an empty token queue; whether it advanced. */
-static int advance(schedule *plan, int s) {
+/* Run stage `s` until it finishes or waits on an empty token queue; whether it advanced.
+ * `execute`: also run each command's functional meaning (0: timing only, no data moved). */
+static int advance(schedule *plan, int s, int execute) {
     int moved = 0;
     while (plan->next[s] < plan->count[s]) {
         const vta_cmd *cmd = &plan->cmds[plan->order[s][plan->next[s]]];
@@ -108,7 +123,7 @@ static int advance(schedule *plan, int s) {
         } else {
             dt_span span = dt_unit_run(&units[s], plan->ready[s], vta_cost(cmd), 0);
             plan->last_finish[s] = span.finish;
-            vta_execute(cmd);
+            if (execute) vta_execute(cmd);
         }
         plan->next[s]++;
         moved = 1;
@@ -116,29 +131,36 @@ static int advance(schedule *plan, int s) {
     return moved;
 }
 
-static void report_stuck(const schedule *plan) {
+/* The stage left waiting for a token that is never pushed (-1: none). */
+static int stuck_stage(const schedule *plan) {
     for (int s = 0; s < STAGE_COUNT; ++s) {
-        if (plan->next[s] < plan->count[s]) {
-            const vta_cmd *cmd = &plan->cmds[plan->order[s][plan->next[s]]];
-            vta_fail("deadlock: the %s stage pops a token from the %s stage (VTADepPop(%d, %d)) "
-                     "that is never pushed",
-                     stage_names[s], stage_names[cmd->q_from - 1], cmd->q_from, cmd->q_to);
-            return;
-        }
+        if (plan->next[s] < plan->count[s]) return s;
     }
+    return -1;
 }
 
-static void report_unpopped(const schedule *plan) {
-    static const int ends[VTA_TOKEN_QUEUES][2] = {{1, 2}, {2, 1}, {2, 3}, {3, 2}};
+/* A token queue holding tokens that are never popped (-1: none). */
+static int unpopped_queue(const schedule *plan) {
     for (int q = 0; q < VTA_TOKEN_QUEUES; ++q) {
-        uint32_t left = plan->fifos[q].tail - plan->fifos[q].head;
-        if (left > 0) {
-            vta_fail("%u token(s) pushed from the %s stage to the %s stage (VTADepPush(%d, %d)) "
-                     "never popped",
-                     left, stage_names[ends[q][0] - 1], stage_names[ends[q][1] - 1], ends[q][0],
-                     ends[q][1]);
-            return;
-        }
+        if (plan->fifos[q].tail != plan->fifos[q].head) return q;
+    }
+    return -1;
+}
+
+static void report_incomplete(const schedule *plan) {
+    static const int ends[VTA_TOKEN_QUEUES][2] = {{1, 2}, {2, 1}, {2, 3}, {3, 2}};
+    int s = stuck_stage(plan);
+    int q = unpopped_queue(plan);
+    if (s >= 0) {
+        const vta_cmd *cmd = &plan->cmds[plan->order[s][plan->next[s]]];
+        vta_fail("deadlock: the %s stage pops a token from the %s stage (VTADepPop(%d, %d)) "
+                 "that is never pushed",
+                 stage_names[s], stage_names[cmd->q_from - 1], cmd->q_from, cmd->q_to);
+    } else if (q >= 0) {
+        vta_fail("%u token(s) pushed from the %s stage to the %s stage (VTADepPush(%d, %d)) "
+                 "never popped",
+                 plan->fifos[q].tail - plan->fifos[q].head, stage_names[ends[q][0] - 1],
+                 stage_names[ends[q][1] - 1], ends[q][0], ends[q][1]);
     }
 }
 
@@ -165,22 +187,37 @@ static void plan_free(schedule *plan) {
     for (int q = 0; q < VTA_TOKEN_QUEUES; ++q) free(plan->fifos[q].times);
 }
 
-uint64_t vta_pipeline_run(const vta_cmd *cmds, uint32_t count, uint64_t start) {
+/* Schedule the commands from `start`: the end cycle; `complete` is cleared when a stage is left
+ * waiting for a token or a token is left unpopped. */
+static uint64_t schedule_commands(const vta_cmd *cmds, uint32_t count, uint64_t start, int execute,
+                                  int *complete) {
     schedule plan;
     if (!plan_init(&plan, cmds, count, start)) {
-        vta_fail("VTASynchronize: out of memory scheduling %u commands", count);
+        if (execute) vta_fail("VTASynchronize: out of memory scheduling %u commands", count);
         plan_free(&plan);
+        *complete = 0;
         return start;
     }
     int moved = 1;
     while (moved) {
         moved = 0;
-        for (int s = 0; s < STAGE_COUNT; ++s) moved |= advance(&plan, s);
+        for (int s = 0; s < STAGE_COUNT; ++s) moved |= advance(&plan, s, execute);
     }
-    report_stuck(&plan);
-    report_unpopped(&plan);
+    *complete = stuck_stage(&plan) < 0 && unpopped_queue(&plan) < 0;
+    if (execute) report_incomplete(&plan);
     uint64_t end = start;
     for (int s = 0; s < STAGE_COUNT; ++s) end = max_u64(end, plan.last_finish[s]);
     plan_free(&plan);
     return end;
+}
+
+uint64_t vta_pipeline_run(const vta_cmd *cmds, uint32_t count, uint64_t start) {
+    int complete;
+    return schedule_commands(cmds, count, start, 1, &complete);
+}
+
+uint64_t vta_pipeline_time(const vta_cmd *cmds, uint32_t count) {
+    int complete;
+    uint64_t end = schedule_commands(cmds, count, 0, 0, &complete);
+    return complete ? end : UINT64_MAX;
 }
