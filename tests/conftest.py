@@ -60,16 +60,18 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+_COMPILED: dict[tuple[str, str], Artifact] = {}
+
+
 def compiled_models(factory: pytest.TempPathFactory, target: str) -> Callable[[str], Artifact]:
     """A model's artifact for ``target`` (an MLPerf Tiny name or zoo:NAME), compiled on first
-    use and kept (for a module-scoped fixture)."""
-    cache: dict[str, Artifact] = {}
+    use in the session and kept (the emulator tests and the device build share it)."""
 
     def get(model: str) -> Artifact:
-        if model not in cache:
+        if (target, model) not in _COMPILED:
             source: str | Path = model if model.startswith("zoo:") else mlperf_model(model)
             out = factory.mktemp(model.replace(":", "_")) / "out"
-            cache[model] = nnmap.compile(source, target=target, out_dir=out)
-        return cache[model]
+            _COMPILED[target, model] = nnmap.compile(source, target=target, out_dir=out)
+        return _COMPILED[target, model]
 
     return get

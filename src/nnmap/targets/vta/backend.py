@@ -7,7 +7,7 @@ a target is built: listing or planning a target stays light.
 from __future__ import annotations
 
 from nnmap.codegen.layers import LayerCode
-from nnmap.hw import Backend, ExecModule
+from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
 from nnmap.mapping.gemm_tiling import ceil_div
@@ -105,3 +105,8 @@ class VtaBackend(Backend):
         from nnmap.targets.vta.build import emulator
 
         return emulator(module).files()
+
+    def device_build(self, module: ExecModule) -> DeviceBuild:
+        from nnmap.targets.vta.build import device_build
+
+        return device_build(module)

@@ -31,7 +31,7 @@ from nnmap.targets.vta.schedule import (
     scheduled_vta_module,
 )
 
-VTA_HEADER = "vta.h"
+VTA_HEADER = "vta/runtime/runtime.h"
 # Storage rewrite would merge staging buffers of different types (as for Gemmini).
 _PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
 
@@ -73,6 +73,10 @@ def _layer_code(
     )
     head = f"\n{source.prototype} {{"
     dram = [_bytes(buffer) for buffer in dram_buffers(module[symbol], store)]
+    if alu is not None:
+        # The ALU's int8 results are stored for the real rows only (the last row tile is
+        # clipped), into a buffer that may be the kernel's output: copy back no more.
+        dram[-1] = gemm.rows * gemm.n_blocks * gemm.block_out
     helpers = helper_source(symbol, gemm, dram, alu)
     definition = source.definition.replace(head, f"\n{helpers}{head}", 1)
     return kernel_layer_code(layer, index, kernel, source, module_name, definition)

@@ -8,17 +8,17 @@
  * are not needed: the handle identifies the kernel. `wait_cycles` is the real runtime's polling
  * timeout and has no meaning here.
  *
- * DRAM follows VTA's runtime: DMA works only on buffers from VTABufferAlloc, named by their handle
- * plus an element offset (a raw pointer is reported, as the real runtime would dereference it as
- * its own buffer object). Each buffer has two copies, the CPU's cached view (VTABufferCPUPtr) and
- * the DRAM VTA reads and writes: VTAReadBarrier flushes the CPU's view into DRAM before VTA reads,
- * VTAWriteBarrier invalidates it after VTA wrote. A load of bytes the CPU changed without a read
- * barrier, or a layer that ends with stored bytes no write barrier made visible, is reported. */
+ * DRAM follows VTA's runtime: DMA works only on buffers from VTABufferAlloc (vta_buffers.c),
+ * named by their handle plus an element offset (a raw pointer is reported, as the real runtime
+ * would dereference it as its own buffer object). A load of bytes the CPU changed without a
+ * VTAReadBarrier, or a layer that ends with stored bytes no VTAWriteBarrier made visible to the
+ * CPU, is reported. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vta_buffers.h"
 #include "vta_internal.h"
 #include "vta_runtime.h"
 
@@ -54,59 +54,16 @@ static uint32_t layer_count;
 static int layer_open;
 static int command_handle;
 
-/* A buffer from VTABufferAlloc; the handle is its address. `stale` is the byte range VTA stored
- * that no VTAWriteBarrier has made visible to the CPU yet (begin == end: none). */
-typedef struct vta_buffer {
-    size_t size;
-    uint8_t *cpu;
-    uint8_t *dram;
-    size_t stale_begin, stale_end;
-    struct vta_buffer *next;
-} vta_buffer;
 
-typedef struct {
-    vta_buffer *buffer;
-    size_t begin, end;
-} vta_byte_range;
-
-static vta_buffer *buffers;
 static vta_byte_range pending_stores[MAX_PENDING_STORES];
 static uint32_t pending_store_count;
 
-static vta_buffer *find_buffer(const void *handle) {
-    for (vta_buffer *b = buffers; b != NULL; b = b->next) {
-        if (b == handle) return b;
-    }
-    return NULL;
-}
 
-static const char *current_layer(void) {
+const char *vta_current_layer(void) {
     return layer_open ? layers[layer_count - 1].name : "(outside a layer)";
 }
 
-/* The bytes of `buffer` a 2D transfer touches, checked against the buffer (0: reported). */
-static int dram_range(const char *call, const vta_buffer *buffer, uint32_t entry_bytes,
-                      uint32_t elem_offset, uint32_t x_size, uint32_t y_size, uint32_t x_stride,
-                      vta_byte_range *range) {
-    uint64_t last = (uint64_t)elem_offset + (uint64_t)(y_size ? y_size - 1 : 0) * x_stride + x_size;
-    range->begin = (size_t)elem_offset * entry_bytes;
-    range->end = (size_t)(last * entry_bytes);
-    if (range->end > buffer->size) {
-        vta_fail("layer %s: %s: elements %u..%llu of %u B reach past the %zu B buffer", current_layer(),
-                 call, elem_offset, (unsigned long long)last - 1, entry_bytes, buffer->size);
-        return 0;
-    }
-    return 1;
-}
 
-static vta_buffer *dma_buffer(const char *call, const void *handle) {
-    vta_buffer *buffer = find_buffer(handle);
-    if (buffer == NULL) {
-        vta_fail("layer %s: %s: %p is not a buffer from VTABufferAlloc (pass the buffer handle and "
-                 "an element offset, not a raw pointer)", current_layer(), call, handle);
-    }
-    return buffer;
-}
 
 void vta_fail(const char *format, ...) {
     if (error_text[0] != '\0') return;
@@ -148,16 +105,17 @@ void VTALoadBuffer2D(VTACommandHandle cmd, void *src_dram_addr, uint32_t src_ele
         vta_fail("VTALoadBuffer2D: memory type %u cannot be loaded (use 0..3)", dst_memory_type);
         return;
     }
-    vta_buffer *buffer = dma_buffer("VTALoadBuffer2D", src_dram_addr);
+    vta_buffer *buffer = vta_dma_buffer("VTALoadBuffer2D", src_dram_addr);
     vta_byte_range range;
-    if (buffer == NULL || !dram_range("VTALoadBuffer2D", buffer, vta_entry_bytes(dst_memory_type),
-                                      src_elem_offset, x_size, y_size, x_stride, &range)) {
+    uint32_t entry = vta_entry_bytes(dst_memory_type);
+    if (buffer == NULL || !vta_dram_range("VTALoadBuffer2D", buffer, entry, src_elem_offset, x_size,
+                                          y_size, x_stride, &range)) {
         return;
     }
-    if (memcmp(buffer->cpu + range.begin, buffer->dram + range.begin, range.end - range.begin)) {
+    if (!vta_flushed(buffer, &range)) {
         vta_fail("layer %s: VTALoadBuffer2D reads bytes %zu..%zu of buffer %p that the CPU wrote "
-                 "without a VTAReadBarrier (flush them to DRAM before VTA reads)", current_layer(),
-                 range.begin, range.end - 1, src_dram_addr);
+                 "without a VTAReadBarrier (flush them to DRAM before VTA reads)",
+                 vta_current_layer(), range.begin, range.end - 1, src_dram_addr);
         return;
     }
     queue_load(buffer->dram, src_elem_offset, x_size, y_size, x_stride, x_pad_before, y_pad_before,
@@ -182,10 +140,12 @@ void VTAStoreBuffer2D(VTACommandHandle cmd, uint32_t src_sram_index, uint32_t sr
                       void *dst_dram_addr, uint32_t dst_elem_offset, uint32_t x_size,
                       uint32_t y_size, uint32_t x_stride) {
     (void)cmd;
-    vta_buffer *buffer = dma_buffer("VTAStoreBuffer2D", dst_dram_addr);
+    vta_buffer *buffer = vta_dma_buffer("VTAStoreBuffer2D", dst_dram_addr);
     vta_byte_range range;
-    if (buffer == NULL || !dram_range("VTAStoreBuffer2D", buffer, vta_entry_bytes(VTA_MEM_ID_OUT),
-                                      dst_elem_offset, x_size, y_size, x_stride, &range)) {
+    uint32_t entry = vta_entry_bytes(VTA_MEM_ID_OUT);
+    if (buffer == NULL ||
+        !vta_dram_range("VTAStoreBuffer2D", buffer, entry, dst_elem_offset, x_size, y_size,
+                        x_stride, &range)) {
         return;
     }
     if (pending_store_count == MAX_PENDING_STORES) {
@@ -369,141 +329,23 @@ void VTASynchronize(VTACommandHandle cmd, uint32_t wait_cycles) {
     (void)wait_cycles;
     clock_now = vta_pipeline_run(queue, queued, clock_now);
     queued = 0;
-    for (uint32_t i = 0; i < pending_store_count; ++i) {
-        vta_byte_range *stored = &pending_stores[i];
-        vta_buffer *b = stored->buffer;
-        if (b->stale_begin == b->stale_end) {
-            b->stale_begin = stored->begin;
-            b->stale_end = stored->end;
-        } else {
-            if (stored->begin < b->stale_begin) b->stale_begin = stored->begin;
-            if (stored->end > b->stale_end) b->stale_end = stored->end;
-        }
-    }
+    vta_mark_stored(pending_stores, pending_store_count);
     pending_store_count = 0;
 }
 
-void *VTABufferAlloc(size_t size) {
-    vta_buffer *buffer = calloc(1, sizeof(vta_buffer));
-    size_t bytes = size ? size : 1;
-    if (buffer == NULL || (buffer->cpu = calloc(1, bytes)) == NULL ||
-        (buffer->dram = calloc(1, bytes)) == NULL) {
-        vta_fail("VTABufferAlloc: out of memory for %zu B", size);
-        if (buffer != NULL) free(buffer->cpu);
-        free(buffer);
-        return NULL;
-    }
-    buffer->size = size;
-    buffer->next = buffers;
-    buffers = buffer;
-    return buffer;
-}
 
-void VTABufferFree(void *handle) {
-    for (vta_buffer **link = &buffers; *link != NULL; link = &(*link)->next) {
-        if (*link == handle) {
-            vta_buffer *buffer = *link;
-            *link = buffer->next;
-            free(buffer->cpu);
-            free(buffer->dram);
-            free(buffer);
-            return;
-        }
-    }
-    vta_fail("VTABufferFree: %p is not a buffer from VTABufferAlloc", handle);
-}
 
-void *VTABufferCPUPtr(VTACommandHandle cmd, void *handle) {
-    (void)cmd;
-    vta_buffer *buffer = dma_buffer("VTABufferCPUPtr", handle);
-    return buffer == NULL ? NULL : buffer->cpu;
-}
 
-/* The bytes [start, start + extent) elements of `elem_bits`, checked against the buffer. */
-static vta_buffer *barrier_range(const char *call, void *handle, uint32_t elem_bits,
-                                 uint32_t start, uint32_t extent, vta_byte_range *range) {
-    vta_buffer *buffer = dma_buffer(call, handle);
-    uint32_t bytes = (elem_bits + 7u) / 8u;
-    if (buffer == NULL) return NULL;
-    range->begin = (size_t)start * bytes;
-    range->end = range->begin + (size_t)extent * bytes;
-    if (range->end > buffer->size) {
-        vta_fail("layer %s: %s: bytes %zu..%zu past the %zu B buffer", current_layer(), call,
-                 range->begin, range->end - 1, buffer->size);
-        return NULL;
-    }
-    return buffer;
-}
 
-void VTAReadBarrier(VTACommandHandle cmd, void *handle, uint32_t elem_bits, uint32_t start,
-                    uint32_t extent) {
-    (void)cmd;
-    vta_byte_range r;
-    vta_buffer *buffer = barrier_range("VTAReadBarrier", handle, elem_bits, start, extent, &r);
-    if (buffer != NULL) memcpy(buffer->dram + r.begin, buffer->cpu + r.begin, r.end - r.begin);
-}
 
-void VTAWriteBarrier(VTACommandHandle cmd, void *handle, uint32_t elem_bits, uint32_t start,
-                     uint32_t extent) {
-    (void)cmd;
-    vta_byte_range r;
-    vta_buffer *buffer = barrier_range("VTAWriteBarrier", handle, elem_bits, start, extent, &r);
-    if (buffer == NULL) return;
-    memcpy(buffer->cpu + r.begin, buffer->dram + r.begin, r.end - r.begin);
-    if (r.begin <= buffer->stale_begin && r.end >= buffer->stale_end) {
-        buffer->stale_begin = buffer->stale_end = 0;
-    }
-}
 
-/* One side of a VTABufferCopy: a host pointer, or a buffer (then both of its copies). */
-static int copy_side(const char *side, const void *pointer, size_t offset, size_t size,
-                     int is_buffer, vta_buffer **buffer) {
-    *buffer = NULL;
-    if (!is_buffer) return 1;
-    *buffer = find_buffer(pointer);
-    if (*buffer == NULL) {
-        vta_fail("layer %s: VTABufferCopy: the %s %p is not a buffer from VTABufferAlloc",
-                 current_layer(), side, pointer);
-        return 0;
-    }
-    if (offset + size > (*buffer)->size) {
-        vta_fail("layer %s: VTABufferCopy: %zu B at %zu pass the end of the %s buffer (%zu B)",
-                 current_layer(), size, offset, side, (*buffer)->size);
-        return 0;
-    }
-    return 1;
-}
 
-/* As VTA's runtime: host to device writes the buffer and flushes it, device to host invalidates
- * the CPU's view and reads it. */
-void VTABufferCopy(const void *from, size_t from_offset, void *to, size_t to_offset, size_t size,
-                   int kind_mask) {
-    vta_buffer *source, *target;
-    int from_device = kind_mask == VTA_MEMCPY_D2H || kind_mask == VTA_MEMCPY_D2D;
-    int to_device = kind_mask == VTA_MEMCPY_H2D || kind_mask == VTA_MEMCPY_D2D;
-    if (!from_device && !to_device) {
-        vta_fail("VTABufferCopy: kind %d is not 1 (H2D), 2 (D2H) or 3 (D2D)", kind_mask);
-        return;
-    }
-    if (!copy_side("source", from, from_offset, size, from_device, &source) ||
-        !copy_side("destination", to, to_offset, size, to_device, &target)) {
-        return;
-    }
-    const uint8_t *bytes = source ? source->dram + from_offset : (const uint8_t *)from + from_offset;
-    if (source != NULL) memcpy(source->cpu + from_offset, bytes, size);
-    if (target != NULL) {
-        memmove(target->dram + to_offset, bytes, size);
-        memcpy(target->cpu + to_offset, target->dram + to_offset, size);
-    } else {
-        memmove((uint8_t *)to + to_offset, bytes, size);
-    }
-}
 
 void nnmap_vta_reset(void) {
     queued = 0;
     pending_store_count = 0;
     layer_open = 0;
-    for (vta_buffer *b = buffers; b != NULL; b = b->next) b->stale_begin = b->stale_end = 0;
+    vta_forget_stored();
     clock_now = 0;
     layer_count = 0;
     error_text[0] = '\0';
@@ -535,14 +377,7 @@ void nnmap_vta_layer_end(void) {
     if (queued > 0) {
         vta_fail("nnmap_vta_layer_end: %u commands queued after the last VTASynchronize", queued);
     }
-    for (vta_buffer *b = buffers; b != NULL; b = b->next) {
-        if (b->stale_begin != b->stale_end) {
-            vta_fail("layer %s: VTA stored bytes %zu..%zu of buffer %p and no VTAWriteBarrier made "
-                     "them visible to the CPU", current_layer(), b->stale_begin, b->stale_end - 1,
-                     (void *)b);
-            b->stale_begin = b->stale_end = 0;
-        }
-    }
+    vta_check_visible();
     layer_open = 0;
     if (layer_count > 0) layers[layer_count - 1].cycles = clock_now - layers[layer_count - 1].begin;
 }
