@@ -173,7 +173,7 @@ def test_gemmini_device_build_against_gemmini_rocc_tests(name: str, gemmini: Com
     commands = _make_device(artifact, variables)
     assert "-std=gnu99" in commands and "-Werror " not in commands
     _assert_only_vendor_includes(commands, vendor, artifact)
-    _link(artifact, ZIG_CC, ["-nostdlib"], MAIN + BARE_METAL)
+    _link(artifact, ZIG_CC, ["-O2", "-nostdlib"], MAIN + BARE_METAL)
 
 
 @pytest.mark.parametrize("name", MLPERF_MODELS)
