@@ -161,8 +161,12 @@ def test_generated_kernel_calls_gemmini_macros(tmp_path: Path) -> None:
     # the host buffers (im2col staging, int32 results) are the only allocations: every
     # Gemmini command is one call, its operands plain expressions
     assert kernel.count("TVMBackendAllocWorkspace(") == 2
+    # the fence sits between the last mvout and the host stage that reads the results, once
+    assert kernel.count("gemmini_fence(") == 1
+    assert kernel.rindex("gemmini_extended_mvout(") < kernel.index("gemmini_fence(")
     network = (artifact.path / "network.c").read_text()
-    assert 'nnmap_gemmini_layer_begin("conv3x3");' in network
+    assert 'NNMAP_LAYER_BEGIN(nnmap_gemmini, "conv3x3");' in network
+    assert "#ifdef NNMAP_EMULATOR" in network and '#include "gemmini.h"' not in network
 
 
 def test_tiny_layer_stays_on_the_host_by_the_cost_model(tmp_path: Path) -> None:

@@ -147,9 +147,11 @@ def test_generated_kernel_calls_the_public_vta_api(tmp_path: Path) -> None:
     kernel = (artifact.path / "layer_01_conv2d.c").read_text()
     for call in API:
         assert call in kernel
-    assert '#include "vta.h"' in kernel and "TVMFFI" not in kernel
+    assert '#include "vta/runtime/runtime.h"' in kernel and "TVMFFI" not in kernel
+    assert "VTA_UOP_GEMM" not in kernel and "VTABufferAlloc(" in kernel
+    assert "VTAReadBarrier(" in kernel and "VTAWriteBarrier(" in kernel
     network = (artifact.path / "network.c").read_text()
-    assert 'nnmap_vta_layer_begin("conv_c20");' in network
+    assert 'NNMAP_LAYER_BEGIN(nnmap_vta, "conv_c20");' in network
 
 
 def test_result_planes_cover_the_accumulator_bound() -> None:

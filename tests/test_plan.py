@@ -72,7 +72,7 @@ def test_plan_report_and_c_agree_and_generation_searches_nothing(
     artifact = generate(planned, tmp_path / "out")
     assert calls == []
     report = {entry["name"]: entry for entry in artifact.report["layers"]}
-    header = f'#include "{target}.h"'
+    header = {"gemmini": '#include "gemmini.h"', "vta": '#include "vta/runtime/runtime.h"'}[target]
     for layer in planned.layers:
         entry = report[layer.layer.name]
         assert entry["module"] == layer.module

@@ -101,6 +101,9 @@ class Twin:
         return np.ctypeslib.as_array(self.lib.nnmap_gemmini_test_accumulator(), (rows, DIM))
 
     def assert_same(self) -> None:
+        """Fence (mvout results reach DRAM only there), then compare every memory."""
+        self.lib.nnmap_gemmini_fence()
+        assert self.lib.nnmap_gemmini_error() is None
         np.testing.assert_array_equal(self.spad(), self.state.spad)
         np.testing.assert_array_equal(self.acc(), self.state.acc)
         np.testing.assert_array_equal(self.dram, self.state.dram)
@@ -206,6 +209,7 @@ def test_mvout_scale_is_per_instruction_like_numpy(lib: ctypes.CDLL) -> None:
     for block, (scale, activation, floor) in enumerate(runs):
         twin.run("config_st", DIM, activation, float(scale))
         twin.run("mvout", 4096 + block * DIM * DIM, ACC | (block * DIM), DIM, DIM)
+        twin.run("fence")
         out = twin.dram[4096 + block * DIM * DIM :][: DIM * DIM].view(np.int8).reshape(DIM, DIM)
         block_values = values[block * DIM : (block + 1) * DIM].astype(np.float32)
         expected = np.clip(np.rint(block_values * scale), floor, 127).astype(np.int8)

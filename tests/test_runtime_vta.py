@@ -168,7 +168,7 @@ def test_stages_run_concurrently_so_a_pop_may_precede_its_push(emu: Emulator) ->
     emu.load(old, 0, 1, 1, 1, 0, 0, 0, 0, 0, vi.MEM_INP)
     emu.sync()
     emu.token(False, vi.Q_COMPUTE, vi.Q_LOAD)
-    emu.lib.VTALoadBuffer2D(emu.cmd, new.ctypes.data, 0, 1, 1, 1, 0, 0, 0, 0, 0, vi.MEM_INP)
+    emu.lib.VTALoadBuffer2D(emu.cmd, emu.buffer(new), 0, 1, 1, 1, 0, 0, 0, 0, 0, vi.MEM_INP)
     emu.push(gemm([(0, 0, 0)]))
     emu.token(True, vi.Q_COMPUTE, vi.Q_LOAD)
     emu.sync()
@@ -178,7 +178,7 @@ def test_stages_run_concurrently_so_a_pop_may_precede_its_push(emu: Emulator) ->
 
 def test_malformed_programs_are_reported_not_run(emu: Emulator) -> None:
     inp = np.zeros((4, *INP_SHAPE), np.int8)
-    emu.lib.VTALoadBuffer2D(emu.cmd, inp.ctypes.data, 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
+    emu.lib.VTALoadBuffer2D(emu.cmd, emu.buffer(inp), 0, 2, 1, 2, 0, 0, 0, 0, 2047, vi.MEM_INP)
     emu.sync()
     assert "VTALoadBuffer2D: entries 2047..2048 outside memory 2's 0..2047" == emu.error()
     emu.lib.nnmap_vta_reset()

@@ -16,6 +16,7 @@ VTA = get_target("vta").module("vta")
 CONFIG = VtaConfig.from_module(VTA)
 
 U32, I32, VP = ctypes.c_uint32, ctypes.c_int32, ctypes.c_void_p
+H2D, D2H = 1, 2  # VTABufferCopy kinds (VTA_MEMCPY_H2D, VTA_MEMCPY_D2H)
 FINIT = ctypes.CFUNCTYPE(ctypes.c_int, VP)
 SIGNATURES = {
     "VTATLSCommandHandle": ([], VP),
@@ -29,6 +30,9 @@ SIGNATURES = {
     "VTADepPush": ([VP, ctypes.c_int, ctypes.c_int], ctypes.c_int),
     "VTADepPop": ([VP, ctypes.c_int, ctypes.c_int], ctypes.c_int),
     "VTASynchronize": ([VP, U32], None),
+    "VTABufferAlloc": ([ctypes.c_size_t], VP),
+    "VTABufferCopy": ([VP, ctypes.c_size_t, VP, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int],
+                      None),
     "nnmap_vta_error": ([], ctypes.c_char_p),
     "nnmap_vta_reset": ([], None),
     "nnmap_vta_cycles": ([], ctypes.c_uint64),
@@ -61,16 +65,29 @@ class Emulator:
         self.handles: dict[UopKernel, ctypes.c_void_p] = {}
         self.alive: list[object] = []  # DRAM arrays and callbacks the C side still points to
         self.stored: dict[int, np.ndarray] = {}
+        self.buffers: dict[int, int] = {}  # id of a DRAM array -> its VTABufferAlloc handle
+        self.stored_buffers: list[tuple[np.ndarray, int]] = []
+
+    def buffer(self, dram: np.ndarray) -> int:
+        """The VTA buffer mirroring ``dram`` (allocated and copied in on first use)."""
+        if id(dram) not in self.buffers:
+            handle = self.lib.VTABufferAlloc(dram.nbytes)
+            self.lib.VTABufferCopy(dram.ctypes.data, 0, handle, 0, dram.nbytes, H2D)
+            self.buffers[id(dram)] = handle
+        return self.buffers[id(dram)]
 
     def load(self, dram: np.ndarray, *args: int) -> None:
         self.alive.append(dram)
-        self.lib.VTALoadBuffer2D(self.cmd, dram.ctypes.data, *args)
+        self.lib.VTALoadBuffer2D(self.cmd, self.buffer(dram), *args)
         vi.load_2d(self.state, None, dram, *args)
 
     def store(self, sram_index: int, dram: np.ndarray, *args: int) -> None:
-        """C stores into ``dram``, the meaning into its mirror ``self.stored[id(dram)]``."""
+        """C stores into ``dram`` (through its VTA buffer, copied back after each sync), the
+        meaning into its mirror ``self.stored[id(dram)]``."""
         self.alive.append(dram)
-        self.lib.VTAStoreBuffer2D(self.cmd, sram_index, vi.MEM_OUT, dram.ctypes.data, *args)
+        handle = self.buffer(dram)
+        self.stored_buffers.append((dram, handle))
+        self.lib.VTAStoreBuffer2D(self.cmd, sram_index, vi.MEM_OUT, handle, *args)
         mirror = self.stored.setdefault(id(dram), dram.copy())
         vi.store_2d(self.state, None, sram_index, vi.MEM_OUT, mirror, *args)
 
@@ -98,6 +115,8 @@ class Emulator:
 
     def sync(self) -> None:
         self.lib.VTASynchronize(self.cmd, 1_000_000)
+        for dram, handle in self.stored_buffers:
+            self.lib.VTABufferCopy(handle, 0, dram.ctypes.data, 0, dram.nbytes, D2H)
 
     def error(self) -> str:
         return self.lib.nnmap_vta_error().decode()

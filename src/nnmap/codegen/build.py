@@ -13,6 +13,10 @@ from nnmap.errors import BuildError
 
 COMPILER = "gcc"
 WEIGHTS_SOURCE = "weights.c"
+# Where an artifact keeps nnmap's emulation of its accelerators, and the define that compiles
+# its layer hooks in (the emulator flavour of the generated Makefile).
+EMULATOR_DIR = "emulator"
+EMULATOR_DEFINE = "NNMAP_EMULATOR"
 
 
 def _first_error_line(stderr: str) -> str:
@@ -29,28 +33,35 @@ def _compile_object(source: Path, obj: Path, cflags: str, artifact: Path) -> Pat
     return obj
 
 
+def _files(source_dir: Path, pattern: str) -> list[Path]:
+    """The artifact's files matching ``pattern``, then its emulator's (the emulator flavour)."""
+    emulator = source_dir / EMULATOR_DIR
+    return sorted(source_dir.glob(pattern)) + sorted(emulator.rglob(pattern))
+
+
 def build_id(source_dir: Path, cflags: str) -> str:
     """A short hash of the C sources and flags: the cache key of a built library."""
     digest = hashlib.sha256(cflags.encode())
-    for path in sorted(source_dir.glob("*.[ch]")):
-        digest.update(path.name.encode())
+    for path in _files(source_dir, "*.[ch]"):
+        digest.update(str(path.relative_to(source_dir)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def compile_objects(source_dir: Path, build_dir: Path, cflags: str, artifact: Path) -> list[Path]:
-    """Compile every .c of ``source_dir`` into ``build_dir`` (in parallel); BuildError on failure.
+    """Compile the emulator flavour of ``source_dir`` (every .c with nnmap's emulation of its
+    accelerators) into ``build_dir``, in parallel; BuildError on failure.
 
     ``artifact`` is the path named in error messages (the artifact the user asked for).
     """
     if shutil.which(COMPILER) is None:
         raise BuildError(f"{COMPILER} not found on PATH: it is needed to build {artifact}")
     build_dir.mkdir(parents=True, exist_ok=True)
-    sources = sorted(source_dir.glob("*.c"))
+    flags = f"{cflags} -D{EMULATOR_DEFINE} -I{source_dir / EMULATOR_DIR}"
     with ThreadPoolExecutor(max_workers=4) as pool:
         jobs = [
-            pool.submit(_compile_object, s, build_dir / f"{s.stem}.o", cflags, artifact)
-            for s in sources
+            pool.submit(_compile_object, s, build_dir / f"{s.stem}.o", flags, artifact)
+            for s in _files(source_dir, "*.c")
         ]
         return [job.result() for job in jobs]
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nnmap.codegen.build import EMULATOR_DEFINE, EMULATOR_DIR
 from nnmap.codegen.emit_c import C_TYPES
 from nnmap.codegen.layers import Argument, LayerCode
 from nnmap.ir import Graph
@@ -13,17 +14,28 @@ from nnmap.plan.memory import ARENA, INPUT, MemoryPlan
 
 NUMBERS_PER_LINE = 24
 CFLAGS = "-std=c11 -O2 -Wall -Wextra -Werror"
+# The device flavour: GNU C (the vendors' headers use asm and typeof), their warnings shown, not
+# turned into errors, but a call of an undeclared function is one.
+DEVICE_CFLAGS = "-std=gnu99 -O2 -Wall -Werror=implicit-function-declaration"
 
-MAKEFILE = f"""# Builds the network as a static and a shared library: make [CFLAGS='...']
+MAKEFILE = """# Builds the network from one set of sources, in two flavours:
+#   make [emulator]   nnmap's emulation of the accelerator (emulator/), with cycle counters:
+#                     libnnmap_network.a and .so, for this machine
+#   make device CC=<the board's C compiler> {device_variables}
+#                     the vendor's own headers only, emulator hooks compiled out:
+#                     device/libnnmap_network.a, to link into the board's program
 CC ?= gcc
-CFLAGS ?= {CFLAGS}
-SOURCES := $(wildcard *.c)
-OBJECTS := $(SOURCES:.c=.o)
+CFLAGS ?= {cflags}
+DEVICE_CFLAGS ?= {device_cflags}
+{device_defaults}SOURCES := $(wildcard *.c)
+EMULATOR_SOURCES := $(wildcard {emulator}/*.c)
+OBJECTS := $(SOURCES:.c=.o) $(EMULATOR_SOURCES:.c=.o)
+DEVICE_OBJECTS := $(SOURCES:%.c=device/%.o)
 
-all: libnnmap_network.a libnnmap_network.so
+emulator: libnnmap_network.a libnnmap_network.so
 
-%.o: %.c *.h
-\t$(CC) $(CFLAGS) -fPIC -c $< -o $@
+%.o: %.c *.h $(wildcard {emulator}/*.h)
+\t$(CC) $(CFLAGS) -D{define} -I{emulator} -fPIC -c $< -o $@
 
 libnnmap_network.a: $(OBJECTS)
 \t$(AR) rcs $@ $^
@@ -31,11 +43,35 @@ libnnmap_network.a: $(OBJECTS)
 libnnmap_network.so: $(OBJECTS)
 \t$(CC) -shared $^ -o $@ -lm
 
-clean:
-\trm -f *.o *.a *.so
+device/%.o: %.c *.h
+\t@mkdir -p device
+\t$(CC) $(DEVICE_CFLAGS) {device_flags} -c $< -o $@
 
-.PHONY: all clean
+device: $(DEVICE_OBJECTS)
+\t$(AR) rcs device/libnnmap_network.a $^
+
+clean:
+\trm -rf *.o {emulator}/*.o *.a *.so device
+
+.PHONY: emulator device clean
 """
+
+
+def makefile(device_variables: dict[str, str], device_flags: str) -> str:
+    """The artifact's Makefile: ``device_variables`` (name -> what to set it to) are required
+    by the device flavour, whose compiler flags add ``device_flags`` (they may use them)."""
+    defaults = "".join(
+        f"{name} ?= $(error set {name}: {meaning})\n" for name, meaning in device_variables.items()
+    )
+    return MAKEFILE.format(
+        cflags=CFLAGS,
+        device_cflags=DEVICE_CFLAGS,
+        device_variables=" ".join(f"{name}=..." for name in device_variables),
+        device_defaults=defaults,
+        emulator=EMULATOR_DIR,
+        define=EMULATOR_DEFINE,
+        device_flags=device_flags,
+    )
 
 _WORKSPACE_FUNCTIONS = """
 /* TVM's workspace calls, served from the layer's scratch slot in the arena (LIFO). */
@@ -185,9 +221,32 @@ def _call_lines(code: LayerCode, graph: Graph, plan: MemoryPlan) -> list[str]:
     call = [f"  if ({code.symbol}({args}) != 0) {{", f"    return {code.index + 1};", "  }"]
     if code.module == "host":
         return lines + call
-    begin = f"  nnmap_{code.module}_layer_begin({c_string(code.layer.name)});"
-    end = f"  nnmap_{code.module}_layer_end();"
+    begin = f"  NNMAP_LAYER_BEGIN(nnmap_{code.module}, {c_string(code.layer.name)});"
+    end = f"  NNMAP_LAYER_END(nnmap_{code.module});"
     return [*lines, begin, *call, end]
+
+
+def _emulator_hooks(modules: Sequence[str]) -> list[str]:
+    """The layer markers of nnmap's emulators (cycle counts, rule checks per layer), declared and
+    called only in the emulator flavour: a device build compiles them out."""
+    declarations = [
+        line
+        for module in modules
+        for line in (
+            f"void nnmap_{module}_layer_begin(const char *name);",
+            f"void nnmap_{module}_layer_end(void);",
+        )
+    ]
+    return [
+        f"#ifdef {EMULATOR_DEFINE}",
+        *declarations,
+        "#define NNMAP_LAYER_BEGIN(emulator, name) emulator##_layer_begin(name)",
+        "#define NNMAP_LAYER_END(emulator) emulator##_layer_end()",
+        "#else",
+        "#define NNMAP_LAYER_BEGIN(emulator, name) ((void)0)",
+        "#define NNMAP_LAYER_END(emulator) ((void)0)",
+        "#endif",
+    ]
 
 
 def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -> str:
@@ -197,7 +256,8 @@ def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -
         '#include "network.h"',
         '#include "nnmap_kernels.h"',
         '#include "weights.h"',
-        *sorted({f'#include "{c.module}.h"' for c in codes if c.module != "host"}),
+        "",
+        *_emulator_hooks(sorted({c.module for c in codes if c.module != "host"})),
         "",
         f"static _Alignas(64) int8_t nnmap_arena[{arena_size}];",
         _WORKSPACE_FUNCTIONS,

@@ -91,7 +91,7 @@ def source_files(plan: Plan, codes: Sequence[LayerCode]) -> tuple[dict[str, str]
         "nnmap_kernels.h": driver.kernels_header(codes),
         "weights.h": weights_h,
         "weights.c": weights_c,
-        "Makefile": driver.MAKEFILE,
+        "Makefile": _makefile(plan),
     }
     for code in codes:
         if code.file_name is not None and code.definition is not None:
@@ -100,8 +100,20 @@ def source_files(plan: Plan, codes: Sequence[LayerCode]) -> tuple[dict[str, str]
         files[SOFTMAX_SOURCE] = (RUNTIME_HOST / SOFTMAX_SOURCE).read_text()
     for module in plan.accelerator_modules():
         if module.backend is not None:
-            files.update(module.backend.emulator_files(module))
+            emulator = module.backend.emulator_files(module)
+            files.update({f"{driver.EMULATOR_DIR}/{name}": text for name, text in emulator.items()})
     return files, weight_bytes
+
+
+def _makefile(plan: Plan) -> str:
+    """The Makefile: its device flavour takes what every accelerator's backend needs."""
+    builds = [
+        module.backend.device_build(module)
+        for module in plan.accelerator_modules()
+        if module.backend is not None
+    ]
+    variables = {name: meaning for build in builds for name, meaning in build.variables}
+    return driver.makefile(variables, " ".join(build.flags for build in builds if build.flags))
 
 
 def _publish(staging: Path, out_dir: Path) -> None:
@@ -134,6 +146,7 @@ def generate(
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_text(text)
         key = build_id(staging, driver.CFLAGS)
         objects = compile_objects(staging, staging / BUILD_DIR / key, driver.CFLAGS, out_dir)

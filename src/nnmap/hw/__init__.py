@@ -1,6 +1,6 @@
 """The hardware model: ``Memory``, ``ComputeArray``, ``ExecModule`` and ``Target`` values."""
 
-from nnmap.hw.backend import Backend
+from nnmap.hw.backend import Backend, DeviceBuild
 from nnmap.hw.model import (
     LOOP_NAMES,
     OPERANDS,
@@ -14,6 +14,7 @@ from nnmap.hw.model import (
 
 __all__ = [
     "Backend",
+    "DeviceBuild",
     "LOOP_NAMES",
     "OPERANDS",
     "ArrayAxis",

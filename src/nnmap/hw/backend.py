@@ -14,6 +14,7 @@ type checking only, so the hardware model stays free of the stages that use it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from nnmap.mapping.host_model import HostWork
     from nnmap.mapping.model import Mapping
     from nnmap.mapping.stream_search import StreamModel
+
+
+@dataclass(frozen=True)
+class DeviceBuild:
+    """How an artifact's ``device`` flavour compiles against the vendor's own headers: the Make
+    variables its user sets (name, what to set it to) and the compiler flags, which may use them
+    (include paths, the vendor's configuration ``-D`` flags)."""
+
+    variables: tuple[tuple[str, str], ...] = ()
+    flags: str = ""
 
 
 class Backend(ABC):
@@ -79,3 +90,7 @@ class Backend(ABC):
     @abstractmethod
     def emulator_files(self, module: ExecModule) -> dict[str, str]:
         """File name -> text of the emulator an artifact ships, its parameters from ``module``."""
+
+    def device_build(self, module: ExecModule) -> DeviceBuild:
+        """How the C of ``module`` builds for the real accelerator (default: nothing to add)."""
+        return DeviceBuild()

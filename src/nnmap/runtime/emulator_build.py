@@ -64,11 +64,18 @@ class Emulator:
         return (Path(params_dir), self.directory, COMMON_DIR)
 
     def files(self) -> dict[str, str]:
-        """File name -> text of every source and header, and the rendered parameters header:
-        what an artifact ships to build the emulator with its own C."""
-        files = {path.name: path.read_text() for path in (*self.sources, *self.headers)}
+        """File name -> text of every source and header (the name is the path inside the
+        emulator's folder), and the rendered parameters header: what an artifact ships to build
+        the emulator with its own C."""
+        files = {self._name(path): path.read_text() for path in (*self.sources, *self.headers)}
         files[self.params_header] = self.render_params()
         return files
+
+    def _name(self, path: Path) -> str:
+        """A file's name in the artifact: its path inside the emulator's folder, else its name."""
+        if path.is_relative_to(self.directory):
+            return str(path.relative_to(self.directory))
+        return path.name
 
     def write_params_header(self, out_dir: Path) -> Path:
         """Render the parameters header of the emulator's module into ``out_dir``."""

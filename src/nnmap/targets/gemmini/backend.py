@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from nnmap.hw import Backend, ExecModule
+from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
@@ -99,3 +99,8 @@ class GemminiBackend(Backend):
         from nnmap.targets.gemmini.build import emulator
 
         return emulator(module).files()
+
+    def device_build(self, module: ExecModule) -> DeviceBuild:
+        from nnmap.targets.gemmini.build import device_build
+
+        return device_build(module)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from nnmap.hw import ExecModule
+from nnmap.hw import DeviceBuild, ExecModule
 from nnmap.runtime.emulator_build import COMMON_DIR, Emulator
 from nnmap.targets.gemmini.params import render_header
 
@@ -35,3 +35,10 @@ def emulator(module: ExecModule) -> Emulator:
         render_params=partial(render_header, module),
         link_flags=("-lm",),
     )
+
+
+def device_build(module: ExecModule) -> DeviceBuild:
+    """The device flavour, as gemmini-rocc-tests builds: ``-I<repo> -I<repo>/include`` (its
+    gemmini.h includes ``include/gemmini_params.h`` and ``rocc-software/src/xcustom.h``)."""
+    variables = (("GEMMINI_INCLUDE", "a gemmini-rocc-tests checkout (include/gemmini.h)"),)
+    return DeviceBuild(variables, "-I$(GEMMINI_INCLUDE) -I$(GEMMINI_INCLUDE)/include")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import tvm
+import tvm_ffi
 from tvm import ir, s_tir, te, tirx
 
 from nnmap.codegen.accel_gemm import conv_gather, gemm_operands, requantized
@@ -26,6 +27,7 @@ from nnmap.codegen.kernels import (
 )
 from nnmap.ir import Conv2D, FullyConnected, Graph, Tensor
 from nnmap.targets.gemmini import tensor_intrinsics as gi
+from nnmap.targets.gemmini.instructions import INTRINSICS
 from nnmap.targets.gemmini.schedule import schedule_gemm
 from nnmap.targets.gemmini.tensor_intrinsics import GemminiIntrinsics
 from nnmap.targets.gemmini.tiling import GemmShape, GemmTiles, pad_to
@@ -163,10 +165,58 @@ def gemm_kernel(
     return kernel_def(stage, (mult, shift), result, constants), shape
 
 
+def _moves_out(stmt: tirx.Stmt) -> bool:
+    """Whether ``stmt`` issues a Gemmini mvout."""
+    mvout = INTRINSICS["mvout"].c_name
+    found: list[ir.expr.Call] = []
+
+    def seen(call: ir.expr.Call) -> ir.expr.Call:
+        if call.op.name == "tirx.call_extern" and str(call.args[0].value) == mvout:
+            found.append(call)
+        return call
+
+    tvm_ffi.structural_map(stmt, [(ir.expr.Call, seen)])
+    return bool(found)
+
+
+def _last_mvout_nest(body: tirx.Stmt) -> tirx.Stmt:
+    """The outermost loop (or condition) that issues the kernel's last mvouts: the CPU may read
+    their results only after a fence behind it."""
+    node = body
+    while True:
+        if isinstance(node, s_tir.SBlockRealize):
+            node = node.block
+        elif isinstance(node, tirx.SeqStmt):
+            node = [child for child in node.seq if _moves_out(child)][-1]
+        elif isinstance(node, tirx.For | tirx.IfThenElse):
+            return node
+        else:
+            node = node.body
+
+
+def _fenced(func: tirx.PrimFunc) -> tirx.PrimFunc:
+    """``func`` with ``gemmini_fence()`` right behind its last mvout nest, before the host stage
+    that reads the results (mvouts complete asynchronously), and nowhere inside the stream."""
+    nest = _last_mvout_nest(func.body)
+
+    def fence_behind(seq: tirx.SeqStmt) -> tirx.Stmt:
+        children = list(seq.seq)
+        at = next((i for i, child in enumerate(children) if child.same_as(nest)), None)
+        if at is None:
+            return seq
+        return tirx.SeqStmt([*children[: at + 1], gi.fence_call(), *children[at + 1 :]])
+
+    if nest.same_as(func.body):
+        return func.with_body(tirx.SeqStmt([func.body, gi.fence_call()]))
+    return func.with_body(tvm_ffi.structural_map(func.body, [(tirx.SeqStmt, fence_behind)]))
+
+
 def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
-    """Issue the layer's Gemmini configuration before the kernel and a fence after it."""
+    """Issue the layer's Gemmini configuration before the kernel, and the fence between its
+    last mvouts and the host stage that reads them."""
     configs = gi.config_calls(shape.r, shape.n, shape.n * 4)
-    return func.with_body(tirx.SeqStmt([*configs, func.body, gi.fence_call()]))
+    fenced = _fenced(func)
+    return fenced.with_body(tirx.SeqStmt([*configs, fenced.body]))
 
 
 def scheduled_gemm_module(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nnmap.hw import Backend, ExecModule
+from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
 from nnmap.mapping.gemm_tiling import ceil_div
@@ -110,3 +110,8 @@ class VtaBackend(Backend):
         from nnmap.targets.vta.build import emulator
 
         return emulator(module).files()
+
+    def device_build(self, module: ExecModule) -> DeviceBuild:
+        from nnmap.targets.vta.build import device_build
+
+        return device_build(module)

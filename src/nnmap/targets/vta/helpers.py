@@ -17,6 +17,13 @@ signals, so every call is the same at every step and every token pushed is poppe
 - store -> compute: ``begin`` pushes one credit, each STORE pushes one when the output buffer may
   be overwritten; the next tile's bias load and each ALU SHR pop one; ``end`` pops the last.
 
+DRAM: VTA's DMA reaches only buffers from ``VTABufferAlloc``, by handle plus element offset.
+``begin`` gets the kernel's DRAM arrays (the gathered input, weights, bias, [multipliers,]
+output) and keeps one VTA buffer per array: the constants are copied in once, the gathered input
+at every call through the buffer's CPU view and a ``VTAReadBarrier``; each tile call turns its
+host tile address into the element offset in its buffer. ``end`` makes the stored results
+visible to the CPU (``VTAWriteBarrier``) and copies them back to the host array.
+
 Exactness: plane p holds bits 8p..8p+7 of every int32 result: STORE writes the low 8 bits, then
 SHR 8 (arithmetic) shifts the next byte down, so the top plane also carries the sign.
 
@@ -28,6 +35,7 @@ and stores its int8 results once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nnmap.targets.vta.geometry import SLOTS, VtaGemm
@@ -41,6 +49,7 @@ from nnmap.targets.vta.instructions import (
     MEM_OUT,
     MEM_WGT,
     MODE_ALU,
+    MODE_GEMM,
 )
 
 _SHIFT = 8
@@ -78,7 +87,7 @@ def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
         f"    VTAUopLoopBegin({gemm.m}u, {gemm.n}u, {gemm.r}u, 0u);",
         f"    VTAUopLoopBegin({gemm.n}u, 1u, 0u, {gemm.r}u);",
         f"    for (uint32_t k = 0; k < {gemm.r}u; ++k) {{",
-        "        VTAUopPush(VTA_UOP_GEMM, 0u, 0u, base[0] + k, base[1] + k, 0u, 0u, 0);",
+        f"        VTAUopPush({MODE_GEMM}u, 0u, 0u, base[0] + k, base[1] + k, 0u, 0u, 0);",
         "    }",
         "    VTAUopLoopEnd();",
         "    VTAUopLoopEnd();",
@@ -128,28 +137,86 @@ def _requant_kernels(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
     return [*text, f"static int (*const {p}_alu_kernels[{len(ops)}])(void *) = {{{kernels}}};"]
 
 
-def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
+def _entry_bytes(gemm: VtaGemm) -> dict[str, int]:
+    """Bytes of one entry of each memory (batch 1: the layouts of ``lower.py``)."""
+    bo, bi = gemm.block_out, gemm.block_in
+    return {"inp": bi, "wgt": bo * bi, "acc": 4 * bo, "out": bo}
+
+
+def _buffers(p: str, dram: Sequence[int]) -> list[str]:
+    """The layer's VTA buffers, one per DRAM array of ``begin`` (their bytes ``dram``), and the
+    element offset of a host tile address in one of them."""
+    count, output = len(dram), len(dram) - 1
+    sizes = ", ".join(f"{size}u" for size in dram)
+    return [
+        "/* VTA buffers of the DRAM arrays: gathered input, constants, output (last). */",
+        f"static void *{p}_buffers[{count}];",
+        f"static const uint8_t *{p}_hosts[{count}];",
+        f"static const uint32_t {p}_bytes[{count}] = {{{sizes}}};",
+        f"static void *{p}_output;",
+        "",
+        f"static uint32_t {p}_at(int array, const void *tile, uint32_t entry_bytes) {{",
+        f"    return (uint32_t)((size_t)((const uint8_t *)tile - {p}_hosts[array]) / entry_bytes);",
+        "}",
+        "",
+        f"static void {p}_move_in(const void *const *hosts) {{",
+        f"    VTACommandHandle cmd = {_CMD};",
+        f"    for (int array = 0; array < {count}; ++array) {{",
+        f"        {p}_hosts[array] = hosts[array];",
+        f"        if ({p}_buffers[array] != NULL) continue;",
+        f"        {p}_buffers[array] = VTABufferAlloc({p}_bytes[array]);",
+        f"        if (array > 0 && array < {output}) {{",
+        f"            VTABufferCopy(hosts[array], 0, {p}_buffers[array], 0, {p}_bytes[array],"
+        " VTA_MEMCPY_H2D);",
+        "        }",
+        "    }",
+        f"    memcpy(VTABufferCPUPtr(cmd, {p}_buffers[0]), hosts[0], {p}_bytes[0]);",
+        f"    VTAReadBarrier(cmd, {p}_buffers[0], 8, 0, {p}_bytes[0]);",
+        "}",
+        "",
+        f"static void {p}_move_out(void) {{",
+        f"    VTACommandHandle cmd = {_CMD};",
+        f"    VTAWriteBarrier(cmd, {p}_buffers[{output}], 8, 0, {p}_bytes[{output}]);",
+        f"    memcpy({p}_output, VTABufferCPUPtr(cmd, {p}_buffers[{output}]),"
+        f" {p}_bytes[{output}]);",
+        "}",
+    ]
+
+
+def _begin(p: str, count: int) -> list[str]:
+    arrays = [f"const void *array{i}" for i in range(count - 1)]
+    hosts = ", ".join([*(f"array{i}" for i in range(count - 1)), "output"])
+    return [
+        f"static void {p}_begin({', '.join([*arrays, 'void *output'])}) {{",
+        f"    const void *hosts[{count}] = {{{hosts}}};",
+        f"    {p}_output = output;",
+        f"    {p}_move_in(hosts);",
+        f"    {p}_step = 0;",
+        f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPush({_CMD}, 2, 1);",
+        f"    VTADepPush({_CMD}, 3, 2);",
+        "}",
+    ]
+
+
+def _stage_calls(p: str, gemm: VtaGemm, count: int) -> list[str]:
     inp_slot, wgt_slot = _slots(gemm)
     cmd = _CMD
     slot = f"({p}_step & 1u)"
+    entry = _entry_bytes(gemm)
     return [
-        f"static void {p}_begin(void) {{",
-        f"    {p}_step = 0;",
-        f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPush({cmd}, 2, 1);",
-        f"    VTADepPush({cmd}, 3, 2);",
-        "}",
+        *_begin(p, count),
         "",
         f"static void {p}_load_inp(const void *src, const void *inp_tile) {{",
         "    (void)inp_tile;",
         f"    VTADepPop({cmd}, 2, 1);",
-        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.r}u, {gemm.m}u, {gemm.r_blocks}u,"
-        f" 0u, 0u, 0u, 0u, {slot} * {inp_slot}u, {MEM_INP}u);",
+        f"    VTALoadBuffer2D({cmd}, {p}_buffers[0], {p}_at(0, src, {entry['inp']}u), {gemm.r}u,"
+        f" {gemm.m}u, {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {inp_slot}u, {MEM_INP}u);",
         "}",
         "",
         f"static void {p}_load_wgt(const void *src, const void *wgt_tile) {{",
         "    (void)wgt_tile;",
-        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.r}u, {gemm.n}u,"
-        f" {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {wgt_slot}u, {MEM_WGT}u);",
+        f"    VTALoadBuffer2D({cmd}, {p}_buffers[1], {p}_at(1, src, {entry['wgt']}u), {gemm.r}u,"
+        f" {gemm.n}u, {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {wgt_slot}u, {MEM_WGT}u);",
         f"    VTADepPush({cmd}, 1, 2);",
         "}",
         "",
@@ -157,8 +224,8 @@ def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
         f"static void {p}_load_bias(const void *src, const void *acc_tile) {{",
         "    (void)acc_tile;",
         f"    VTADepPop({cmd}, 3, 2);",
-        f"    VTALoadBuffer2D({cmd}, (void *)src, 0u, {gemm.n}u, {gemm.m}u, 0u, 0u, 0u, 0u, 0u, 0u,"
-        f" {MEM_ACC}u);",
+        f"    VTALoadBuffer2D({cmd}, {p}_buffers[2], {p}_at(2, src, {entry['acc']}u), {gemm.n}u,"
+        f" {gemm.m}u, 0u, 0u, 0u, 0u, 0u, 0u, {MEM_ACC}u);",
         "}",
         "",
         f"static void {p}_gemm(const void *acc_tile, const void *inp_tile,"
@@ -177,6 +244,7 @@ def _stage_calls(p: str, gemm: VtaGemm) -> list[str]:
         f"    for (int slot = 0; slot < {SLOTS}; ++slot) VTADepPop({cmd}, 2, 1);",
         f"    VTADepPop({cmd}, 3, 2);",
         f"    VTASynchronize({cmd}, 1u << 31);",
+        f"    {p}_move_out();",
         "}",
     ]
 
@@ -193,8 +261,9 @@ def _planes_store(p: str, gemm: VtaGemm) -> list[str]:
         "        }",
         f"        VTADepPush({_CMD}, 2, 3);",
         f"        VTADepPop({_CMD}, 2, 3);",
-        f"        VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst, plane * {plane_entries}u,"
-        f" {gemm.n}u, {gemm.m}u, {gemm.n_blocks}u);",
+        f"        VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, {p}_buffers[3],"
+        f" {p}_at(3, dst, {gemm.block_out}u) + plane * {plane_entries}u, {gemm.n}u, {gemm.m}u,"
+        f" {gemm.n_blocks}u);",
         f"        VTADepPush({_CMD}, 3, 2);",
         "    }",
         "}",
@@ -202,9 +271,10 @@ def _planes_store(p: str, gemm: VtaGemm) -> list[str]:
 
 
 def _requant_store(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
+    acc = _entry_bytes(gemm)["acc"]
     load = [
-        f"    VTALoadBuffer2D({_CMD}, (void *)params, (uint32_t)block, {gemm.n}u, 1u,"
-        f" {gemm.n}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);"
+        f"    VTALoadBuffer2D({_CMD}, {p}_buffers[3], {p}_at(3, params, {acc}u) + (uint32_t)block,"
+        f" {gemm.n}u, 1u, {gemm.n}u, 0u, 0u, 0u, 0u, {gemm.m * gemm.n}u, {MEM_ACC}u);"
     ]
     return [
         "/* The ALU requantization (after loading the tile's channel multipliers behind it, where",
@@ -222,22 +292,25 @@ def _requant_store(p: str, gemm: VtaGemm, alu: AluOps) -> list[str]:
         "    }",
         f"    VTADepPush({_CMD}, 2, 3);",
         f"    VTADepPop({_CMD}, 2, 3);",
-        f"    VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, dst,"
-        f" (uint32_t)row * {gemm.n_blocks}u + (uint32_t)block, {gemm.n}u, rows,"
-        f" {gemm.n_blocks}u);",
+        f"    VTAStoreBuffer2D({_CMD}, 0u, {MEM_OUT}u, {p}_buffers[4], {p}_at(4, dst,"
+        f" {gemm.block_out}u) + (uint32_t)row * {gemm.n_blocks}u + (uint32_t)block, {gemm.n}u,"
+        f" rows, {gemm.n_blocks}u);",
         f"    VTADepPush({_CMD}, 3, 2);",
         "}",
     ]
 
 
-def helper_source(prefix: str, gemm: VtaGemm, alu: AluOps | None = None) -> str:
-    """C text of the static helpers of the kernel ``prefix`` (place before the kernel): exact
-    numerics (byte planes) without ``alu``, else VTA's ALU requantization ``alu``."""
+def helper_source(
+    prefix: str, gemm: VtaGemm, dram: Sequence[int], alu: AluOps | None = None
+) -> str:
+    """C text of the static helpers of the kernel ``prefix`` (place before the kernel), whose
+    DRAM arrays have ``dram`` bytes (``schedule.dram_buffers`` order): exact numerics (byte
+    planes) without ``alu``, else VTA's ALU requantization ``alu``."""
     if alu is None:
         results, store = _shift_kernel(prefix, gemm), _planes_store(prefix, gemm)
     else:
         results = _requant_kernels(prefix, gemm, alu)
         store = _requant_store(prefix, gemm, alu)
-    parts = [*_gemm_kernel(prefix, gemm), "", *results, "", *_stage_calls(prefix, gemm), "",
-             *store, ""]
+    parts = ["#include <string.h>", "", *_gemm_kernel(prefix, gemm), "", *results, "",
+             *_buffers(prefix, dram), "", *_stage_calls(prefix, gemm, len(dram)), "", *store, ""]
     return "\n".join(parts)

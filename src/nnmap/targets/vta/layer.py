@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import tvm
+
 from nnmap.codegen.emit_c import plain_c_kernel
 from nnmap.codegen.kernels import KernelDef
 from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
@@ -22,9 +24,14 @@ from nnmap.targets.vta.hardware import PARAMS, vta_hardware_kernel
 from nnmap.targets.vta.helpers import AluOps, helper_source
 from nnmap.targets.vta.instructions import VtaConfig
 from nnmap.targets.vta.lower import vta_gemm_kernel
-from nnmap.targets.vta.schedule import requantized_store, scheduled_vta_module
+from nnmap.targets.vta.schedule import (
+    dram_buffers,
+    planes_store,
+    requantized_store,
+    scheduled_vta_module,
+)
 
-VTA_HEADER = "vta.h"
+VTA_HEADER = "vta/runtime/runtime.h"
 # Storage rewrite would merge staging buffers of different types (as for Gemmini).
 _PASS_CONFIG = {"tirx.disable_storage_rewrite": True}
 
@@ -35,6 +42,13 @@ def _comment(layer: Layer, mapping: LayerMapping, tile: str) -> str:
         f"layer {name} ({layer.kind}) on VTA, mapping {mapping.mapping.describe_level(0)}, "
         f"GEMM tile {tile}: TVM-generated, tiles tensorized into VTA runtime API calls"
     )
+
+
+def _bytes(buffer: tvm.tirx.Buffer) -> int:
+    elements = 1
+    for extent in buffer.shape:
+        elements *= int(extent)
+    return elements * tvm.DataType(buffer.dtype).bits // 8
 
 
 def _layer_code(
@@ -50,7 +64,7 @@ def _layer_code(
     hardware numerics, VTA's ALU requantizes with these immediates)."""
     ident = layer_id(index, layer)
     symbol = f"nnmap_{ident}"
-    store = None if alu is None else requantized_store(gemm, PARAMS)
+    store = planes_store(gemm) if alu is None else requantized_store(gemm, PARAMS)
     module = scheduled_vta_module(kernel, gemm, symbol, store)
     results = f"{gemm.planes} plane(s)" if alu is None else "ALU requantization"
     tile = f"{gemm.m}x{gemm.n}x{gemm.r} entries, {results}"
@@ -58,7 +72,12 @@ def _layer_code(
         module, kernel.params, symbol, _comment(layer, mapping, tile), (VTA_HEADER,), _PASS_CONFIG
     )
     head = f"\n{source.prototype} {{"
-    helpers = helper_source(symbol, gemm, alu)
+    dram = [_bytes(buffer) for buffer in dram_buffers(module[symbol], store)]
+    if alu is not None:
+        # The ALU's int8 results are stored for the real rows only (the last row tile is
+        # clipped), into a buffer that may be the kernel's output: copy back no more.
+        dram[-1] = gemm.rows * gemm.n_blocks * gemm.block_out
+    helpers = helper_source(symbol, gemm, dram, alu)
     definition = source.definition.replace(head, f"\n{helpers}{head}", 1)
     return kernel_layer_code(layer, index, kernel, source, module_name, definition)
 

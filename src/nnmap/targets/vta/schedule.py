@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import tvm
+import tvm_ffi
 from tvm import ir, s_tir, te, tirx
 
 from nnmap.codegen.accel_gemm import around_root_stmt, init_from_bias
@@ -92,15 +93,23 @@ def _tile(buffer: str, shape: tuple[int, ...]) -> DramArgs:
 @dataclass(frozen=True)
 class StoreStage:
     """The block whose tiles the layer's store helper replaces (reverse-computed at the output
-    tile), and the DRAM arguments the helper gets from each tile's block."""
+    tile), the DRAM arguments the helper gets from each tile's block, and the DRAM buffers it
+    reads and writes (the one it writes last)."""
 
     block: str
     arguments: DramArgs
+    dram: tuple[str, ...]
+
+
+# The DRAM buffers every layer's DMA touches, in the order of its begin helper's parameters
+# (the store stage's follow).
+LOADED = ("staged", "weight", "bias")
 
 
 def planes_store(gemm: VtaGemm) -> StoreStage:
     """Exact numerics: the ``planes`` tile, every byte plane of the output tile."""
-    return StoreStage("planes", _tile("planes", (gemm.planes, gemm.m, gemm.n, gemm.block_out)))
+    planes = _tile("planes", (gemm.planes, gemm.m, gemm.n, gemm.block_out))
+    return StoreStage("planes", planes, ("planes",))
 
 
 def requantized_store(gemm: VtaGemm, params: str) -> StoreStage:
@@ -114,7 +123,23 @@ def requantized_store(gemm: VtaGemm, params: str) -> StoreStage:
         return [tile.source.access_ptr("w"), operands.source.access_ptr("r"), first_row,
                 first_block]
 
-    return StoreStage("alu", arguments)
+    return StoreStage("alu", arguments, (params, "alu"))
+
+
+def dram_buffers(func: tirx.PrimFunc, store: StoreStage) -> list[tirx.Buffer]:
+    """The buffers of ``func`` VTA's DMA reads and writes: ``LOADED`` then ``store.dram``
+    (parameters of the kernel, or buffers allocated in its root block)."""
+    named: dict[str, tirx.Buffer] = {}
+
+    def seen(block: s_tir.SBlock) -> s_tir.SBlock:
+        for region in (*block.reads, *block.writes):
+            named.setdefault(region.source.name, region.source)
+        for buffer in block.alloc_buffers:
+            named.setdefault(buffer.name, buffer)
+        return block
+
+    tvm_ffi.structural_map(func.body, [(s_tir.SBlock, seen)])
+    return [named[name] for name in (*LOADED, *store.dram)]
 
 
 def _issue(sch: s_tir.Schedule, loop: s_tir.LoopRV, helper: str,
@@ -177,15 +202,17 @@ def scheduled_vta_module(
     kernel: KernelDef, gemm: VtaGemm, symbol: str, store: StoreStage | None = None
 ) -> tvm.IRModule:
     """The kernel's PrimFunc under ``symbol``: host stages as they are, the GEMM on VTA between
-    the layer's begin (initial tokens) and end (final tokens, VTASynchronize) helpers; its
-    results leave VTA through ``store`` (the byte planes of exact numerics by default)."""
+    the layer's begin (given the DRAM buffers: moves them into VTA buffers, initial tokens) and
+    end (final tokens, VTASynchronize, results back to the host) helpers; its results leave VTA
+    through ``store`` (the byte planes of exact numerics by default)."""
     calls = TileCalls.of(symbol)
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
     stage = store if store is not None else planes_store(gemm)
     tile_loop = schedule_vta_gemm(sch, gemm, calls, func.params[2], stage)
-    scheduled = around_root_stmt(
-        sch.mod[symbol], sch.get(tile_loop), [_call(calls.begin)], [_call(calls.end)]
-    )
+    scheduled = sch.mod[symbol]
+    buffers = [b.access_ptr("rw") for b in dram_buffers(scheduled, stage)]
+    begin = tirx.Evaluate(tirx.call_extern("void", calls.begin, *buffers))
+    scheduled = around_root_stmt(scheduled, sch.get(tile_loop), [begin], [_call(calls.end)])
     return tvm.IRModule({symbol: scheduled})

@@ -1,7 +1,17 @@
 /* Functional emulation of Gemmini's instructions, matching the numpy meanings in
- * nnmap/targets/gemmini_intrinsics.py exactly, with timing from gemmini_timing.c.
- * One emulated accelerator per process: all state is static. DRAM addresses are host pointers. */
+ * nnmap/targets/gemmini/instructions.py exactly, with timing from gemmini_timing.c.
+ * One emulated accelerator per process: all state is static. DRAM addresses are host pointers.
+ *
+ * mvin and mvout complete asynchronously on Gemmini (RoCC commands): the CPU may touch what they
+ * read or write only after gemmini_fence(). The emulator holds code to that rule
+ * deterministically: an mvout's data is kept aside and its DRAM rows are filled with POISON
+ * until the fence, so a kernel that reads them early computes wrong results; the fence reports a
+ * pending mvout range the CPU wrote into, or a pending mvin source the CPU changed; a layer that
+ * ends with moves pending is reported. Every report names the layer and the DRAM address. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemmini.h"
@@ -15,6 +25,7 @@
 #define LOAD_CONFIGS 3
 #define MAX_LAYERS 256
 #define LAYER_NAME_BYTES 64
+#define POISON 0xA5u
 
 typedef struct {
     uint32_t row;
@@ -54,9 +65,78 @@ static load_config loads[LOAD_CONFIGS] = {
     {DIM, MVIN_SCALE_IDENTITY, 0}, {DIM, MVIN_SCALE_IDENTITY, 0}, {DIM, MVIN_SCALE_IDENTITY, 0}};
 static const store_config default_store = {DIM, NO_ACTIVATION, ACC_SCALE_IDENTITY};
 static store_config store = {DIM, NO_ACTIVATION, ACC_SCALE_IDENTITY};
+/* A DRAM row an mvin read or an mvout wrote, not yet fenced; its bytes (the mvin's source as it
+ * was read, the mvout's result) are kept in the pool at `data`. */
+typedef struct {
+    uint64_t dram;
+    uint32_t bytes;
+    size_t data;
+} pending_row;
+
+typedef struct {
+    pending_row *rows;
+    size_t count, capacity;
+    uint8_t *pool;
+    size_t used, room;
+} pending_moves;
+
 static const char *first_error;
+static char error_text[320];
 static layer_record layers[MAX_LAYERS];
 static size_t layer_total;
+static int layer_open;
+static pending_moves pending_in, pending_out;
+
+static const char *layer_name(void) {
+    return layer_open ? layers[layer_total - 1].name : "(outside a layer)";
+}
+
+static void fail_at(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail_at(const char *format, ...) {
+    if (first_error != NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, format);
+    vsnprintf(error_text, sizeof(error_text), format, args);
+    va_end(args);
+    first_error = error_text;
+}
+
+/* Room for one more pending row of `bytes`; its bytes in the pool (NULL: out of memory). */
+static uint8_t *pending_add(pending_moves *moves, uint64_t dram, uint32_t bytes) {
+    if (moves->count == moves->capacity) {
+        size_t capacity = moves->capacity ? 2 * moves->capacity : 64;
+        pending_row *grown = realloc(moves->rows, capacity * sizeof(pending_row));
+        if (grown == NULL) {
+            return NULL;
+        }
+        moves->rows = grown;
+        moves->capacity = capacity;
+    }
+    if (moves->used + bytes > moves->room) {
+        size_t room = moves->room ? 2 * moves->room : 4096;
+        while (room < moves->used + bytes) {
+            room *= 2;
+        }
+        uint8_t *grown = realloc(moves->pool, room);
+        if (grown == NULL) {
+            return NULL;
+        }
+        moves->pool = grown;
+        moves->room = room;
+    }
+    pending_row row = {dram, bytes, moves->used};
+    moves->rows[moves->count++] = row;
+    moves->used += bytes;
+    return moves->pool + row.data;
+}
+
+static void pending_clear(pending_moves *moves) {
+    moves->count = 0;
+    moves->used = 0;
+}
 
 static local_address decode(uint32_t address) {
     local_address a;
@@ -82,7 +162,13 @@ static int tile_ok(uint32_t cols, uint32_t rows) {
 
 static int rows_ok(local_address a, uint32_t rows) {
     uint32_t limit = a.accumulator ? ACC_ROWS : SPAD_ROWS;
-    return (a.garbage || a.row + rows <= limit) ? 1 : fail("local rows out of range");
+    if (a.garbage || a.row + rows <= limit) {
+        return 1;
+    }
+    fail_at("layer %s: local rows out of range: rows %u..%u past the %s's %u rows",
+            layer_name(), a.row, a.row + rows - 1, a.accumulator ? "accumulator" : "scratchpad",
+            limit);
+    return 0;
 }
 
 static gt_rows rows_of(local_address a, uint32_t rows) {
@@ -141,6 +227,12 @@ void nnmap_gemmini_mvin(uint64_t dram_addr, uint32_t local_addr, uint32_t cols, 
     uint32_t width = dest.accumulator && !config->shrunk ? 4u : 1u;
     for (uint32_t r = 0; !dest.garbage && r < rows; ++r) {
         const uint8_t *line = (const uint8_t *)(uintptr_t)(dram_addr + r * config->stride);
+        uint8_t *kept = pending_add(&pending_in, dram_addr + r * config->stride, cols * width);
+        if (kept == NULL) {
+            fail("out of memory recording pending mvins");
+            return;
+        }
+        memcpy(kept, line, cols * width);
         if (dest.accumulator) {
             move_in_acc(line, dest, r, cols, config->shrunk);
         } else {
@@ -167,10 +259,17 @@ void nnmap_gemmini_mvout(uint64_t dram_addr, uint32_t local_addr, uint32_t cols,
     if (!tile_ok(cols, rows) || !rows_ok(source, rows)) {
         return;
     }
-    for (uint32_t r = 0; !source.garbage && r < rows; ++r) {
-        move_out_row((uint8_t *)(uintptr_t)(dram_addr + r * store.stride), source, r, cols);
-    }
     uint32_t width = source.accumulator && source.read_full ? 4u : 1u;
+    for (uint32_t r = 0; !source.garbage && r < rows; ++r) {
+        uint64_t row = dram_addr + r * store.stride;
+        uint8_t *result = pending_add(&pending_out, row, cols * width);
+        if (result == NULL) {
+            fail("out of memory recording pending mvouts");
+            return;
+        }
+        move_out_row(result, source, r, cols);
+        memset((void *)(uintptr_t)row, POISON, cols * width);
+    }
     gt_mvout(rows_of(source, rows), source.garbage ? 0u : (uint64_t)rows * cols * width);
 }
 
@@ -290,7 +389,48 @@ void nnmap_gemmini_config_st(uint64_t stride, uint32_t acc_act, float acc_scale)
     gt_config(GT_STORE);
 }
 
-void nnmap_gemmini_fence(void) { gt_fence(); }
+/* The first byte of a pending mvout row the CPU overwrote (-1: none). */
+static long overwritten(const pending_row *row) {
+    const uint8_t *dram = (const uint8_t *)(uintptr_t)row->dram;
+    for (uint32_t i = 0; i < row->bytes; ++i) {
+        if (dram[i] != POISON) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static void check_pending(void) {
+    for (size_t i = 0; i < pending_in.count; ++i) {
+        const pending_row *row = &pending_in.rows[i];
+        if (memcmp((const void *)(uintptr_t)row->dram, pending_in.pool + row->data, row->bytes)) {
+            fail_at("layer %s: the CPU wrote DRAM 0x%llx, the source of an mvin still pending "
+                    "(write it before the mvin, or call gemmini_fence() first)",
+                    layer_name(), (unsigned long long)row->dram);
+        }
+    }
+    for (size_t i = 0; i < pending_out.count; ++i) {
+        const pending_row *row = &pending_out.rows[i];
+        long byte = overwritten(row);
+        if (byte >= 0) {
+            fail_at("layer %s: the CPU wrote DRAM 0x%llx, inside an mvout still pending "
+                    "(call gemmini_fence() before the CPU touches mvout results)",
+                    layer_name(), (unsigned long long)(row->dram + (uint64_t)byte));
+        }
+    }
+}
+
+/* The mvouts' results become visible to the CPU, in the order they were issued. */
+void nnmap_gemmini_fence(void) {
+    check_pending();
+    for (size_t i = 0; i < pending_out.count; ++i) {
+        const pending_row *row = &pending_out.rows[i];
+        memcpy((void *)(uintptr_t)row->dram, pending_out.pool + row->data, row->bytes);
+    }
+    pending_clear(&pending_in);
+    pending_clear(&pending_out);
+    gt_fence();
+}
 
 void nnmap_gemmini_reset(void) {
     memset(spad, 0, sizeof(spad));
@@ -306,6 +446,9 @@ void nnmap_gemmini_reset(void) {
     store = default_store;
     first_error = NULL;
     layer_total = 0;
+    layer_open = 0;
+    pending_clear(&pending_in);
+    pending_clear(&pending_out);
     gt_reset();
 }
 
@@ -325,9 +468,20 @@ void nnmap_gemmini_layer_begin(const char *name) {
     layer->name[LAYER_NAME_BYTES - 1] = '\0';
     layer->start = gt_now();
     layer->cycles = 0;
+    layer_open = 1;
 }
 
+/* A layer's kernel returns to the CPU: nothing may still be in flight. */
 void nnmap_gemmini_layer_end(void) {
+    if (pending_out.count > 0 || pending_in.count > 0) {
+        uint64_t first = pending_out.count ? pending_out.rows[0].dram : pending_in.rows[0].dram;
+        fail_at("layer %s ends with %zu mvout row(s) and %zu mvin row(s) pending (first at DRAM "
+                "0x%llx): call gemmini_fence() before the CPU reads mvout results",
+                layer_name(), pending_out.count, pending_in.count, (unsigned long long)first);
+        pending_clear(&pending_in);
+        pending_clear(&pending_out);
+    }
+    layer_open = 0;
     if (layer_total > 0) {
         layer_record *layer = &layers[layer_total - 1];
         layer->cycles = gt_now() - layer->start;

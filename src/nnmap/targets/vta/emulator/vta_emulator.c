@@ -6,17 +6,27 @@
  * micro-op buffer (a LOAD UOP on the compute stage) the first time it is pushed, and again after
  * the buffer filled up and was recycled from entry 0 (assumed policy). `signature` and `nbytes`
  * are not needed: the handle identifies the kernel. `wait_cycles` is the real runtime's polling
- * timeout and has no meaning here. */
+ * timeout and has no meaning here.
+ *
+ * DRAM follows VTA's runtime: DMA works only on buffers from VTABufferAlloc (vta_buffers.c),
+ * named by their handle plus an element offset (a raw pointer is reported, as the real runtime
+ * would dereference it as its own buffer object). A load of bytes the CPU changed without a
+ * VTAReadBarrier, or a layer that ends with stored bytes no VTAWriteBarrier made visible to the
+ * CPU, is reported. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vta_buffers.h"
 #include "vta_internal.h"
 #include "vta_runtime.h"
 
 #define MAX_LAYERS 1024
 #define LAYER_NAME_BYTES 64
+#define MODE_GEMM 0u
+#define MODE_ALU 1u
+#define MAX_PENDING_STORES 4096
 
 typedef struct {
     uint32_t *uops; /* packed (dst, src, wgt), dst in the low bits */
@@ -41,7 +51,19 @@ static uint32_t open_loops, uop_top;
 static uint64_t uop_generation = 1;
 static vta_layer layers[MAX_LAYERS];
 static uint32_t layer_count;
+static int layer_open;
 static int command_handle;
+
+
+static vta_byte_range pending_stores[MAX_PENDING_STORES];
+static uint32_t pending_store_count;
+
+
+const char *vta_current_layer(void) {
+    return layer_open ? layers[layer_count - 1].name : "(outside a layer)";
+}
+
+
 
 void vta_fail(const char *format, ...) {
     if (error_text[0] != '\0') return;
@@ -67,6 +89,11 @@ static void enqueue(const vta_cmd *cmd) {
     queue[queued++] = *cmd;
 }
 
+static void queue_load(uint8_t *dram, uint32_t elem_offset, uint32_t x_size, uint32_t y_size,
+                       uint32_t x_stride, uint32_t x_pad_before, uint32_t y_pad_before,
+                       uint32_t x_pad_after, uint32_t y_pad_after, uint32_t dst_sram_index,
+                       uint32_t dst_memory_type);
+
 VTACommandHandle VTATLSCommandHandle(void) { return &command_handle; }
 
 void VTALoadBuffer2D(VTACommandHandle cmd, void *src_dram_addr, uint32_t src_elem_offset,
@@ -78,11 +105,32 @@ void VTALoadBuffer2D(VTACommandHandle cmd, void *src_dram_addr, uint32_t src_ele
         vta_fail("VTALoadBuffer2D: memory type %u cannot be loaded (use 0..3)", dst_memory_type);
         return;
     }
+    vta_buffer *buffer = vta_dma_buffer("VTALoadBuffer2D", src_dram_addr);
+    vta_byte_range range;
+    uint32_t entry = vta_entry_bytes(dst_memory_type);
+    if (buffer == NULL || !vta_dram_range("VTALoadBuffer2D", buffer, entry, src_elem_offset, x_size,
+                                          y_size, x_stride, &range)) {
+        return;
+    }
+    if (!vta_flushed(buffer, &range)) {
+        vta_fail("layer %s: VTALoadBuffer2D reads bytes %zu..%zu of buffer %p that the CPU wrote "
+                 "without a VTAReadBarrier (flush them to DRAM before VTA reads)",
+                 vta_current_layer(), range.begin, range.end - 1, src_dram_addr);
+        return;
+    }
+    queue_load(buffer->dram, src_elem_offset, x_size, y_size, x_stride, x_pad_before, y_pad_before,
+               x_pad_after, y_pad_after, dst_sram_index, dst_memory_type);
+}
+
+static void queue_load(uint8_t *dram, uint32_t elem_offset, uint32_t x_size, uint32_t y_size,
+                       uint32_t x_stride, uint32_t x_pad_before, uint32_t y_pad_before,
+                       uint32_t x_pad_after, uint32_t y_pad_after, uint32_t dst_sram_index,
+                       uint32_t dst_memory_type) {
     vta_cmd load = {.kind = VTA_LOAD};
     load.stage = dst_memory_type == VTA_MEM_ID_INP || dst_memory_type == VTA_MEM_ID_WGT
                      ? STAGE_LOAD
                      : STAGE_COMPUTE;
-    load.transfer = (vta_transfer){(uint8_t *)src_dram_addr, src_elem_offset, x_size, y_size,
+    load.transfer = (vta_transfer){dram, elem_offset, x_size, y_size,
                                    x_stride, x_pad_before, y_pad_before, x_pad_after, y_pad_after,
                                    dst_sram_index, dst_memory_type};
     enqueue(&load);
@@ -92,8 +140,22 @@ void VTAStoreBuffer2D(VTACommandHandle cmd, uint32_t src_sram_index, uint32_t sr
                       void *dst_dram_addr, uint32_t dst_elem_offset, uint32_t x_size,
                       uint32_t y_size, uint32_t x_stride) {
     (void)cmd;
+    vta_buffer *buffer = vta_dma_buffer("VTAStoreBuffer2D", dst_dram_addr);
+    vta_byte_range range;
+    uint32_t entry = vta_entry_bytes(VTA_MEM_ID_OUT);
+    if (buffer == NULL ||
+        !vta_dram_range("VTAStoreBuffer2D", buffer, entry, dst_elem_offset, x_size, y_size,
+                        x_stride, &range)) {
+        return;
+    }
+    if (pending_store_count == MAX_PENDING_STORES) {
+        vta_fail("more than %d VTAStoreBuffer2D between two VTASynchronize", MAX_PENDING_STORES);
+        return;
+    }
+    range.buffer = buffer;
+    pending_stores[pending_store_count++] = range;
     vta_cmd store = {.kind = VTA_STORE, .stage = STAGE_STORE};
-    store.transfer = (vta_transfer){(uint8_t *)dst_dram_addr, dst_elem_offset, x_size, y_size,
+    store.transfer = (vta_transfer){buffer->dram, dst_elem_offset, x_size, y_size,
                                     x_stride, 0, 0, 0, 0, src_sram_index, src_memory_type};
     enqueue(&store);
 }
@@ -172,7 +234,7 @@ static const char *kernel_problem(const vta_kernel *k, uint32_t mode) {
     if (k->count == 0) return "the kernel pushes no micro-ops";
     if (k->count > NNMAP_VTA_UOP_ENTRIES) return "the kernel does not fit the micro-op buffer";
     if (k->mode != mode) return "its micro-ops' mode differs from the push (GEMM 0 / ALU 1)";
-    if (mode == VTA_UOP_ALU && (k->op.reset || k->op.opcode > VTA_ALU_OPCODE_MUL)) {
+    if (mode == MODE_ALU && (k->op.reset || k->op.opcode > VTA_ALU_OPCODE_MUL)) {
         return "ALU kernels take opcodes 0..4 and no reset";
     }
     return NULL;
@@ -207,8 +269,8 @@ static void make_resident(vta_kernel *k) {
     k->op.uop_end = uop_top + k->count;
     k->generation = uop_generation;
     uop_top += k->count;
-    VTALoadBuffer2D(&command_handle, k->uops, 0, k->count, 1, k->count, 0, 0, 0, 0,
-                    k->op.uop_begin, VTA_MEM_ID_UOP);
+    queue_load((uint8_t *)k->uops, 0, k->count, 1, k->count, 0, 0, 0, 0, k->op.uop_begin,
+               VTA_MEM_ID_UOP);
 }
 
 static int push_kernel(void **uop_handle, int (*finit)(void *), void *signature, uint32_t mode) {
@@ -224,7 +286,7 @@ static int push_kernel(void **uop_handle, int (*finit)(void *), void *signature,
         return -1;
     }
     make_resident(k);
-    vta_cmd run = {.kind = mode == VTA_UOP_GEMM ? VTA_GEMM : VTA_ALU, .stage = STAGE_COMPUTE};
+    vta_cmd run = {.kind = mode == MODE_GEMM ? VTA_GEMM : VTA_ALU, .stage = STAGE_COMPUTE};
     run.compute = k->op;
     enqueue(&run);
     return 0;
@@ -232,12 +294,12 @@ static int push_kernel(void **uop_handle, int (*finit)(void *), void *signature,
 
 int VTAPushGEMMOp(void **uop_handle, int (*finit)(void *), void *signature, int nbytes) {
     (void)nbytes;
-    return push_kernel(uop_handle, finit, signature, VTA_UOP_GEMM);
+    return push_kernel(uop_handle, finit, signature, MODE_GEMM);
 }
 
 int VTAPushALUOp(void **uop_handle, int (*finit)(void *), void *signature, int nbytes) {
     (void)nbytes;
-    return push_kernel(uop_handle, finit, signature, VTA_UOP_ALU);
+    return push_kernel(uop_handle, finit, signature, MODE_ALU);
 }
 
 static int queue_token(vta_kind kind, int from_qid, int to_qid) {
@@ -267,20 +329,23 @@ void VTASynchronize(VTACommandHandle cmd, uint32_t wait_cycles) {
     (void)wait_cycles;
     clock_now = vta_pipeline_run(queue, queued, clock_now);
     queued = 0;
+    vta_mark_stored(pending_stores, pending_store_count);
+    pending_store_count = 0;
 }
 
-void *VTABufferAlloc(size_t size) { return malloc(size ? size : 1); }
 
-void VTABufferFree(void *buffer) { free(buffer); }
 
-void VTABufferCopy(const void *from, size_t from_offset, void *to, size_t to_offset, size_t size,
-                   int kind_mask) {
-    (void)kind_mask;
-    memmove((uint8_t *)to + to_offset, (const uint8_t *)from + from_offset, size);
-}
+
+
+
+
+
 
 void nnmap_vta_reset(void) {
     queued = 0;
+    pending_store_count = 0;
+    layer_open = 0;
+    vta_forget_stored();
     clock_now = 0;
     layer_count = 0;
     error_text[0] = '\0';
@@ -305,12 +370,15 @@ void nnmap_vta_layer_begin(const char *name) {
     snprintf(layer->name, sizeof(layer->name), "%s", name ? name : "");
     layer->begin = clock_now;
     layer->cycles = 0;
+    layer_open = 1;
 }
 
 void nnmap_vta_layer_end(void) {
     if (queued > 0) {
         vta_fail("nnmap_vta_layer_end: %u commands queued after the last VTASynchronize", queued);
     }
+    vta_check_visible();
+    layer_open = 0;
     if (layer_count > 0) layers[layer_count - 1].cycles = clock_now - layers[layer_count - 1].begin;
 }
 

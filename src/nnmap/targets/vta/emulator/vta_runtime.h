@@ -24,8 +24,10 @@ typedef void *VTACommandHandle;
 #define VTA_ALU_OPCODE_ADD 2
 #define VTA_ALU_OPCODE_SHR 3
 #define VTA_ALU_OPCODE_MUL 4
-#define VTA_UOP_GEMM 0
-#define VTA_UOP_ALU 1
+/* VTABufferCopy kinds. */
+#define VTA_MEMCPY_H2D 1
+#define VTA_MEMCPY_D2H 2
+#define VTA_MEMCPY_D2D 3
 
 VTACommandHandle VTATLSCommandHandle(void);
 void VTALoadBuffer2D(VTACommandHandle cmd, void *src_dram_addr, uint32_t src_elem_offset,
@@ -49,10 +51,16 @@ void *VTABufferAlloc(size_t size);
 void VTABufferFree(void *buffer);
 void VTABufferCopy(const void *from, size_t from_offset, void *to, size_t to_offset, size_t size,
                    int kind_mask);
+void *VTABufferCPUPtr(VTACommandHandle cmd, void *buffer);
+void VTAWriteBarrier(VTACommandHandle cmd, void *buffer, uint32_t elem_bits, uint32_t start,
+                     uint32_t extent);
+void VTAReadBarrier(VTACommandHandle cmd, void *buffer, uint32_t elem_bits, uint32_t start,
+                    uint32_t extent);
 
 /* nnmap extensions. The first error since the last reset ("" when none): an index outside a
  * buffer, a malformed micro-op kernel, a deadlock (a pop whose token is never pushed) or tokens
- * pushed but never popped, found by VTASynchronize. */
+ * pushed but never popped, found by VTASynchronize; DMA on memory not from VTABufferAlloc, or
+ * a missing VTAReadBarrier / VTAWriteBarrier. */
 const char *nnmap_vta_error(void);
 /* Forget queued commands, SRAM contents, cycle counts, layers and the error (kernels stay valid). */
 void nnmap_vta_reset(void);
