@@ -52,7 +52,7 @@ def test_configuration_runs_mlperf_bit_exact_and_timed_exactly(
     module, define = CONFIGURATIONS[target]
     artifact = compiled(target, name)
     assert artifact.report["target"] == target
-    assert define in (artifact.path / f"{module}_params.h").read_text()
+    assert define in (artifact.path / "emulator" / f"{module}_params.h").read_text()
     graph = nnmap.load_model(path)
     inputs = random_inputs(graph, SAMPLES, seed=11)
     expected = tflite_micro_outputs(path, inputs, len(graph.outputs))

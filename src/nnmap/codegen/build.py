@@ -33,7 +33,7 @@ def _compile_object(source: Path, obj: Path, cflags: str, artifact: Path) -> Pat
     return obj
 
 
-def _files(source_dir: Path, pattern: str) -> list[Path]:
+def artifact_files(source_dir: Path, pattern: str) -> list[Path]:
     """The artifact's files matching ``pattern``, then its emulator's (the emulator flavour)."""
     emulator = source_dir / EMULATOR_DIR
     return sorted(source_dir.glob(pattern)) + sorted(emulator.rglob(pattern))
@@ -42,7 +42,7 @@ def _files(source_dir: Path, pattern: str) -> list[Path]:
 def build_id(source_dir: Path, cflags: str) -> str:
     """A short hash of the C sources and flags: the cache key of a built library."""
     digest = hashlib.sha256(cflags.encode())
-    for path in _files(source_dir, "*.[ch]"):
+    for path in artifact_files(source_dir, "*.[ch]"):
         digest.update(str(path.relative_to(source_dir)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -61,7 +61,7 @@ def compile_objects(source_dir: Path, build_dir: Path, cflags: str, artifact: Pa
     with ThreadPoolExecutor(max_workers=4) as pool:
         jobs = [
             pool.submit(_compile_object, s, build_dir / f"{s.stem}.o", flags, artifact)
-            for s in _files(source_dir, "*.c")
+            for s in artifact_files(source_dir, "*.c")
         ]
         return [job.result() for job in jobs]
 

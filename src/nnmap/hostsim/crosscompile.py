@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from nnmap.codegen.build import EMULATOR_DEFINE, EMULATOR_DIR, artifact_files
 from nnmap.errors import BuildError
 from nnmap.hw.host_core import HostCore
 
@@ -66,10 +67,12 @@ def compile_command(
     ]
 
 
-def image_hash(core: HostCore, sources: Sequence[Path], include_dirs: Sequence[Path]) -> str:
-    """Hash of everything the image depends on: the core's compile settings, every source, every
-    header in the include directories and the support files."""
-    settings = (version("ziglang"), core.target, core.cpu, core.compile_flags)
+def image_hash(
+    core: HostCore, sources: Sequence[Path], include_dirs: Sequence[Path], defines: Sequence[str]
+) -> str:
+    """Hash of everything the image depends on: the core's compile settings and defines, every
+    source, every header in the include directories and the support files."""
+    settings = (version("ziglang"), core.target, core.cpu, core.compile_flags, tuple(defines))
     digest = hashlib.sha256(repr(settings).encode())
     headers = sorted(
         header for directory in (*include_dirs, INCLUDE_DIR) for header in directory.glob("*.h")
@@ -93,7 +96,7 @@ def cross_compile(
     include_dirs = [Path(directory) for directory in include_dirs]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = image_hash(core, sources, include_dirs)
+    tag = image_hash(core, sources, include_dirs, defines)
     image = out_dir / f"nnmap_{core.name}_{tag}.elf"
     if image.exists():
         return image
@@ -109,17 +112,14 @@ def cross_compile(
     return image
 
 
-def artifact_sources(artifact_dir: Path) -> list[Path]:
-    """The C sources of a generated artifact folder, in a stable order."""
-    return sorted(Path(artifact_dir).glob("*.c"))
-
-
 def cross_compile_artifact(core: HostCore, artifact_dir: Path, out_dir: Path | None = None) -> Path:
-    """Cross-compile every ``.c`` of a generated artifact folder (its headers beside them) for
-    ``core``; the image goes to ``out_dir``, by default ``<artifact>/build/hostsim``."""
+    """Cross-compile the emulator flavour of a generated artifact folder (its sources with nnmap's
+    emulation of its accelerators) for ``core``; the image goes to ``out_dir``, by default
+    ``<artifact>/build/hostsim``."""
     artifact_dir = Path(artifact_dir)
-    sources = artifact_sources(artifact_dir)
+    sources = artifact_files(artifact_dir, "*.c")
     if not sources:
         raise BuildError(f"{artifact_dir}: no C sources to cross-compile; run nnmap compile first")
     target_dir = Path(out_dir) if out_dir is not None else artifact_dir / "build" / "hostsim"
-    return cross_compile(core, sources, target_dir, include_dirs=[artifact_dir])
+    include_dirs = [artifact_dir, artifact_dir / EMULATOR_DIR]
+    return cross_compile(core, sources, target_dir, include_dirs, defines=[EMULATOR_DEFINE])
