@@ -83,6 +83,9 @@ VTA_KERNELS = {
     "missing_read_barrier": "write_through_the_cpu(); load(buffer);",
     "missing_write_barrier": "store();",
     "invalidated_store": "store(); VTAWriteBarrier(cmd, buffer, 8, 0, sizeof(host));",
+    "many_stores_then_barrier": "for (int i = 0; i < 10000; ++i) {"
+    " VTAStoreBuffer2D(cmd, 0, VTA_MEM_ID_OUT, buffer, 0, 2, 1, 2); }"
+    " VTASynchronize(cmd, 1000u); VTAWriteBarrier(cmd, buffer, 8, 0, sizeof(host));",
     "past_the_sram": "VTALoadBuffer2D(cmd, buffer, 0, 4, 1, 4, 0, 0, 0, 0,"
     " nnmap_vta_sram_entries(VTA_MEM_ID_INP) - 2, VTA_MEM_ID_INP); VTASynchronize(cmd, 1000u);",
 }
@@ -185,7 +188,9 @@ def test_vta_rule_broken_is_reported(
     assert rule in _vta(vta_library, kernel, tmp_path)
 
 
-@pytest.mark.parametrize("kernel", ["flushed_load", "invalidated_store"])
+@pytest.mark.parametrize(
+    "kernel", ["flushed_load", "invalidated_store", "many_stores_then_barrier"]
+)
 def test_vta_kernel_with_its_barriers_runs_clean(
     vta_library: Path, tmp_path: Path, kernel: str
 ) -> None:

@@ -26,7 +26,6 @@
 #define LAYER_NAME_BYTES 64
 #define MODE_GEMM 0u
 #define MODE_ALU 1u
-#define MAX_PENDING_STORES 4096
 
 typedef struct {
     uint32_t *uops; /* packed (dst, src, wgt), dst in the low bits */
@@ -55,8 +54,10 @@ static int layer_open;
 static int command_handle;
 
 
-static vta_byte_range pending_stores[MAX_PENDING_STORES];
-static uint32_t pending_store_count;
+/* stores issued since the last VTASynchronize (grown as needed: the runtime's queue has no such
+   limit, it synchronizes by itself when full) */
+static vta_byte_range *pending_stores;
+static uint32_t pending_store_count, pending_store_capacity;
 
 
 const char *vta_current_layer(void) {
@@ -148,9 +149,15 @@ void VTAStoreBuffer2D(VTACommandHandle cmd, uint32_t src_sram_index, uint32_t sr
                         x_stride, &range)) {
         return;
     }
-    if (pending_store_count == MAX_PENDING_STORES) {
-        vta_fail("more than %d VTAStoreBuffer2D between two VTASynchronize", MAX_PENDING_STORES);
-        return;
+    if (pending_store_count == pending_store_capacity) {
+        uint32_t capacity = pending_store_capacity ? 2 * pending_store_capacity : 256;
+        vta_byte_range *grown = realloc(pending_stores, capacity * sizeof *grown);
+        if (grown == NULL) {
+            vta_fail("out of memory tracking the stores before VTASynchronize");
+            return;
+        }
+        pending_stores = grown;
+        pending_store_capacity = capacity;
     }
     range.buffer = buffer;
     pending_stores[pending_store_count++] = range;
