@@ -33,6 +33,18 @@ def record_line() -> object:
     return _RECORDED.append
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker, hand the recorded lines to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["nnmap_recorded"] = list(_RECORDED)
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the pytest-xdist controller: collect a finished worker's recorded lines."""
+    _RECORDED.extend(getattr(node, "workeroutput", {}).get("nnmap_recorded", []))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _RECORDED:
         terminalreporter.section("nnmap measurements")
