@@ -1,0 +1,23 @@
+"""Instruction embedding by constraint solving: which loops of a layer sit on which axes of an
+accelerator instruction (the "bottom-up" embedding of arXiv 2104.04731), found by CP-SAT."""
+
+from nnmap.embedding.dataflow import InstructionAxis, InstructionDataflow, gemm_instruction
+from nnmap.embedding.embedding import Embedding, Placement
+from nnmap.embedding.execute import execute, reference
+from nnmap.embedding.layout import OperandLayout, layouts
+from nnmap.embedding.solver import EmbeddingSearch, RankedEmbedding, search_embeddings
+
+__all__ = [
+    "Embedding",
+    "EmbeddingSearch",
+    "InstructionAxis",
+    "InstructionDataflow",
+    "OperandLayout",
+    "Placement",
+    "RankedEmbedding",
+    "execute",
+    "gemm_instruction",
+    "layouts",
+    "reference",
+    "search_embeddings",
+]
