@@ -228,7 +228,10 @@ def _call_lines(code: LayerCode, graph: Graph, plan: MemoryPlan) -> list[str]:
 
 def _emulator_hooks(modules: Sequence[str]) -> list[str]:
     """The layer markers of nnmap's emulators (cycle counts, rule checks per layer), declared and
-    called only in the emulator flavour: a device build compiles them out."""
+    called only in the emulator flavour: a device build compiles them out. None for a network
+    without accelerator layers."""
+    if not modules:
+        return []
     declarations = [
         line
         for module in modules
@@ -246,6 +249,7 @@ def _emulator_hooks(modules: Sequence[str]) -> list[str]:
         "#define NNMAP_LAYER_BEGIN(emulator, name) ((void)0)",
         "#define NNMAP_LAYER_END(emulator) ((void)0)",
         "#endif",
+        "",
     ]
 
 
@@ -258,7 +262,6 @@ def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -
         '#include "weights.h"',
         "",
         *_emulator_hooks(sorted({c.module for c in codes if c.module != "host"})),
-        "",
         f"static _Alignas(64) int8_t nnmap_arena[{arena_size}];",
         _WORKSPACE_FUNCTIONS,
         f"{run_signature(graph)} {{",
