@@ -23,6 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/nnmap inspect zoo:resnet8
 	$(VENV)/bin/nnmap verify zoo:resnet8 --inputs 20
 	$(VENV)/bin/nnmap run zoo:resnet8 --target host --inputs 20
+	$(VENV)/bin/nnmap run zoo:kws --target gemmini --baseline host-only --inputs 5
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
