@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 import nnmap
-from nnmap.embedding import Embedding, Placement, search_embeddings
-from nnmap.embedding.dataflow import InstructionDataflow, instruction_of, loop_extents
-from nnmap.ir.workload import Workload, workload_of
+from nnmap.embedding import fixed_embedding, search_embeddings
+from nnmap.embedding.dataflow import instruction_of
+from nnmap.ir.workload import workload_of
 from nnmap.targets import resolve_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,29 +32,6 @@ MLPERF_DIR = ROOT.parent / "shared" / "models" / "mlperf_tiny"
 MODELS = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 # Host cycles per element an im2col gather moves (assumed: a load, a store and index arithmetic).
 GATHER_CYCLES = 4.0
-
-
-def fixed_embedding(workload: Workload, instruction: InstructionDataflow) -> Embedding | None:
-    """Today's scheme: output pixels on the rows, channels (then the window's x and y while they
-    fit) on the reduction, output channels on the columns; None for grouped layers."""
-    if workload.groups > 1:
-        return None
-    sizes = {axis.name: axis.size for axis in instruction.axes}
-    extents = loop_extents(workload)
-    placements = []
-    for axis, loops in (("rows", ("OX", "OY", "B")), ("reduction", ("C", "FX", "FY")),
-                        ("columns", ("K",))):
-        room = sizes[axis]
-        for loop in loops:
-            factor = min(extents[loop], room)
-            if loop in ("FX", "FY") and factor < extents[loop]:
-                break  # the window packs whole or not at all
-            if factor > 1:
-                placements.append(Placement(loop, (axis,), factor))
-                room //= factor
-            if factor < extents[loop] or room == 1:
-                break
-    return Embedding(instruction, tuple(extents.items()), tuple(placements))
 
 
 def main() -> None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnmap.embedding import Embedding, Placement, execute, gemm_instruction, reference
+from nnmap.embedding import (
+    Embedding,
+    Placement,
+    execute,
+    fixed_embedding,
+    gemm_instruction,
+    reference,
+)
 from nnmap.embedding.dataflow import loop_extents
 from nnmap.embedding.rules import factor_candidates, legal_axis_sets
 from nnmap.embedding.solver import _enumerate, _Model, search_embeddings
@@ -24,10 +31,6 @@ def _tensors(workload: Workload) -> tuple[np.ndarray, np.ndarray]:
     inputs = RNG.integers(-128, 128, (e["G"], e["B"], e["C"], height, width))
     weights = RNG.integers(-128, 128, (e["G"], e["K"], e["C"], e["FY"], e["FX"]))
     return inputs, weights
-
-
-def _placements(search_embedding: Embedding) -> set[Placement]:
-    return set(search_embedding.placements)
 
 
 def test_only_the_operand_sets_decide_where_a_loop_may_sit() -> None:
@@ -51,6 +54,9 @@ def test_fixed_scheme_and_window_packing_are_legal_solutions() -> None:
                        Placement("K", ("columns",), 16)})
     packed = fixed | {Placement("FX", ("reduction",), 3)}
     assert fixed in solutions and packed in solutions
+    baseline = fixed_embedding(conv, ARRAY)
+    assert baseline is not None and frozenset(baseline.placements) in solutions
+    assert baseline.axis_usage("reduction") == 9  # today's scheme packs the window's x
     best = search_embeddings(conv, ARRAY, host_cycles_per_element=4.0).best
     assert best is not None and best.embedding.axis_usage("reduction") == 9
     assert all(layout.reached for layout in best.layouts)

@@ -144,6 +144,12 @@ def test_cli_map_prints_layers_and_json(monkeypatch: pytest.MonkeyPatch) -> None
     assert data["total_cycles"] == pytest.approx(
         sum((layer["accelerator_cycles"] or 0) + layer["host_cycles"] for layer in data["layers"])
     )
+    explained = runner.invoke(app, ["map", "any.tflite", "--target", "vta", "--json", "--explain"])
+    embeddings = json.loads(explained.output)["embeddings"]
+    assert [(e["layer"], e["module"]) for e in embeddings] == [("conv", "vta"), ("fc", "vta")]
+    assert all(e["legal_embeddings"] > 0 and e["calls"] <= e["fixed_calls"] for e in embeddings)
+    shown = runner.invoke(app, ["map", "any.tflite", "--target", "vta", "--explain"])
+    assert "instruction embeddings" in shown.output and "reduction[" in shown.output
 
 
 def test_mlperf_tiny_model_maps_within_budget() -> None:

@@ -198,16 +198,24 @@ def map_model(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     budget: Annotated[float, typer.Option(help="search budget per layer and module (s)")] = 2.0,
     numerics: Annotated[str, typer.Option(help="exact or hardware")] = "exact",
+    explain: Annotated[
+        bool, typer.Option("--explain", help="also the embedding solver's view per layer")
+    ] = False,
 ) -> None:
     """Plan MODEL on TARGET: per layer its module and why, tiling, cycles, footprints."""
     from nnmap import load_model
+    from nnmap.cli.embedding_table import embedding_records, print_embeddings
     from nnmap.plan.plan import make_plan
 
     chosen = resolve_target(target)
-    planned = make_plan(load_model(model), chosen, numerics, budget_s=budget)
+    graph = load_model(model)
+    planned = make_plan(graph, chosen, numerics, budget_s=budget)
     records = [_layer_record(layer) for layer in planned.layers]
+    embeddings = embedding_records(graph, chosen) if explain else None
     if not as_json:
         _print_plan(chosen, records, planned.memory.arena_bytes)
+        if embeddings is not None:
+            print_embeddings(console, embeddings)
         return
     total = sum((r["accelerator_cycles"] or 0) + r["host_cycles"] for r in records)
     document = {
@@ -217,6 +225,8 @@ def map_model(
         "arena_bytes": planned.memory.arena_bytes,
         "total_cycles": total,
     }
+    if embeddings is not None:
+        document["embeddings"] = embeddings
     typer.echo(json.dumps(document, indent=1))
 
 

@@ -4,6 +4,7 @@ accelerator instruction (the "bottom-up" embedding of arXiv 2104.04731), found b
 from nnmap.embedding.dataflow import InstructionAxis, InstructionDataflow, gemm_instruction
 from nnmap.embedding.embedding import Embedding, Placement
 from nnmap.embedding.execute import execute, reference
+from nnmap.embedding.fixed import fixed_embedding
 from nnmap.embedding.layout import OperandLayout, layouts
 from nnmap.embedding.solver import EmbeddingSearch, RankedEmbedding, search_embeddings
 
@@ -16,6 +17,7 @@ __all__ = [
     "Placement",
     "RankedEmbedding",
     "execute",
+    "fixed_embedding",
     "gemm_instruction",
     "layouts",
     "reference",
