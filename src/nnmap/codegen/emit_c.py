@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import tvm
 from tvm import s_tir, te
 
+from nnmap.codegen.c_text import c_comment
 from nnmap.codegen.kernels import OUTPUT, KernelDef, KernelParam
 from nnmap.errors import NnmapError
 
@@ -117,7 +118,7 @@ def plain_c_kernel(
     workspace = sum(-(-int(size) // 16) * 16 for size in _WORKSPACE_SIZE.findall(body))
     prototype = f"int32_t {symbol}({', '.join(_parameter(p) for p in params)})"
     includes = "".join(f'#include "{header}"\n' for header in ("nnmap_kernels.h", *headers))
-    definition = f"/* {comment} */\n{includes}\n{prototype} {{{body}\n}}\n"
+    definition = f"/* {c_comment(comment)} */\n{includes}\n{prototype} {{{body}\n}}\n"
     return KernelSource(symbol, prototype, definition, workspace)
 
 

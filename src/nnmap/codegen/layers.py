@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,8 +54,7 @@ def layer_id(index: int, layer: Layer) -> str:
 
 
 def _comment(layer: Layer) -> str:
-    name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
-    return f"layer {name} ({layer.kind}): TVM-generated from a TE compute by nnmap"
+    return f"layer {layer.name} ({layer.kind}): TVM-generated from a TE compute by nnmap"
 
 
 def _kernel_arguments(
