@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.sat.python import cp_model
 
 from nnmap.embedding.dataflow import EMBEDDED_LOOPS, InstructionDataflow, loop_extents
@@ -164,25 +165,28 @@ class _Model:
 
     def count_legal(self) -> int:
         """How many legal embeddings there are: the option choices whose factors fit every axis
-        (dynamic programming over the loops, the state being each axis's usage)."""
-        sizes = {axis.name: axis.size for axis in self.instruction.axes}
-        names = tuple(sizes)
-        states = {tuple(1 for _ in names): 1}
+        (dynamic programming over the loops; the state, an array indexed by each axis's usage,
+        holds how many choices so far reach it)."""
+        axes = self.instruction.axes
+        ways = np.zeros(tuple(axis.size + 1 for axis in axes), dtype=np.int64)
+        ways[(1,) * len(axes)] = 1
         for loop in dict.fromkeys(option.loop for option, _ in self.choices):
-            grown: dict[tuple[int, ...], int] = {}
-            for usage, ways in states.items():
-                for option, _ in self.choices:
-                    if option.loop != loop:
-                        continue
-                    placement = option.placement
-                    after = tuple(
-                        used * (placement.factor if placement and n in placement.axes else 1)
-                        for n, used in zip(names, usage, strict=True)
-                    )
-                    if all(used <= sizes[n] for n, used in zip(names, after, strict=True)):
-                        grown[after] = grown.get(after, 0) + ways
-            states = grown
-        return sum(states.values())
+            grown = np.zeros_like(ways)
+            for option, _ in self.choices:
+                if option.loop != loop:
+                    continue
+                placement = option.placement
+                factors = [
+                    placement.factor if placement and axis.name in placement.axes else 1
+                    for axis in axes
+                ]
+                source = [
+                    np.arange(1, axis.size // f + 1) for axis, f in zip(axes, factors, strict=True)
+                ]
+                target = [used * f for used, f in zip(source, factors, strict=True)]
+                grown[np.ix_(*target)] += ways[np.ix_(*source)]
+            ways = grown
+        return int(ways.sum())
 
 
 class _Collector(cp_model.CpSolverSolutionCallback):
