@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from nnmap.codegen import driver
 from nnmap.codegen.artifact import BUILD_DIR, REPORT, Artifact
 from nnmap.codegen.build import build_id, code_bytes, compile_objects, link_shared
 from nnmap.codegen.layers import LayerCode, layer_code
+from nnmap.codegen.publish import publish, staging_folder
 from nnmap.codegen.report import report
 from nnmap.errors import MappingError, NnmapError, QuantizationError
 from nnmap.ir import Graph
@@ -116,18 +115,6 @@ def _makefile(plan: Plan) -> str:
     return driver.makefile(variables, " ".join(build.flags for build in builds if build.flags))
 
 
-def _publish(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists() and not (out_dir / REPORT).exists() and any(out_dir.iterdir()):
-        raise NnmapError(f"{out_dir} exists and is not an nnmap artifact: choose another -o")
-    retired = None
-    if out_dir.exists():
-        retired = out_dir.with_name(f".{out_dir.name}.old-{time.time_ns()}")
-        out_dir.rename(retired)
-    staging.rename(out_dir)
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
-
-
 def generate(
     plan: Plan,
     out_dir: Path,
@@ -142,8 +129,7 @@ def generate(
     codes = layer_codes(plan, progress)
     files, weight_bytes = source_files(plan, codes)
     out_dir = Path(out_dir).resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging = staging_folder(out_dir)
     try:
         for name, text in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +143,7 @@ def generate(
             "code_bytes": code_bytes(objects),
         }
         (staging / REPORT).write_text(json.dumps(report(plan, codes, sizes), indent=1))
-        _publish(staging, out_dir)
+        publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
