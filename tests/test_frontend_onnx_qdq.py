@@ -186,35 +186,6 @@ def test_uint8_activations_are_refused_by_name(tmp_path: Path) -> None:
     assert "uint8" in message and "uint8.onnx" in message and "\n" not in message
 
 
-@pytest.mark.parametrize("input_type", [TensorProto.UINT8, TensorProto.INT8])
-def test_integer_only_onnx_is_refused_in_one_line(tmp_path: Path, input_type: int) -> None:
-    """DORY/MATCH's integer-only form: Conv on integers, then Cast/Mul/Add/Div/Floor/Clip."""
-    from nnmap.errors import UnsupportedOperatorError
-
-    weights = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.int8), "w")
-    constants = [numpy_helper.from_array(np.array(v, dtype=np.int32), n)
-                 for n, v in (("scale", [3]), ("bias", [5]), ("divisor", [256]))]
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["acc"], pads=[1, 1, 1, 1], name="conv0"),
-        helper.make_node("Cast", ["acc"], ["acc32"], to=TensorProto.INT32),
-        helper.make_node("Mul", ["acc32", "scale"], ["scaled"]),
-        helper.make_node("Add", ["scaled", "bias"], ["biased"]),
-        helper.make_node("Div", ["biased", "divisor"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "integer_only", [helper.make_tensor_value_info("x", input_type, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4, 8, 8])],
-        initializer=[weights, *constants])
-    path = tmp_path / "integer_only.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                                ir_version=8), path)
-    with pytest.raises(UnsupportedOperatorError) as error:
-        nnmap.load_model(path)
-    message = str(error.value)
-    assert "integer-only" in message and "conv0" in message and path.name in message
-    assert "\n" not in message
-
-
 def test_softmax_at_any_output_quantization_host_bit_exact(tmp_path: Path) -> None:
     """int8 in and out, a Softmax whose output is not at 1/256, -128: onnxruntime's semantics
     in the reference (within 1 LSB of it) and the same bits in the host C."""

@@ -14,6 +14,7 @@ import numpy as np
 from tvm import te, tirx
 
 from nnmap.codegen import requant
+from nnmap.codegen.integer_ops import integer_add, recast
 from nnmap.codegen.kernels import (
     ACTIVATION,
     CONSTANT,
@@ -24,6 +25,7 @@ from nnmap.codegen.kernels import (
 )
 from nnmap.errors import UnsupportedOperatorError
 from nnmap.ir import (
+    Add,
     Constant,
     Dequantize,
     Elementwise,
@@ -31,6 +33,7 @@ from nnmap.ir import (
     Layer,
     Lookup,
     Quantize,
+    Recast,
     Reduce,
     Resize,
     Slice,
@@ -314,8 +317,12 @@ def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
         return quantize(layer, ins[0], out)
     if isinstance(layer, Softmax) and out.is_quantized:
         return softmax_dequantized(layer, ins[0], out)
+    if isinstance(layer, Add):
+        return integer_add(layer, ins[0], ins[1], out)
+    if isinstance(layer, Recast):
+        return recast(ins[0], out)
     raise UnsupportedOperatorError(
         f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
         "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose, "
-        "Constant, Lookup, Reduce, Elementwise, Slice, Resize, Quantize, Dequantize)"
+        "Constant, Lookup, Reduce, Elementwise, Slice, Resize, Quantize, Dequantize, Recast)"
     )

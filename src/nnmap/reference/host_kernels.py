@@ -176,3 +176,9 @@ def quantize(x: np.ndarray, out: Tensor, half_to_even: bool) -> np.ndarray:
     else:
         rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
     return _saturate(rounded + zero_point)
+
+
+def recast(x: np.ndarray, inp: Tensor, out: Tensor) -> np.ndarray:
+    """uint8 <-> int8 of the same integers (the zero points differ by 128)."""
+    moved = x.astype(np.int32) - inp.quant[1] + out.quant[1]
+    return moved.astype(out.dtype)

@@ -1,0 +1,118 @@
+"""Integer-only ONNX (DORY / HTVM / MATCH): conv, depthwise, dense, residual Add and a small CNN
+with max pooling, uint8 and int8 activations, built in the tests: the nnmap reference and the
+host C bit-identical with onnxruntime running the same ONNX; on gemmini and vta the layers run on
+the host with a reason, bit-identical too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx_integer_models import (
+    IntegerModel,
+    conv_model,
+    dense_model,
+    depthwise_model,
+    network_model,
+    residual_model,
+)
+
+import nnmap
+from nnmap import reference, verify
+from nnmap.errors import QuantizationError, UnsupportedOperatorError
+
+SAMPLES = 20
+ACTIVATIONS = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
+MODELS: dict[str, Callable[[int], onnx.ModelProto]] = {
+    "conv": conv_model, "depthwise": depthwise_model, "dense": dense_model,
+    "residual": residual_model, "network": network_model,
+}
+
+
+def _saved(tmp_path: Path, model: onnx.ModelProto) -> Path:
+    path = tmp_path / f"{model.graph.name}.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_integer_only_model_bit_exact_with_onnxruntime(tmp_path: Path, name: str,
+                                                       activation: str) -> None:
+    path = _saved(tmp_path, MODELS[name](ACTIVATIONS[activation]))
+    graph = nnmap.load_model(path)
+    assert [t.dtype for t in graph.input_tensors()] == [activation]
+    assert [t.dtype for t in graph.output_tensors()] == [activation]
+    inputs = verify.random_inputs(graph, SAMPLES, 3)
+    ours = reference.run_batch(graph, inputs)[0]
+    theirs = verify.onnxruntime_outputs(path, inputs)[0]
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    assert np.array_equal(ours, theirs)
+    low, high = np.iinfo(activation).min, np.iinfo(activation).max
+    assert np.mean((theirs > low) & (theirs < high)) > 0.3  # the outputs are not all clipped
+    host = nnmap.compile(path, target="host", out_dir=tmp_path / "host").run_batch(inputs)[0]
+    assert host.dtype == ours.dtype and np.array_equal(host, ours)
+
+
+@pytest.mark.parametrize("target", ["gemmini", "vta"])
+def test_integer_only_layers_run_on_the_host_of_accelerator_targets(tmp_path: Path,
+                                                                    target: str) -> None:
+    path = _saved(tmp_path, network_model(TensorProto.UINT8))
+    plan = nnmap.plan(path, target=target)
+    convs = [layer for layer in plan.layers if layer.layer.kind in ("Conv2D", "FullyConnected")]
+    assert convs and all(layer.module == "host" for layer in convs)
+    assert all("integer multiply-add-shift" in layer.reason for layer in convs)
+    graph = nnmap.load_model(path)
+    inputs = verify.random_inputs(graph, 4, 8)
+    artifact = nnmap.compile(path, target=target, out_dir=tmp_path / target)
+    assert np.array_equal(artifact.run_batch(inputs)[0], reference.run_batch(graph, inputs)[0])
+
+
+def _with_output(model: IntegerModel, output: str, elem_type: int, shape: list[int]
+                 ) -> onnx.ModelProto:
+    return model.model("broken", [("x", TensorProto.UINT8, [1, 3, 8, 8])],
+                       [(output, elem_type, shape)])
+
+
+def test_unsupported_operator_names_op_node_and_file(tmp_path: Path) -> None:
+    model = IntegerModel(7)
+    model.conv("x", "c", (3, 4), TensorProto.UINT8)
+    model.nodes.append(helper.make_node("Sigmoid", ["c"], ["y"], name="squash"))
+    path = _saved(tmp_path, _with_output(model, "y", TensorProto.UINT8, [1, 4, 8, 8]))
+    with pytest.raises(UnsupportedOperatorError) as error:
+        nnmap.load_model(path)
+    message = str(error.value)
+    assert "Sigmoid" in message and "squash" in message and path.name in message
+    assert "\n" not in message
+
+
+def test_cast_without_clip_and_unrequantized_output_are_refused(tmp_path: Path) -> None:
+    model = IntegerModel(8)
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.int8), "w")
+    model.constants.append(weight)
+    model.nodes += [helper.make_node("ConvInteger", ["x", "w"], ["acc"], name="conv0"),
+                    helper.make_node("Cast", ["acc"], ["y"], to=TensorProto.UINT8, name="narrow")]
+    path = _saved(tmp_path, _with_output(model, "y", TensorProto.UINT8, [1, 4, 6, 6]))
+    with pytest.raises(UnsupportedOperatorError, match="narrow.*without a Clip into"):
+        nnmap.load_model(path)
+    model.nodes[-1] = helper.make_node("Cast", ["acc"], ["y"], to=TensorProto.INT32)
+    path = _saved(tmp_path, _with_output(model, "y", TensorProto.INT32, [1, 4, 6, 6]))
+    with pytest.raises(UnsupportedOperatorError, match="output y is not a uint8 or int8"):
+        nnmap.load_model(path)
+
+
+def test_an_int16_input_is_named_by_its_type(tmp_path: Path) -> None:
+    nodes = [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.INT8)]
+    graph = helper.make_graph(nodes, "int16", [helper.make_tensor_value_info(
+        "x", TensorProto.INT16, [1, 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.INT8, [1, 4])])
+    path = tmp_path / "int16.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                                ir_version=8), path)
+    with pytest.raises(QuantizationError, match="input x is int16; integer-only models take "
+                                                "uint8 or int8"):
+        nnmap.load_model(path)
