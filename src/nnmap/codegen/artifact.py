@@ -159,7 +159,8 @@ class Artifact:
 
         entries = self.report
         kernels = [layer["kernel"] for layer in entries["layers"] if layer["kernel"]]
-        outputs = [int(np.prod(shape)) for shape in self.output_shapes]
+        outputs = [int(np.prod(shape)) * np.dtype(dtype).itemsize
+                   for shape, dtype in zip(self.output_shapes, self.output_dtypes, strict=True)]
         measured = measure_network(self.path, core, self._checked_inputs(inputs), outputs,
                                    kernels, entries.get("emulator_functions", ()))
         expected = tuple(output.tobytes() for output in self.run(inputs))
