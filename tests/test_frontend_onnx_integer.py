@@ -116,3 +116,24 @@ def test_an_int16_input_is_named_by_its_type(tmp_path: Path) -> None:
     with pytest.raises(QuantizationError, match="input x is int16; integer-only models take "
                                                 "uint8 or int8"):
         nnmap.load_model(path)
+
+
+def test_conv_and_gemm_on_integer_tensors_as_match_emits_them(tmp_path: Path) -> None:
+    """Conv and Gemm (transB) on integer tensors, which onnxruntime does not run: the numbers of
+    the same network spelt with ConvInteger and MatMulInteger, which it does."""
+    model = network_model(TensorProto.UINT8)
+    spelt_for_onnxruntime = _saved(tmp_path, model)
+    for node in model.graph.node:
+        if node.op_type == "ConvInteger":
+            node.op_type = "Conv"
+        elif node.op_type == "MatMulInteger":
+            node.op_type = "Gemm"
+            node.attribute.append(helper.make_attribute("transB", 1))
+            weight = next(t for t in model.graph.initializer if t.name == node.input[1])
+            weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight).T.copy(),
+                                                    weight.name))
+    model.graph.name = "network_conv_gemm"
+    graph = nnmap.load_model(_saved(tmp_path, model))
+    inputs = verify.random_inputs(graph, SAMPLES, 5)
+    theirs = verify.onnxruntime_outputs(spelt_for_onnxruntime, inputs)[0]
+    assert np.array_equal(reference.run_batch(graph, inputs)[0], theirs)
