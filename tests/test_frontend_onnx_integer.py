@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import typer
 from onnx import TensorProto, helper, numpy_helper
 from onnx_integer_models import (
     IntegerModel,
@@ -20,9 +21,11 @@ from onnx_integer_models import (
     network_model,
     residual_model,
 )
+from typer.testing import CliRunner
 
 import nnmap
 from nnmap import reference, verify
+from nnmap.cli import compile_commands, model_commands
 from nnmap.errors import QuantizationError, UnsupportedOperatorError
 
 SAMPLES = 20
@@ -137,3 +140,17 @@ def test_conv_and_gemm_on_integer_tensors_as_match_emits_them(tmp_path: Path) ->
     inputs = verify.random_inputs(graph, SAMPLES, 5)
     theirs = verify.onnxruntime_outputs(spelt_for_onnxruntime, inputs)[0]
     assert np.array_equal(reference.run_batch(graph, inputs)[0], theirs)
+
+
+def test_cli_inspects_and_runs_an_integer_only_model(tmp_path: Path) -> None:
+    path = _saved(tmp_path, conv_model(TensorProto.UINT8))
+    app = typer.Typer()
+    model_commands.register(app)
+    compile_commands.register(app)
+    runner = CliRunner()
+    table = runner.invoke(app, ["inspect", str(path)])
+    assert table.exit_code == 0, table.output
+    assert "Recast" in table.output and ">>" in table.output and "uint8" in table.output
+    run = runner.invoke(app, ["run", str(path), "--inputs", "3"])
+    assert run.exit_code == 0, run.output
+    assert "max |difference| vs nnmap reference │      0" in run.output
