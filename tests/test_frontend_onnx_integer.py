@@ -27,6 +27,7 @@ import nnmap
 from nnmap import reference, verify
 from nnmap.cli import compile_commands, model_commands
 from nnmap.errors import QuantizationError, UnsupportedOperatorError
+from nnmap.ir import Conv2D
 
 SAMPLES = 20
 ACTIVATIONS = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
@@ -121,22 +122,40 @@ def test_an_int16_input_is_named_by_its_type(tmp_path: Path) -> None:
         nnmap.load_model(path)
 
 
+def _initializer(model: onnx.ModelProto, name: str) -> onnx.TensorProto:
+    return next(t for t in model.graph.initializer if t.name == name)
+
+
 def test_conv_and_gemm_on_integer_tensors_as_match_emits_them(tmp_path: Path) -> None:
-    """Conv and Gemm (transB) on integer tensors, which onnxruntime does not run: the numbers of
-    the same network spelt with ConvInteger and MatMulInteger, which it does."""
+    """Conv (with an int32 bias) and Gemm (transB) on integer tensors, which onnxruntime does not
+    run: the numbers of the same network spelt with ConvInteger and MatMulInteger (the Conv's
+    bias moved behind the scale), which it does."""
     model = network_model(TensorProto.UINT8)
-    spelt_for_onnxruntime = _saved(tmp_path, model)
+    reference_model = onnx.ModelProto()
+    reference_model.CopyFrom(model)
+    nodes = {node.output[0]: node for node in reference_model.graph.node}
+    scale = numpy_helper.to_array(_initializer(reference_model, nodes["r1_scaled"].input[1]))
+    chain_bias = _initializer(reference_model, nodes["r1_biased"].input[1])
+    conv_bias = np.arange(-40, 40, 10, dtype=np.int32)
+    moved = numpy_helper.to_array(chain_bias) + conv_bias.reshape(scale.shape) * scale
+    chain_bias.CopyFrom(numpy_helper.from_array(moved.astype(np.int32), chain_bias.name))
+    spelt_for_onnxruntime = _saved(tmp_path, reference_model)
+    model.graph.initializer.append(numpy_helper.from_array(conv_bias, "conv_c1_bias"))
     for node in model.graph.node:
         if node.op_type == "ConvInteger":
             node.op_type = "Conv"
+            if node.name == "conv_c1":
+                node.input.append("conv_c1_bias")
         elif node.op_type == "MatMulInteger":
             node.op_type = "Gemm"
             node.attribute.append(helper.make_attribute("transB", 1))
-            weight = next(t for t in model.graph.initializer if t.name == node.input[1])
+            weight = _initializer(model, node.input[1])
             weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight).T.copy(),
                                                     weight.name))
     model.graph.name = "network_conv_gemm"
     graph = nnmap.load_model(_saved(tmp_path, model))
+    conv = graph.layers[2]
+    assert isinstance(conv, Conv2D) and np.array_equal(conv.bias, conv_bias)
     inputs = verify.random_inputs(graph, SAMPLES, 5)
     theirs = verify.onnxruntime_outputs(spelt_for_onnxruntime, inputs)[0]
     assert np.array_equal(reference.run_batch(graph, inputs)[0], theirs)

@@ -136,17 +136,15 @@ class IntegerLayers:
                     f"zero point {name} other than 0; integer-only activations have none")
 
     def bias(self, node: onnx.NodeProto, index: int, channels: int) -> np.ndarray:
-        if len(node.input) <= index or not node.input[index]:
+        """The int32 bias of a Conv or Gemm (input ``index``), zeros when it has none."""
+        name = node.input[index] if len(node.input) > index else ""
+        if node.op_type not in ("Conv", "Gemm") or not name:
             return np.zeros(channels, np.int32)
-        values = self.weights_like_bias(node, node.input[index])
-        return np.broadcast_to(values.reshape(-1), (channels,)).astype(np.int32)
-
-    def weights_like_bias(self, node: onnx.NodeProto, name: str) -> np.ndarray:
         values = self.constants.get(name)
         if values is None or not np.array_equal(values, np.round(values)):
             raise QuantizationError(f"{self.source}: {node.op_type} node {node.name or name} "
                                     f"has a bias {name} that is not a constant of integers")
-        return values.astype(np.int64)
+        return np.broadcast_to(values.reshape(-1), (channels,)).astype(np.int32)
 
     def conv(self, node: onnx.NodeProto, tensor: str) -> tuple[Conv2D, tuple[int, ...]]:
         attributes = _attributes(node)
@@ -163,8 +161,7 @@ class IntegerLayers:
         n, height, width, _ = self.tensors[tensor].shape
         out_h = (height + top + bottom - dilation[0] * (fy - 1) - 1) // stride[0] + 1
         out_w = (width + left + right - dilation[1] * (fx - 1) - 1) // stride[1] + 1
-        bias = self.bias(node, 2, channels) if node.op_type == "Conv" else np.zeros(channels,
-                                                                                     np.int32)
+        bias = self.bias(node, 2, channels)
         conv = Conv2D(name=node.name or node.output[0], inputs=(tensor,), output="",
                       weight=np.ascontiguousarray(weight.transpose(0, 2, 3, 1)), bias=bias,
                       stride=(int(stride[0]), int(stride[1])),
@@ -183,8 +180,7 @@ class IntegerLayers:
                                            "its input (transA)")
         matrix = weight if attributes.get("transB", 0) else weight.T
         rows = self.tensors[tensor].size // matrix.shape[1]
-        bias = self.bias(node, 2, matrix.shape[0]) if node.op_type == "Gemm" else \
-            np.zeros(matrix.shape[0], np.int32)
+        bias = self.bias(node, 2, matrix.shape[0])
         dense = FullyConnected(name=node.name or node.output[0], inputs=(tensor,), output="",
                                weight=np.ascontiguousarray(matrix), bias=bias, requant=None,
                                clamp=Clamp.none())
