@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-from nnmap.errors import QuantizationError, UnsupportedOperatorError
+from nnmap.errors import NnmapError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.onnx_integer_chain import ACTIVATION_TYPES, Pending, finish, step
 from nnmap.frontend.onnx_integer_layers import IntegerLayers
 from nnmap.ir import Graph
@@ -192,5 +192,12 @@ def import_integer_onnx(path: Path, model: onnx.ModelProto) -> Graph:
     importer = _Importer(path, model)
     inputs = importer.read_inputs()
     for node in model.graph.node:
-        importer.node(node)
+        try:
+            importer.node(node)
+        except NnmapError:
+            raise
+        except (KeyError, ValueError, IndexError, TypeError) as error:  # malformed attributes
+            raise UnsupportedOperatorError(
+                f"{path}: {node.op_type} node {importer.where(node)} cannot be read as "
+                f"integer-only ONNX ({type(error).__name__}: {str(error)[:100]})") from None
     return importer.graph(inputs)

@@ -154,6 +154,9 @@ class IntegerLayers:
         weight = self.weights(node, 1)
         if node.op_type == "ConvInteger":
             self._check_zero_points(node, 2)
+        if weight.ndim != 4 or len(self.tensors[tensor].shape) != 4:
+            raise UnsupportedOperatorError(f"{self.source}: {node.op_type} node {node.name} is "
+                                           "not a 2-D convolution of an NCHW image")
         channels, _, fy, fx = weight.shape
         stride = tuple(attributes.get("strides", (1, 1)))
         dilation = tuple(attributes.get("dilations", (1, 1)))
@@ -179,7 +182,13 @@ class IntegerLayers:
             raise UnsupportedOperatorError(f"{self.source}: Gemm node {node.name} transposes "
                                            "its input (transA)")
         matrix = weight if attributes.get("transB", 0) else weight.T
-        rows = self.tensors[tensor].size // matrix.shape[1]
+        source = self.tensors[tensor]
+        if matrix.ndim != 2 or len(source.shape) != 2 or source.shape[1] != matrix.shape[1]:
+            raise UnsupportedOperatorError(
+                f"{self.source}: {node.op_type} node {node.name} multiplies {source.shape} by "
+                f"weights {weight.shape}; integer-only dense layers take [rows, features] "
+                "(Flatten an image first)")
+        rows = source.shape[0]
         bias = self.bias(node, 2, matrix.shape[0])
         dense = FullyConnected(name=node.name or node.output[0], inputs=(tensor,), output="",
                                weight=np.ascontiguousarray(matrix), bias=bias, requant=None,
