@@ -1,5 +1,5 @@
 """Host kernels of the float boundary (Quantize, Dequantize) against nnmap's reference, built
-with TVM's llvm target (the host C flow itself takes int8 models only)."""
+with TVM's llvm target (compiled models at a float boundary: test_frontend_onnx_qdq.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from tvm import te
 
 from nnmap.codegen.emit_c import plain_kernel_source
 from nnmap.codegen.host_ops import dequantize, quantize
+from nnmap.codegen.kernels import CONSTANT
 from nnmap.ir import Quantize, Tensor
 from nnmap.reference import host_kernels
 
@@ -23,7 +24,9 @@ def _run(kernel, data: np.ndarray, out_dtype: str) -> np.ndarray:  # type: ignor
     func = te.create_prim_func(list(kernel.tensors))
     built = tvm.compile(tvm.IRModule({"main": func}), target="llvm")
     result = tvm.runtime.tensor(np.zeros(SIZE, dtype=out_dtype))
-    built["main"](tvm.runtime.tensor(data), result)
+    constants = [tvm.runtime.tensor(kernel.constants[param.name])
+                 for param in kernel.params if param.role == CONSTANT]
+    built["main"](tvm.runtime.tensor(data), *constants, result)
     return result.numpy()
 
 

@@ -10,42 +10,17 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+import typer
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnx_quantize_static import every_layer_within_one_lsb, nhwc_input, quantized
+from onnxruntime.quantization import QuantType
+from typer.testing import CliRunner
 
 import nnmap
 from nnmap import reference, verify, zoo
-from nnmap.ir import Graph
+from nnmap.cli import compile_commands
 
 SAMPLES = 20
-# Layers that may have no QuantizeLinear of their own in onnxruntime's model.
-WITHOUT_COUNTERPART = ("Reshape", "Transpose", "Dequantize")
-# Kinds whose 4-D outputs nnmap keeps NHWC (onnxruntime's are NCHW).
-NHWC_KINDS = ("Conv2D", "MaxPool", "AveragePool", "Reduce", "Add", "Concat", "Pad")
-
-
-class _Calibration(CalibrationDataReader):
-    def __init__(self, name: str, shape: tuple[int, ...]) -> None:
-        rng = np.random.default_rng(0)
-        self.batches = iter([{name: rng.standard_normal(shape).astype(np.float32)}
-                             for _ in range(16)])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self.batches, None)
-
-
-def _nhwc_input(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model behind a Transpose from an NHWC input (how TensorFlow exports arrive)."""
-    original = model.graph.input[0]
-    n, c, h, w = (d.dim_value for d in original.type.tensor_type.shape.dim)
-    nodes = [helper.make_node("Transpose", ["input_nhwc"], [original.name], perm=[0, 3, 1, 2]),
-             *model.graph.node]
-    graph = helper.make_graph(
-        nodes, model.graph.name,
-        [helper.make_tensor_value_info("input_nhwc", TensorProto.FLOAT, [n, h, w, c])],
-        list(model.graph.output), initializer=list(model.graph.initializer))
-    return helper.make_model(graph, opset_imports=list(model.opset_import),
-                             ir_version=model.ir_version)
 
 
 def _conv_batchnorm_model() -> onnx.ModelProto:
@@ -71,17 +46,6 @@ def _conv_batchnorm_model() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
-def _quantized(tmp_path: Path, model: onnx.ModelProto, per_channel: bool) -> Path:
-    source, target = tmp_path / "float.onnx", tmp_path / "quantized.onnx"
-    onnx.save(model, source)
-    tensor_type = model.graph.input[0].type.tensor_type
-    shape = tuple(d.dim_value for d in tensor_type.shape.dim)
-    quantize_static(str(source), str(target), _Calibration(model.graph.input[0].name, shape),
-                    quant_format=QuantFormat.QDQ, per_channel=per_channel,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
-    return target
-
-
 def _int8_reshaped_input(path: Path) -> Path:
     """Form (b): an int8 flat input, reshaped before its first DequantizeLinear."""
     model = onnx.load(path)
@@ -101,46 +65,6 @@ def _int8_reshaped_input(path: Path) -> Path:
     return target
 
 
-def _onnxruntime_quantized_values(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Every QuantizeLinear output (node order) as onnxruntime computes it."""
-    model = onnx.load(path)
-    names = [n.output[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
-    for name in names:
-        model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.INT8, None))
-    session = onnxruntime.InferenceSession(model.SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    feeds = [item.name for item in session.get_inputs()]
-    runs = [session.run(names, {f: a[i:i + 1] for f, a in zip(feeds, inputs, strict=True)})
-            for i in range(inputs[0].shape[0])]
-    return [np.concatenate(column) for column in zip(*runs, strict=True)]
-
-
-def _every_layer_within_one_lsb(graph: Graph, path: Path, inputs: list[np.ndarray]) -> float:
-    """Each int8 layer run on onnxruntime's own values of its inputs, against onnxruntime's
-    value of its output (the unused QuantizeLinear output of the same size, in order)."""
-    unused = _onnxruntime_quantized_values(path, inputs)
-    values = dict(zip(graph.inputs, inputs, strict=True))
-    worst = 0.0
-    for layer in graph:
-        ours = reference.run_layer(graph, layer, values)
-        values[layer.output] = ours
-        out = graph.tensor(layer.output)
-        match = next((i for i, v in enumerate(unused) if v[0].size == out.size
-                      and not ("_nhwc_" in out.name or "_nchw_" in out.name)), None)
-        if match is None or layer.kind in WITHOUT_COUNTERPART:
-            assert layer.kind in WITHOUT_COUNTERPART or not out.is_quantized, layer.name
-            continue
-        theirs = unused.pop(match)
-        if theirs.ndim == 4 and layer.kind in NHWC_KINDS:
-            theirs = np.transpose(theirs, (0, 2, 3, 1))
-        theirs = theirs.reshape(ours.shape)
-        difference = verify.Difference.between(theirs, ours)
-        assert difference.max_abs <= 1, f"layer {layer.name} is {difference.max_abs} LSB off"
-        worst = max(worst, difference.max_abs)
-        values[layer.output] = theirs
-    return worst
-
-
 @pytest.mark.parametrize(("variant", "per_channel"),
                          [("nchw", True), ("nchw", False), ("nhwc", True), ("int8_reshape", True),
                           ("batchnorm", True)])
@@ -148,8 +72,8 @@ def test_quantize_static_model_within_one_lsb(tmp_path: Path, variant: str, per_
                                               record_line) -> None:
     model = _conv_batchnorm_model() if variant == "batchnorm" else zoo.build("cnn_fp32")
     if variant == "nhwc":
-        model = _nhwc_input(model)
-    path = _quantized(tmp_path, model, per_channel)
+        model = nhwc_input(model)
+    path = quantized(tmp_path, model, per_channel)
     if variant == "int8_reshape":
         path = _int8_reshaped_input(path)
     graph = nnmap.load_model(path)
@@ -159,7 +83,7 @@ def test_quantize_static_model_within_one_lsb(tmp_path: Path, variant: str, per_
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert graph.input_tensors()[0].shape == tuple(session.get_inputs()[0].shape)
     inputs = verify.random_inputs(graph, SAMPLES, 4)
-    worst = _every_layer_within_one_lsb(graph, path, inputs)
+    worst = every_layer_within_one_lsb(graph, path, inputs)
     ours = reference.run_batch(graph, inputs)[0]
     theirs = verify.onnxruntime_outputs(path, inputs)[0]
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
@@ -174,45 +98,11 @@ def test_quantize_static_model_within_one_lsb(tmp_path: Path, variant: str, per_
 def test_uint8_activations_are_refused_by_name(tmp_path: Path) -> None:
     from nnmap.errors import QuantizationError
 
-    model = zoo.build("cnn_fp32")
-    source, target = tmp_path / "float.onnx", tmp_path / "uint8.onnx"
-    onnx.save(model, source)
-    quantize_static(str(source), str(target), _Calibration("input", (1, 3, 32, 32)),
-                    quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+    target = quantized(tmp_path, zoo.build("cnn_fp32"), activation_type=QuantType.QUInt8)
     with pytest.raises(QuantizationError) as error:
         nnmap.load_model(target)
     message = str(error.value)
-    assert "uint8" in message and "uint8.onnx" in message and "\n" not in message
-
-
-@pytest.mark.parametrize("input_type", [TensorProto.UINT8, TensorProto.INT8])
-def test_integer_only_onnx_is_refused_in_one_line(tmp_path: Path, input_type: int) -> None:
-    """DORY/MATCH's integer-only form: Conv on integers, then Cast/Mul/Add/Div/Floor/Clip."""
-    from nnmap.errors import UnsupportedOperatorError
-
-    weights = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.int8), "w")
-    constants = [numpy_helper.from_array(np.array(v, dtype=np.int32), n)
-                 for n, v in (("scale", [3]), ("bias", [5]), ("divisor", [256]))]
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["acc"], pads=[1, 1, 1, 1], name="conv0"),
-        helper.make_node("Cast", ["acc"], ["acc32"], to=TensorProto.INT32),
-        helper.make_node("Mul", ["acc32", "scale"], ["scaled"]),
-        helper.make_node("Add", ["scaled", "bias"], ["biased"]),
-        helper.make_node("Div", ["biased", "divisor"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "integer_only", [helper.make_tensor_value_info("x", input_type, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4, 8, 8])],
-        initializer=[weights, *constants])
-    path = tmp_path / "integer_only.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
-                                ir_version=8), path)
-    with pytest.raises(UnsupportedOperatorError) as error:
-        nnmap.load_model(path)
-    message = str(error.value)
-    assert "integer-only" in message and "conv0" in message and path.name in message
-    assert "\n" not in message
+    assert "uint8" in message and target.name in message and "\n" not in message
 
 
 def test_softmax_at_any_output_quantization_host_bit_exact(tmp_path: Path) -> None:
@@ -244,3 +134,26 @@ def test_softmax_at_any_output_quantization_host_bit_exact(tmp_path: Path) -> No
     assert verify.Difference.between(theirs, ours).max_abs <= 1
     host = nnmap.compile(path, target="host", out_dir=tmp_path / "out").run_batch(inputs)[0]
     assert np.array_equal(host.reshape(ours.shape), ours)
+
+
+def test_float_boundary_compiled_c_takes_and_returns_float(tmp_path: Path) -> None:
+    """quantize_static's float input and output: nnmap_run takes and gives float (the driver
+    quantizes and dequantizes), Artifact.run feeds floats, and the outputs are the
+    reference's bit for bit; ``nnmap run`` compares them on floats."""
+    path = quantized(tmp_path, nhwc_input(_conv_batchnorm_model()))
+    artifact = nnmap.compile(path, target="host", out_dir=tmp_path / "host")
+    assert "int nnmap_run(const float *input, float *output);" in \
+        (artifact.path / "network.h").read_text()
+    assert artifact.input_dtypes == ["float32"] and artifact.output_dtypes == ["float32"]
+    graph = nnmap.load_model(path)
+    inputs = verify.random_inputs(graph, SAMPLES, 6)
+    inputs[0][0, 0, 0, :] = [0.0, 1e6, -1e6]  # zero and both saturations
+    assert graph.layers[0].kind == "Transpose" and graph.layers[1].kind == "Quantize"
+    ours = reference.run_batch(graph, inputs)[0]
+    compiled = artifact.run_batch(inputs)[0]
+    assert compiled.dtype == np.float32 and np.array_equal(compiled, ours)
+    app = typer.Typer()
+    compile_commands.register(app)
+    result = CliRunner().invoke(app, ["run", str(path), "--inputs", "3"])
+    assert result.exit_code == 0, result.output
+    assert "max |difference| vs nnmap reference" in result.output

@@ -98,6 +98,9 @@ def test_inspect_does_not_import_tvm() -> None:
         f"sys.argv = ['nnmap', 'inspect', {str(path)!r}]\n"
         "main()\n"
         "assert 'tvm' not in sys.modules, 'inspect imported TVM'\n"
+        "heavy = [m for m in ('nnmap.targets', 'nnmap.mapping', 'nnmap.plan.plan', 'onnx')\n"
+        "         if m in sys.modules]\n"
+        "assert not heavy, f'inspect imported {heavy}'\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)

@@ -1,5 +1,6 @@
 """The public pipeline: ``plan`` (every decision, as a value) and ``compile`` (a Plan emitted as
-standalone C, built once)."""
+standalone C, built once). The targets, the mapper and the code generator behind them are
+imported when first called, so importing nnmap (``nnmap inspect``) stays light."""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnmap.frontend import load_model
-from nnmap.hw import Target
 from nnmap.ir import Graph
-from nnmap.mapping.graph import LayerMapping
-from nnmap.plan.plan import Plan, make_plan
-from nnmap.targets import resolve_target
 
 if TYPE_CHECKING:  # code generation loads TVM: imported when something is compiled
     from nnmap.codegen.artifact import Artifact
+    from nnmap.hw import Target
+    from nnmap.mapping.graph import LayerMapping
+    from nnmap.plan.plan import Plan
 
 
 def plan(
@@ -27,6 +27,9 @@ def plan(
 ) -> Plan:
     """The Plan of ``model`` (a Graph, a file or ``zoo:NAME``) on ``target`` (a Target, or a
     spec such as ``NAME:key=value,...`` or a target file)."""
+    from nnmap.plan.plan import make_plan
+    from nnmap.targets import resolve_target
+
     graph = model if isinstance(model, Graph) else load_model(model)
     return make_plan(graph, resolve_target(target), numerics, layer_mappings, place=place)
 
@@ -51,6 +54,7 @@ def compile(
     ``place`` names a module that takes every layer it can lower, whatever the cost.
     """
     from nnmap.codegen.generate import generate
+    from nnmap.plan.plan import Plan
 
     chosen = (
         model if isinstance(model, Plan)

@@ -34,13 +34,15 @@ class Difference:
 
 
 def random_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
-    """``count`` random samples per model input: uniform int8, or standard normal float32."""
+    """``count`` random samples per model input: uniform int8 or uint8, or standard normal
+    float32."""
     rng = np.random.default_rng(seed)
     batches = []
     for tensor in graph.input_tensors():
         shape = (count, *tensor.shape[1:])
-        if tensor.dtype == "int8":
-            batches.append(rng.integers(-128, 128, size=shape, dtype=np.int8))
+        if tensor.is_quantized:
+            info = np.iinfo(tensor.dtype)
+            batches.append(rng.integers(info.min, info.max + 1, size=shape, dtype=tensor.dtype))
         else:
             batches.append(rng.standard_normal(shape).astype(np.float32))
     return batches

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,6 +19,7 @@ from nnmap.ir import Graph
 from nnmap.plan.plan import check_numerics
 from nnmap.report import deviation_entries, write_report
 from nnmap.targets import resolve_target
+from nnmap.verify import random_inputs
 
 if TYPE_CHECKING:  # the code generators import TVM: loaded only when a command compiles
     from nnmap.codegen.artifact import Artifact
@@ -63,12 +63,6 @@ def compile_command(
     console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
                   f"{report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B, code "
                   f"{report['code_bytes']:,} B", highlight=False)
-
-
-def _random_inputs(graph: Graph, count: int, seed: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, size=(count, *t.shape[1:]), dtype=np.int8)
-            for t in graph.input_tensors()]
 
 
 def _result_table(name: str, reference: str, deviation: Deviation, report: dict[str, Any],
@@ -142,7 +136,7 @@ def run_command(
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:
         artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name,
                                                    numerics)
-        samples = _random_inputs(graph, inputs, seed)
+        samples = random_inputs(graph, inputs, seed)
         actual = artifact.run_batch(samples)
         path = resolve_model_path(model)
         reference, expected = reference_outputs_for(path, graph, samples)

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from nnmap.cli import console
 from nnmap.frontend import load_model
-from nnmap.ir import Conv2D, FullyConnected, Graph, Layer, Pool2D
+from nnmap.ir import Conv2D, FullyConnected, Graph, IntegerRequant, Layer, Pool2D
 
 
 def _details(layer: Layer) -> str:
@@ -28,7 +28,12 @@ def _requant(layer: Layer) -> str:
     requant = getattr(layer, "requant", None)
     clamp = getattr(layer, "clamp", None)
     parts = []
-    if requant is not None:
+    if isinstance(requant, IntegerRequant):
+        channels = f"x{requant.multiplier.size}" if requant.multiplier.size > 1 else ""
+        rounding = "trunc" if requant.toward_zero else "floor"
+        parts.append(f"m={int(requant.multiplier[0])}{channels} "
+                     f"+{int(requant.addend[0])} >>{requant.shift} {rounding}")
+    elif requant is not None:
         first = requant.channel(0)
         channels = f"x{requant.multiplier.size}" if requant.multiplier.size > 1 else ""
         parts.append(f"m={first.multiplier}{channels} sh={first.shift}")

@@ -19,7 +19,8 @@ from tvm import ir, s_tir, te, tirx
 
 from nnmap.codegen import requant
 from nnmap.codegen.kernels import clamp_range
-from nnmap.ir import Conv2D, FullyConnected, Tensor
+from nnmap.errors import UnsupportedOperatorError
+from nnmap.ir import Conv2D, FullyConnected, IntegerRequant, Tensor
 from nnmap.ir.layers import Clamp, Requant
 
 __all__ = [
@@ -73,7 +74,7 @@ def conv_gather(layer: Conv2D, inp: Tensor, out: Tensor, data: te.Tensor, zp_in:
 def requantized(
     gemm: te.Tensor,
     out_shape: tuple[int, ...],
-    rq: Requant,
+    rq: Requant | IntegerRequant,
     clamp: Clamp,
     zp_out: int,
     mult: te.Tensor,
@@ -81,6 +82,10 @@ def requantized(
     bias: te.Tensor | None = None,
 ) -> te.Tensor:
     """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``."""
+    if isinstance(rq, IntegerRequant):
+        raise UnsupportedOperatorError(
+            "an integer-only ONNX layer's multiply-add-shift requantization runs on the host; "
+            "no accelerator lowering takes it")
     low, high = clamp_range(clamp)
     may_shift_left = bool((rq.shift > 0).any())
 

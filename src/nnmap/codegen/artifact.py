@@ -79,6 +79,15 @@ class Artifact:
     def output_shapes(self) -> list[tuple[int, ...]]:
         return [tuple(t["shape"]) for t in self.report["outputs"]]
 
+    @property
+    def input_dtypes(self) -> list[str]:
+        """The element types ``run`` takes: the model's own (int8, uint8 or float32)."""
+        return [t.get("dtype", "int8") for t in self.report["inputs"]]
+
+    @property
+    def output_dtypes(self) -> list[str]:
+        return [t.get("dtype", "int8") for t in self.report["outputs"]]
+
     def library(self, cflags: str = CFLAGS) -> Path:
         """The shared library built from the artifact with ``cflags`` (built once, then cached)."""
         key = build_id(self.path, cflags)
@@ -96,23 +105,26 @@ class Artifact:
                 f"{self.path}: the model takes {len(shapes)} input(s), got {len(inputs)}"
             )
         arrays = []
-        for i, (array, shape) in enumerate(zip(inputs, shapes, strict=True)):
+        for i, (array, shape, dtype) in enumerate(zip(inputs, shapes, self.input_dtypes,
+                                                      strict=True)):
             if tuple(np.shape(array)) != shape:
                 raise NnmapError(f"input {i}: expected shape {shape}, got {np.shape(array)}")
-            arrays.append(np.ascontiguousarray(array, dtype=np.int8))
+            arrays.append(np.ascontiguousarray(array, dtype=dtype))
         return arrays
 
     def run(self, inputs: Sequence[np.ndarray], cflags: str = CFLAGS) -> list[np.ndarray]:
-        """One inference through the compiled C (via ctypes); int8 outputs in the model's shapes."""
+        """One inference through the compiled C (via ctypes): inputs and outputs in the model's
+        shapes and element types (float32 where the model quantizes at its boundary)."""
         arrays = self._checked_inputs(inputs)
-        outputs = [np.zeros(shape, dtype=np.int8) for shape in self.output_shapes]
+        outputs = [np.zeros(shape, dtype=dtype)
+                   for shape, dtype in zip(self.output_shapes, self.output_dtypes, strict=True)]
         library = ctypes.CDLL(str(self.library(cflags)))
         emulator = LinkedEmulator.linked(library, self.report.get("emulators", ()))
         if emulator is not None:
             emulator.reset()
         entry = library.nnmap_run
         entry.restype = ctypes.c_int
-        pointers = [a.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)) for a in arrays + outputs]
+        pointers = [ctypes.c_void_p(a.ctypes.data) for a in arrays + outputs]
         status = entry(*pointers)
         if status != 0:
             raise NnmapError(f"{self.path}: nnmap_run failed in layer {status - 1}")
@@ -147,7 +159,8 @@ class Artifact:
 
         entries = self.report
         kernels = [layer["kernel"] for layer in entries["layers"] if layer["kernel"]]
-        outputs = [int(np.prod(shape)) for shape in self.output_shapes]
+        outputs = [int(np.prod(shape)) * np.dtype(dtype).itemsize
+                   for shape, dtype in zip(self.output_shapes, self.output_dtypes, strict=True)]
         measured = measure_network(self.path, core, self._checked_inputs(inputs), outputs,
                                    kernels, entries.get("emulator_functions", ()))
         expected = tuple(output.tobytes() for output in self.run(inputs))

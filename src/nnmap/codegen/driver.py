@@ -104,8 +104,14 @@ def io_names(count: int, base: str) -> list[str]:
 
 
 def run_signature(graph: Graph) -> str:
-    inputs = [f"const int8_t *{n}" for n in io_names(len(graph.inputs), "input")]
-    outputs = [f"int8_t *{n}" for n in io_names(len(graph.outputs), "output")]
+    """``nnmap_run`` taking and giving the model's own element types (int8, uint8 or float:
+    a float input or output is quantized or dequantized inside)."""
+    inputs = [f"const {C_TYPES[t.dtype]} *{n}"
+              for t, n in zip(graph.input_tensors(), io_names(len(graph.inputs), "input"),
+                              strict=True)]
+    outputs = [f"{C_TYPES[t.dtype]} *{n}"
+               for t, n in zip(graph.output_tensors(), io_names(len(graph.outputs), "output"),
+                               strict=True)]
     return f"int nnmap_run({', '.join(inputs + outputs)})"
 
 
@@ -198,8 +204,11 @@ def _pointer(argument: Argument, graph: Graph, plan: MemoryPlan) -> str:
     if argument.kind in ("constant", "literal"):
         return argument.value
     placement = plan.placement(argument.value)
+    dtype = graph.tensor(argument.value).dtype
     if placement.region == ARENA:
         base = "nnmap_arena"
+        if dtype != "int8":  # the arena is bytes: a float or uint8 tensor is cast to its type
+            return f"({C_TYPES[dtype]} *)(nnmap_arena + {placement.offset})"
     elif placement.region == INPUT:
         base = io_names(len(graph.inputs), "input")[placement.index]
     else:

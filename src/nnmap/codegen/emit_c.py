@@ -19,7 +19,8 @@ from nnmap.codegen.c_text import c_comment
 from nnmap.codegen.kernels import OUTPUT, KernelDef, KernelParam
 from nnmap.errors import NnmapError
 
-C_TYPES = {"int8": "int8_t", "int32": "int32_t", "float32": "float", "float64": "double"}
+C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int32": "int32_t", "float32": "float",
+           "float64": "double"}
 _PASS_CONFIG = {"tirx.disable_assert": True}
 _POINTER_UNPACK = re.compile(r"^.*\(\(DLTensor\*\)\w+_handle\)\[0\]\.data\)\)\);$", re.M)
 _WORKSPACE_DECL = re.compile(r"(\w+)\* (\w+) = (\(\(\w+\*\)\(\(\w+\*\)TVMBackendAllocWorkspace)")

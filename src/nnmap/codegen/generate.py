@@ -19,7 +19,7 @@ from nnmap.codegen.layers import LayerCode, layer_code
 from nnmap.codegen.publish import publish, staging_folder
 from nnmap.codegen.report import report
 from nnmap.errors import MappingError, NnmapError, QuantizationError
-from nnmap.ir import Graph
+from nnmap.ir import Dequantize, Graph, Quantize, Recast, Reshape, Transpose
 from nnmap.plan.memory import MemoryPlan
 from nnmap.plan.plan import LayerPlan, Plan
 
@@ -31,10 +31,19 @@ RUNTIME_HOST = Path(__file__).resolve().parent.parent / "runtime" / "host"
 Progress = Callable[[int, int, str], None]
 
 
+BOUNDARY_KINDS = (Quantize, Dequantize, Recast, Transpose, Reshape)
+
+
 def check_int8(graph: Graph) -> None:
-    """The C flow is int8 only: float tensors get a QuantizationError naming the first one."""
+    """The C flow computes in int8: a float or uint8 tensor may only be a model input or output
+    and the boundary layers (Quantize, Dequantize, Recast, Transpose, Reshape) between it and the
+    int8 layers; anything else gets a QuantizationError naming the first such tensor."""
     for name, tensor in graph.tensors.items():
-        if tensor.dtype != "int8":
+        if tensor.dtype == "int8":
+            continue
+        producer = graph.producer(name)
+        layers = [*graph.consumers(name), *([producer] if producer is not None else [])]
+        if not all(isinstance(layer, BOUNDARY_KINDS) for layer in layers):
             raise QuantizationError(
                 f"tensor {name} of {graph.name} is {tensor.dtype}: the C code generator "
                 "compiles int8 models only (quantize the model to int8 first)"

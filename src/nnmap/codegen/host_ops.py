@@ -14,6 +14,7 @@ import numpy as np
 from tvm import te, tirx
 
 from nnmap.codegen import requant
+from nnmap.codegen.integer_ops import integer_add, recast
 from nnmap.codegen.kernels import (
     ACTIVATION,
     CONSTANT,
@@ -24,6 +25,7 @@ from nnmap.codegen.kernels import (
 )
 from nnmap.errors import UnsupportedOperatorError
 from nnmap.ir import (
+    Add,
     Constant,
     Dequantize,
     Elementwise,
@@ -31,6 +33,7 @@ from nnmap.ir import (
     Layer,
     Lookup,
     Quantize,
+    Recast,
     Reduce,
     Resize,
     Slice,
@@ -233,13 +236,16 @@ def resize(layer: Resize, inp: Tensor, out: Tensor) -> KernelDef:
 
 
 def dequantize(inp: Tensor, out: Tensor) -> KernelDef:
-    """int8 -> float32: ``(x - zero_point) * scale`` in float32 (a float model output)."""
+    """int8 -> float32: ``(x - zero_point) * scale`` in float32 (a float model output). The
+    scale travels in a constant array: TVM prints float immediates with 7 digits, too few to
+    give back every float32."""
     scale, zero_point = inp.quant
     data = te.placeholder((inp.size,), "int8", name="data")
+    factor = te.placeholder((1,), "float32", name="scale")
     result = te.compute((out.size,), lambda i: (data[i].astype("int32") - _i32(zero_point))
-                        .astype("float32") * tirx.const(float(np.float32(scale)), "float32"),
-                        name="out")
-    return _kernel([data, result], [ACTIVATION, OUTPUT], "elementwise")
+                        .astype("float32") * factor[0], name="out")
+    return _kernel([data, factor, result], [ACTIVATION, CONSTANT, OUTPUT], "elementwise",
+                   {"scale": np.array([scale], np.float32)})
 
 
 def quantize(layer: Quantize, inp: Tensor, out: Tensor) -> KernelDef:
@@ -247,9 +253,10 @@ def quantize(layer: Quantize, inp: Tensor, out: Tensor) -> KernelDef:
     TFLite), plus the zero point, saturated (a float model input)."""
     scale, zero_point = out.quant
     data = te.placeholder((inp.size,), "float32", name="data")
+    divisor = te.placeholder((1,), "float32", name="scale")
 
     def value(i: tirx.Var) -> tirx.PrimExpr:
-        scaled = data[i] / tirx.const(float(np.float32(scale)), "float32")
+        scaled = data[i] / divisor[0]
         if layer.half_to_even:
             rounded = tirx.nearbyint(scaled)
         else:
@@ -262,7 +269,8 @@ def quantize(layer: Quantize, inp: Tensor, out: Tensor) -> KernelDef:
         return tirx.max(tirx.min(shifted, high), low).astype("int8")
 
     result = te.compute((out.size,), value, name="out")
-    return _kernel([data, result], [ACTIVATION, OUTPUT], "elementwise")
+    return _kernel([data, divisor, result], [ACTIVATION, CONSTANT, OUTPUT], "elementwise",
+                   {"scale": np.array([scale], np.float32)})
 
 
 def softmax_dequantized(layer: Softmax, inp: Tensor, out: Tensor) -> KernelDef:
@@ -314,8 +322,12 @@ def lower_host_layer(layer: Layer, graph: Graph) -> KernelDef:
         return quantize(layer, ins[0], out)
     if isinstance(layer, Softmax) and out.is_quantized:
         return softmax_dequantized(layer, ins[0], out)
+    if isinstance(layer, Add):
+        return integer_add(layer, ins[0], ins[1], out)
+    if isinstance(layer, Recast):
+        return recast(ins[0], out)
     raise UnsupportedOperatorError(
         f"layer {layer.name}: {layer.kind} has no host kernel (supported: Conv2D, "
         "FullyConnected, Add, AveragePool, MaxPool, Softmax, Reshape, Pad, Concat, Transpose, "
-        "Constant, Lookup, Reduce, Elementwise, Slice, Resize, Quantize, Dequantize)"
+        "Constant, Lookup, Reduce, Elementwise, Slice, Resize, Quantize, Dequantize, Recast)"
     )

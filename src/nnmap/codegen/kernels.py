@@ -19,12 +19,15 @@ from nnmap.codegen import requant
 from nnmap.errors import QuantizationError, UnsupportedOperatorError
 from nnmap.ir import (
     Add,
+    AddRescale,
     AveragePool,
     Clamp,
     Concat,
     Conv2D,
     FullyConnected,
     Graph,
+    IntegerAddRescale,
+    IntegerRequant,
     Layer,
     MaxPool,
     Pad,
@@ -69,15 +72,22 @@ def _zero_point(tensor: Tensor) -> int:
     return int(tensor.zero_point)
 
 
-def _requant_arrays(rq: Requant, channels: int) -> dict[str, np.ndarray]:
-    multiplier = np.broadcast_to(rq.multiplier.astype(np.int32), (channels,))
-    shift = np.broadcast_to(rq.shift.astype(np.int32), (channels,))
-    return {"mult": np.ascontiguousarray(multiplier), "shift": np.ascontiguousarray(shift)}
+def _requant_arrays(rq: Requant | IntegerRequant, channels: int) -> dict[str, np.ndarray]:
+    """The two per-channel int32 arrays of a requantization: multipliers and shifts (TFLite),
+    or multipliers and addends (integer-only ONNX)."""
+    second = ("addend", rq.addend) if isinstance(rq, IntegerRequant) else ("shift", rq.shift)
+    arrays = {"mult": rq.multiplier, second[0]: second[1]}
+    return {name: np.ascontiguousarray(np.broadcast_to(values.astype(np.int32), (channels,)))
+            for name, values in arrays.items()}
+
+
+def _requant_placeholders(arrays: dict[str, np.ndarray]) -> list[te.Tensor]:
+    return [te.placeholder(values.shape, "int32", name=name) for name, values in arrays.items()]
 
 
 def _requantized_output(
     acc: te.Tensor,
-    rq: Requant,
+    rq: Requant | IntegerRequant,
     out: Tensor,
     clamp: Clamp,
     mult: te.Tensor,
@@ -85,7 +95,13 @@ def _requantized_output(
     bias: te.Tensor,
     bind: bool,
 ) -> te.Tensor:
+    """``acc`` plus ``bias`` requantized per channel (``shift`` holds the addends of an
+    ``IntegerRequant``)."""
     low, high = clamp_range(clamp)
+    if isinstance(rq, IntegerRequant):
+        return te.compute(out.shape, lambda *i: requant.integer_requantized(
+            acc(*i) + bias[i[-1]], rq, mult[i[-1]], shift[i[-1]], _zero_point(out), low, high),
+            name="out")
     may_shift_left = bool((rq.shift > 0).any())
     zp_out = tirx.const(_zero_point(out), "int32")
 
@@ -130,8 +146,8 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
     data = te.placeholder(inp.shape, "int8", name="data")
     w = te.placeholder(weight.shape, "int8", name="weight")
     bias = te.placeholder((k_total,), "int32", name="bias")
-    mult = te.placeholder((k_total,), "int32", name="mult")
-    shift = te.placeholder((k_total,), "int32", name="shift")
+    requant_arrays = _requant_arrays(layer.requant, k_total)
+    mult, shift = _requant_placeholders(requant_arrays)
     fy = te.reduce_axis((0, fy_n), "fy")
     fx = te.reduce_axis((0, fx_n), "fx")
     c = te.reduce_axis((0, c_group), "c")
@@ -159,7 +175,7 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
     constants = {
         "weight": weight,
         "bias": _folded_bias(layer.bias, sums, zp_in),
-        **_requant_arrays(layer.requant, k_total),
+        **requant_arrays,
     }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
     return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
@@ -177,8 +193,8 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool 
     data = te.placeholder((rows, n_in), "int8", name="data")
     w = te.placeholder((n_out, n_in), "int8", name="weight")
     bias = te.placeholder((n_out,), "int32", name="bias")
-    mult = te.placeholder((n_out,), "int32", name="mult")
-    shift = te.placeholder((n_out,), "int32", name="shift")
+    requant_arrays = _requant_arrays(layer.requant, n_out)
+    mult, shift = _requant_placeholders(requant_arrays)
     c = te.reduce_axis((0, n_in), "c")
     acc = te.compute(
         (rows, n_out),
@@ -192,7 +208,7 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool 
     constants = {
         "weight": weight,
         "bias": _folded_bias(layer.bias, sums, zp_in),
-        **_requant_arrays(layer.requant, n_out),
+        **requant_arrays,
     }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
     return KernelDef(_params(tensors, roles), tuple(tensors), "dot_inner", constants)
@@ -201,7 +217,7 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool 
 def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
     """TFLite's int8 Add: both sides to a common Q(31 - left_shift) grid, summed, requantized."""
     rescale = layer.rescale
-    assert rescale is not None
+    assert isinstance(rescale, AddRescale)
     if first.shape != second.shape:
         raise UnsupportedOperatorError(
             f"layer {layer.name}: Add of shapes {first.shape} and {second.shape} (broadcasting) "
@@ -346,8 +362,8 @@ def concat(layer: Concat, ins: list[Tensor], out: Tensor) -> KernelDef:
 
 
 def transpose(layer: Transpose, inp: Tensor, out: Tensor) -> KernelDef:
-    """``out[i] = in[j]`` with ``j[perm[a]] = i[a]``."""
-    data = te.placeholder(inp.shape, "int8", name="data")
+    """``out[i] = in[j]`` with ``j[perm[a]] = i[a]`` (any element type)."""
+    data = te.placeholder(inp.shape, inp.dtype, name="data")
 
     def value(*index: tirx.Var) -> tirx.PrimExpr:
         source: list[tirx.PrimExpr] = [tirx.const(0, "int32")] * len(index)
@@ -367,7 +383,7 @@ def lower_layer(layer: Layer, graph: Graph, bind: bool = True) -> KernelDef:
         return conv2d(layer, ins[0], out, bind)
     if isinstance(layer, FullyConnected):
         return fully_connected(layer, ins[0], out, bind)
-    if isinstance(layer, Add):
+    if isinstance(layer, Add) and not isinstance(layer.rescale, IntegerAddRescale):
         return add(layer, ins[0], ins[1], out)
     if isinstance(layer, AveragePool | MaxPool):
         return pool2d(layer, ins[0], out)

@@ -22,6 +22,7 @@ def _tensor_entries(graph: Graph, names: Sequence[str]) -> list[dict[str, Any]]:
         {
             "name": n,
             "shape": list(graph.tensor(n).shape),
+            "dtype": graph.tensor(n).dtype,
             "scale": graph.tensor(n).scale,
             "zero_point": graph.tensor(n).zero_point,
         }

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from tvm import tirx
 
+from nnmap.ir import IntegerRequant
+
 _I32 = "int32"
 _I64 = "int64"
 
@@ -81,3 +83,18 @@ def saturate(x: tirx.PrimExpr, low: int, high: int, dtype: str, bind: bool = Tru
         return tirx.max(tirx.min(value, _i32(high)), _i32(low)).astype(dtype)
 
     return let("unclamped", _I32, x, clamped, bind)
+
+
+def integer_requantized(total: tirx.PrimExpr, requant: IntegerRequant, multiplier: tirx.PrimExpr,
+                        addend: tirx.PrimExpr, zero_point: int, low: int, high: int
+                        ) -> tirx.PrimExpr:
+    """An integer-only ONNX layer's own requantization, bit-exact with ``IntegerRequant.apply``:
+    ``(total * multiplier + addend) / 2**shift`` in 64 bits (an arithmetic shift rounds toward
+    minus infinity, ``truncdiv`` toward zero), plus the output zero point, clamped to int8."""
+    value = total.astype(_I64) * multiplier.astype(_I64) + addend.astype(_I64)
+    if requant.toward_zero:
+        quotient = tirx.truncdiv(value, _i64(1 << requant.shift))
+    else:
+        quotient = value >> _i64(requant.shift)
+    shifted = quotient + _i64(zero_point)
+    return tirx.max(tirx.min(shifted, _i64(high)), _i64(low)).astype("int8")

@@ -1,4 +1,5 @@
-"""``.onnx`` -> Graph through TVM's Relax ONNX frontend (int8 QDQ or fp32 models)."""
+"""``.onnx`` -> Graph: int8 QDQ or fp32 models through TVM's Relax ONNX frontend, the
+integer-only form of DORY / HTVM / MATCH read directly (``onnx_integer``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import onnx
 from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.lower import lower_function
 from nnmap.frontend.onnx_boundary import attach_boundary, split_boundary
+from nnmap.frontend.onnx_integer import import_integer_onnx, is_integer_only
 from nnmap.frontend.onnx_rewrites import fold_batch_norms
 from nnmap.ir import Graph
-
-INTEGER_TYPES = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT16,
-                 onnx.TensorProto.INT32)
 
 
 def _read(path: Path) -> onnx.ModelProto:
@@ -45,29 +44,13 @@ def _check_activation_types(path: Path, model: onnx.ModelProto) -> None:
                 "nnmap compiles int8 activations (quantize with activation_type=QInt8)")
 
 
-def _check_not_integer_only(path: Path, model: onnx.ModelProto) -> None:
-    """The integer-only form (DORY / MATCH: Conv on integer tensors, Cast/Mul/Div
-    requantization, no Quantize/DequantizeLinear) is refused in one line naming its first
-    integer node."""
-    ops = {node.op_type for node in model.graph.node}
-    if ops & {"QuantizeLinear", "DequantizeLinear"}:
-        return
-    integer_inputs = [info.name for info in model.graph.input
-                      if info.type.tensor_type.elem_type in INTEGER_TYPES]
-    if not integer_inputs:
-        return
-    first = next((node for node in model.graph.node if integer_inputs[0] in node.input), None)
-    where = f"{first.op_type} node {first.name or first.output[0]}" if first else "its input"
-    raise UnsupportedOperatorError(
-        f"{path}: integer-only ONNX ({where} on the integer input {integer_inputs[0]}, no "
-        "QuantizeLinear/DequantizeLinear) is not supported yet; export QDQ int8 instead")
-
-
 def import_onnx(path: Path) -> Graph:
+    """A QDQ int8 or fp32 model through TVM's Relax frontend, or integer-only ONNX directly."""
+    model = _read(path)
+    if is_integer_only(model):
+        return import_integer_onnx(path, model)
     from tvm.relax.frontend.onnx import from_onnx
 
-    model = _read(path)
-    _check_not_integer_only(path, model)
     _check_activation_types(path, model)
     boundary = split_boundary(fold_batch_norms(model))
     try:

@@ -8,6 +8,7 @@ from nnmap.ir.host_layers import (
     Elementwise,
     Lookup,
     Quantize,
+    Recast,
     Reduce,
     Resize,
     Slice,
@@ -20,6 +21,7 @@ from nnmap.ir.layers import (
     Concat,
     Conv2D,
     FullyConnected,
+    IntegerAddRescale,
     Layer,
     MaxPool,
     Pad,
@@ -29,7 +31,7 @@ from nnmap.ir.layers import (
     SoftmaxScaling,
     Transpose,
 )
-from nnmap.ir.quant import FixedPointMultiplier, Requant, quantize_multiplier
+from nnmap.ir.quant import FixedPointMultiplier, IntegerRequant, Requant, quantize_multiplier
 from nnmap.ir.tensor import Tensor
 from nnmap.ir.workload import LOOPS, Workload, conv_workload, gemm_workload, workload_of
 
@@ -41,6 +43,7 @@ __all__ = [
     "Elementwise",
     "Lookup",
     "Quantize",
+    "Recast",
     "Reduce",
     "Resize",
     "Slice",
@@ -52,6 +55,8 @@ __all__ = [
     "Conv2D",
     "FixedPointMultiplier",
     "FullyConnected",
+    "IntegerAddRescale",
+    "IntegerRequant",
     "Graph",
     "Layer",
     "MaxPool",

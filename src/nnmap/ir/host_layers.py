@@ -97,4 +97,11 @@ class Quantize(Layer):
     half_to_even: bool = False
 
 
-HOST_ONLY_KINDS = (Constant, Reduce, Elementwise, Lookup, Slice, Resize, Dequantize, Quantize)
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Recast(Layer):
+    """uint8 <-> int8 holding the same integers: ``out = in - zero_point_in + zero_point_out``
+    (the zero points differ by 128), where a model takes or gives uint8 activations."""
+
+
+HOST_ONLY_KINDS = (Constant, Reduce, Elementwise, Lookup, Slice, Resize, Dequantize, Quantize,
+                   Recast)

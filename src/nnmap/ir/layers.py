@@ -1,8 +1,9 @@
 """Layer kinds of a Graph. Each is a frozen value over named tensors; weights are numpy arrays.
 
 Int8 layers carry TFLite's integer parameters (int32 bias, fixed-point requantization, the
-clamp that folds ReLU/ReLU6/clip into the output range). The same kinds describe float32 layers,
-with ``requant`` left as None and a float clamp.
+clamp that folds ReLU/ReLU6/clip into the output range), or, imported from integer-only ONNX, the
+graph's own integer multiply, add and power-of-two division (``IntegerRequant``). The same kinds
+describe float32 layers, with ``requant`` left as None and a float clamp.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnmap.ir.quant import FixedPointMultiplier, Requant
+from nnmap.ir.quant import FixedPointMultiplier, IntegerRequant, Requant
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Conv2D(Layer):
     dilation: tuple[int, int]
     padding: tuple[int, int, int, int]  # top, left, bottom, right
     groups: int
-    requant: Requant | None
+    requant: Requant | IntegerRequant | None
     clamp: Clamp
 
     @property
@@ -73,7 +74,7 @@ class FullyConnected(Layer):
 
     weight: np.ndarray  # [out_features, in_features]
     bias: np.ndarray
-    requant: Requant | None
+    requant: Requant | IntegerRequant | None
     clamp: Clamp
 
     def parameter_count(self) -> int:
@@ -90,11 +91,21 @@ class AddRescale:
     output: FixedPointMultiplier
 
 
+@dataclass(frozen=True)
+class IntegerAddRescale:
+    """The residual Add of integer-only ONNX: ``(a - zp_a) * input1 + (b - zp_b) * input2``,
+    then the graph's own integer requantization."""
+
+    input1: int
+    input2: int
+    requant: IntegerRequant
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Add(Layer):
     """Elementwise addition of two tensors of the same shape (residual connections)."""
 
-    rescale: AddRescale | None
+    rescale: AddRescale | IntegerAddRescale | None
     clamp: Clamp
 
 

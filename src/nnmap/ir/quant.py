@@ -111,3 +111,24 @@ def mean_multiplier(base: FixedPointMultiplier, count: int) -> FixedPointMultipl
     shift = min(count.bit_length() - 1, 32, 31 + base.shift)
     multiplier = (base.multiplier << shift) // count
     return FixedPointMultiplier(int(multiplier), base.shift - shift)
+
+
+@dataclass(frozen=True, eq=False)
+class IntegerRequant:
+    """The integer-only requantization of DORY / HTVM / MATCH ONNX graphs, per output channel:
+    ``(acc * multiplier[k] + addend[k]) / 2**shift`` rounded toward minus infinity (an ONNX
+    Floor, or an arithmetic right shift) or toward zero (an integer Div), in 64-bit integers."""
+
+    multiplier: np.ndarray  # int32, length 1 when per tensor
+    addend: np.ndarray  # int32, length 1 when per tensor
+    shift: int
+    toward_zero: bool = False
+
+    def apply(self, acc: np.ndarray) -> np.ndarray:
+        """Integer values (channel last) after the multiply, add and power-of-two division."""
+        total = np.asarray(acc, dtype=np.int64) * self.multiplier.astype(np.int64)
+        total = total + self.addend.astype(np.int64)
+        if not self.toward_zero:
+            return total >> self.shift
+        magnitude = np.abs(total) >> self.shift
+        return np.where(total < 0, -magnitude, magnitude)

@@ -13,7 +13,7 @@ class Tensor:
 
     name: str
     shape: tuple[int, ...]
-    dtype: str  # "int8" or "float32"
+    dtype: str  # "int8", "float32", or "uint8" (an input or output of an integer-only model)
     scale: float | None = None
     zero_point: int | None = None
 
@@ -34,7 +34,7 @@ class Tensor:
 
     @property
     def is_quantized(self) -> bool:
-        return self.dtype == "int8"
+        return self.dtype in ("int8", "uint8")
 
     def describe_quant(self) -> str:
         if not self.is_quantized:

@@ -20,6 +20,7 @@ from nnmap.errors import MappingError
 from nnmap.hw import ExecModule, Target
 from nnmap.ir.graph import Graph
 from nnmap.ir.layers import COMPUTE_KINDS, Layer
+from nnmap.ir.quant import IntegerRequant
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
 from nnmap.mapping.host_model import host_layer_work, stage_cycles
@@ -83,6 +84,10 @@ def _refusals(layer: Layer | None, graph: Graph | None, target: Target) -> dict[
     """Why each accelerator's backend cannot lower ``layer`` (one question per module)."""
     if layer is None or graph is None:
         return {}
+    if isinstance(getattr(layer, "requant", None), IntegerRequant):
+        return {module.name: f"{module.name} cannot run it: no accelerator lowers the integer "
+                "multiply-add-shift requantization of integer-only ONNX" for module in
+                target.accelerators}
     refusals = {}
     for module in target.accelerators:
         reason = "no backend lowers it" if module.backend is None else (

@@ -165,7 +165,8 @@ def softmax_dequantized(x: np.ndarray, beta: float, inp: Tensor, out: Tensor) ->
 
 def dequantize(x: np.ndarray, inp: Tensor) -> np.ndarray:
     scale, zero_point = inp.quant
-    return ((x.astype(np.int32) - zero_point) * np.float32(scale)).astype(np.float32)
+    # float32 product (as onnxruntime and the host C compute it), not numpy's float64 of int32
+    return (x.astype(np.int32) - zero_point).astype(np.float32) * np.float32(scale)
 
 
 def quantize(x: np.ndarray, out: Tensor, half_to_even: bool) -> np.ndarray:
@@ -176,3 +177,9 @@ def quantize(x: np.ndarray, out: Tensor, half_to_even: bool) -> np.ndarray:
     else:
         rounded = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5))
     return _saturate(rounded + zero_point)
+
+
+def recast(x: np.ndarray, inp: Tensor, out: Tensor) -> np.ndarray:
+    """uint8 <-> int8 of the same integers (the zero points differ by 128)."""
+    moved = x.astype(np.int32) - inp.quant[1] + out.quant[1]
+    return moved.astype(out.dtype)

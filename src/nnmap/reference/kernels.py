@@ -9,8 +9,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from nnmap.ir.layers import Add, Clamp, Conv2D, FullyConnected, Pool2D
-from nnmap.ir.quant import FixedPointMultiplier, Requant, multiply_by_quantized_multiplier
+from nnmap.ir.layers import Add, Clamp, Conv2D, FullyConnected, IntegerAddRescale, Pool2D
+from nnmap.ir.quant import (
+    FixedPointMultiplier,
+    IntegerRequant,
+    Requant,
+    multiply_by_quantized_multiplier,
+)
 from nnmap.ir.tensor import Tensor
 
 
@@ -18,9 +23,14 @@ def _clamp(values: np.ndarray, clamp: Clamp, dtype: str) -> np.ndarray:
     return np.clip(values, clamp.low, clamp.high).astype(dtype)
 
 
-def requantize(acc: np.ndarray, requant: Requant, out: Tensor, clamp: Clamp) -> np.ndarray:
-    """int32 accumulators (channel last) to int8 with per-channel fixed-point multipliers."""
-    scaled = multiply_by_quantized_multiplier(acc, requant.multiplier, requant.shift)
+def requantize(acc: np.ndarray, requant: Requant | IntegerRequant, out: Tensor, clamp: Clamp
+               ) -> np.ndarray:
+    """int32 accumulators (channel last) to int8 with per-channel fixed-point multipliers (or
+    the integer multiply, add and shift of an integer-only ONNX graph)."""
+    if isinstance(requant, IntegerRequant):
+        scaled = requant.apply(acc)
+    else:
+        scaled = multiply_by_quantized_multiplier(acc, requant.multiplier, requant.shift)
     return _clamp(scaled + out.quant[1], clamp, "int8")
 
 
@@ -93,6 +103,10 @@ def add(
     rescale = layer.rescale
     if rescale is None:
         return _clamp(a.astype(np.float64) + b, layer.clamp, "float32")
+    if isinstance(rescale, IntegerAddRescale):
+        total = ((a.astype(np.int64) - ta.quant[1]) * rescale.input1
+                 + (b.astype(np.int64) - tb.quant[1]) * rescale.input2)
+        return _clamp(rescale.requant.apply(total) + out.quant[1], layer.clamp, "int8")
 
     def scaled(x: np.ndarray, zero_point: int | None, fixed: FixedPointMultiplier) -> np.ndarray:
         shifted = (x.astype(np.int64) - (zero_point or 0)) << rescale.left_shift

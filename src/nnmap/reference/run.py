@@ -22,6 +22,7 @@ from nnmap.ir import (
     MaxPool,
     Pad,
     Quantize,
+    Recast,
     Reduce,
     Reshape,
     Resize,
@@ -53,6 +54,8 @@ def _host_only_layer(layer: Layer, args: list[np.ndarray], ins: list[Tensor], ou
         return host_kernels.dequantize(args[0], ins[0])
     if isinstance(layer, Quantize):
         return host_kernels.quantize(args[0], out, layer.half_to_even)
+    if isinstance(layer, Recast):
+        return host_kernels.recast(args[0], ins[0], out)
     return None
 
 

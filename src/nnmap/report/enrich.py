@@ -78,10 +78,12 @@ def roofs(target: Target) -> dict[str, dict[str, Any]]:
 
 def deviation_entries(names: Sequence[str], expected: Sequence[np.ndarray],
                       actual: Sequence[np.ndarray]) -> list[dict[str, Any]]:
-    """Per output: how many values differ from the reference by each |difference| 0, 1, 2..."""
+    """Per output: how many values differ from the reference by each |difference| 0, 1, 2...
+    (a float output's differences rounded up: any difference counts at least 1)."""
     entries = []
     for name, wanted, got in zip(names, expected, actual, strict=True):
-        difference = np.abs(wanted.astype(np.int64) - got.astype(np.int64)).ravel()
+        exact = np.abs(wanted.astype(np.float64) - got.astype(np.float64)).ravel()
+        difference = np.ceil(exact).astype(np.int64)
         entries.append({
             "output": name,
             "values": int(difference.size),
