@@ -202,3 +202,26 @@ def test_corrupt_tflite_files_give_nnmap_errors_only(tmp_path: Path) -> None:
             reference.run_batch(graph, verify.random_inputs(graph, 1, 0))
         except NnmapError as error:
             assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.5, float("nan"), float("inf")])
+def test_a_scale_that_is_not_positive_and_finite_names_the_tensor(scale: float) -> None:
+    from nnmap.ir import Tensor
+
+    with pytest.raises(QuantizationError, match="tensor act: quantization scale"):
+        Tensor("act", (1, 4), "int8", scale, 0)
+
+
+def test_a_zero_point_outside_the_type_names_the_tensor() -> None:
+    from nnmap.ir import Tensor
+
+    with pytest.raises(QuantizationError, match="zero point 130 is outside int8"):
+        Tensor("act", (1, 4), "int8", 0.5, 130)
+    Tensor("in", (1, 4), "uint8", 0.5, 130)
+
+
+def test_a_rescale_factor_that_is_not_finite_is_a_quantization_error() -> None:
+    from nnmap.ir.quant import Requant
+
+    with pytest.raises(QuantizationError, match="re-quantize the model"):
+        Requant.from_scales(0.5, np.array([float("nan")]), 0.25)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nnmap.errors import QuantizationError
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -31,6 +33,11 @@ def _round_half_away(x: float) -> int:
 
 def quantize_multiplier(real: float) -> FixedPointMultiplier:
     """TFLite's ``QuantizeMultiplier``: frexp, Q31 rounding, and the same clamps at the ends."""
+    if not math.isfinite(real):
+        raise QuantizationError(
+            f"a rescale factor of the model is {real}: one of its quantization scales is 0, NaN "
+            "or infinite; re-quantize the model"
+        )
     if real == 0.0:
         return FixedPointMultiplier(0, 0)
     fraction, shift = math.frexp(real)

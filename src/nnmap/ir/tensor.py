@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from nnmap.errors import QuantizationError
+
+ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,22 @@ class Tensor:
     dtype: str  # "int8", "float32", or "uint8" (an input or output of an integer-only model)
     scale: float | None = None
     zero_point: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
+            raise QuantizationError(
+                f"tensor {self.name}: quantization scale {self.scale} is not a positive finite "
+                "number; re-quantize the model"
+            )
+        bounds = ZERO_POINT_RANGE.get(self.dtype)
+        if self.zero_point is not None and bounds is not None and not (
+            bounds[0] <= self.zero_point <= bounds[1]
+        ):
+            low, high = bounds
+            raise QuantizationError(
+                f"tensor {self.name}: zero point {self.zero_point} is outside {self.dtype}'s "
+                f"{low}..{high}; re-quantize the model"
+            )
 
     @property
     def size(self) -> int:
