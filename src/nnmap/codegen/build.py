@@ -6,6 +6,7 @@ import hashlib
 import shlex
 import shutil
 import subprocess
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,11 +26,16 @@ def _first_error_line(stderr: str) -> str:
     return (errors or lines or ["(no compiler output)"])[0]
 
 
+def run_compiler(command: Sequence[str], failure: str) -> None:
+    """Run a compiler or linker; on failure a BuildError: ``failure`` and the first error line."""
+    result = subprocess.run(list(command), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"{failure}: {_first_error_line(result.stderr)}")
+
+
 def _compile_object(source: Path, obj: Path, cflags: str, artifact: Path) -> Path:
     command = [COMPILER, *shlex.split(cflags), "-fPIC", "-c", str(source), "-o", str(obj)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"gcc failed on {artifact}: {_first_error_line(result.stderr)}")
+    run_compiler(command, f"gcc failed on {artifact}")
     return obj
 
 
@@ -70,9 +76,7 @@ def link_shared(objects: list[Path], library: Path, artifact: Path) -> Path:
     """Link objects into a shared library (written under a temporary name, then renamed)."""
     partial = library.with_suffix(".so.partial")
     command = [COMPILER, "-shared", *map(str, objects), "-o", str(partial), "-lm"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise BuildError(f"linking {artifact} failed: {_first_error_line(result.stderr)}")
+    run_compiler(command, f"linking {artifact} failed")
     partial.replace(library)
     return library
 

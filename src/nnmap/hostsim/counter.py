@@ -7,7 +7,6 @@ import ctypes
 import hashlib
 import logging
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,7 +16,7 @@ import numpy as np
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
-from nnmap.errors import BuildError
+from nnmap.codegen.build import run_compiler
 from nnmap.hostsim.decode import HostSimulationError
 from nnmap.hw.host_core import DataCache
 
@@ -47,10 +46,7 @@ def build_counter_library(out_dir: Path | None = None) -> Path:
     partial = library.with_suffix(f".{os.getpid()}.tmp")
     command = [compiler, *CFLAGS, str(COUNTER_SOURCE), "-o", str(partial)]
     logger.info("building the block counter: %s", " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        first = next(iter(result.stderr.splitlines()), "no output")
-        raise BuildError(f"{compiler} failed on the host simulation block counter: {first}")
+    run_compiler(command, f"{compiler} failed on the host simulation block counter")
     partial.replace(library)
     return library
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from nnmap.codegen.build import EMULATOR_DEFINE, EMULATOR_DIR, artifact_files
+from nnmap.codegen.build import EMULATOR_DEFINE, EMULATOR_DIR, artifact_files, run_compiler
 from nnmap.errors import BuildError
 from nnmap.hw.host_core import HostCore
 
@@ -103,11 +102,7 @@ def cross_compile(
     partial = image.with_suffix(f".{os.getpid()}.tmp")
     command = compile_command(core, sources, include_dirs, partial, defines)
     logger.info("cross-compiling for %s: %s", core.name, " ".join(command))
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if "error" in line]
-        first = next(iter(errors or result.stderr.splitlines()), "no output")
-        raise BuildError(f"zig cc failed building for host core {core.name}: {first}")
+    run_compiler(command, f"zig cc failed building for host core {core.name}")
     partial.replace(image)
     return image
 

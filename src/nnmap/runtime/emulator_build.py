@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnmap.errors import BuildError, TargetError
+from nnmap.codegen.build import run_compiler
+from nnmap.errors import TargetError
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,6 @@ class Emulator:
             str(partial),
         ]
         logger.info("building the %s emulator: %s", self.name, " ".join(command))
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            first = next(iter(result.stderr.splitlines()), "no output")
-            raise BuildError(f"{compiler} failed on the {self.name} emulator: {first}")
+        run_compiler(command, f"{compiler} failed on the {self.name} emulator")
         partial.replace(library)
         return library
