@@ -11,6 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_device_build import (
+    BARE_METAL,
+    GEMMINI_INCLUDE,
+    ZIG_AR,
+    ZIG_CC,
+    _link,
+    _make_device,
+    _vendor,
+)
 from test_runtime_gemmini import C_SIGNATURES, DIM, MODULE, Twin
 
 import nnmap
@@ -199,3 +208,23 @@ def test_generated_resadd_kernel_uses_the_public_macros(
                  "gemmini_extended_mvin2(b + offset", "gemmini_extended_config_st(16, 0,",
                  "gemmini_fence();"):
         assert call in source
+
+
+TWO_INPUTS_MAIN = """
+#include <stdint.h>
+#include "network.h"
+static int8_t a[NNMAP_INPUT0_BYTES], b[NNMAP_INPUT1_BYTES];
+static int8_t exact[NNMAP_OUTPUT0_BYTES], inexact[NNMAP_OUTPUT1_BYTES];
+int main(void) { return nnmap_run(a, b, exact, inexact); }
+"""
+
+
+def test_resadd_kernel_builds_against_the_vendor_gemmini_h(
+    compiled: dict[str, Artifact],
+) -> None:
+    """The device flavour of the resadd kernels compiles against gemmini-rocc-tests' own header
+    with the RISC-V cross compiler, and links."""
+    vendor = _vendor(GEMMINI_INCLUDE)
+    artifact = compiled["hardware"]
+    _make_device(artifact, {"GEMMINI_INCLUDE": str(vendor), "CC": ZIG_CC, "AR": ZIG_AR})
+    _link(artifact, ZIG_CC, ["-O2", "-nostdlib"], TWO_INPUTS_MAIN + BARE_METAL)
