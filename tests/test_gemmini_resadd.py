@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from test_device_build import (
     BARE_METAL,
     GEMMINI_INCLUDE,
@@ -228,3 +230,50 @@ def test_resadd_kernel_builds_against_the_vendor_gemmini_h(
     artifact = compiled["hardware"]
     _make_device(artifact, {"GEMMINI_INCLUDE": str(vendor), "CC": ZIG_CC, "AR": ZIG_AR})
     _link(artifact, ZIG_CC, ["-O2", "-nostdlib"], TWO_INPUTS_MAIN + BARE_METAL)
+
+
+def _instruction_level(a: np.ndarray, b: np.ndarray, scales: ResaddScales) -> np.ndarray:
+    """``a`` + ``b`` (65,536 int8 each) through the instructions' numpy meanings, piece by piece
+    as the generated kernel issues them."""
+    size = a.size
+    dram = np.zeros(3 * size + DIM, np.uint8)
+    dram[:size], dram[size : 2 * size] = a.view(np.uint8), b.view(np.uint8)
+    dram[3 * size :] = np.full(DIM, scales.bias, np.int8).view(np.uint8)
+    state = gi.GemminiState.empty(dram, DIM, 4 * DIM, 4 * DIM)
+    gi.config_ld(state, DIM, scales.a_scale, 1, 0)
+    gi.config_ld(state, DIM, scales.b_scale, 1, 1)
+    gi.config_ld(state, 0, 1.0, 1, 2)
+    gi.config_st(state, DIM, scales.activation, scales.out_scale)
+    for index, piece in enumerate(pieces(size, DIM)):
+        row = ACC | (index % 4) * DIM
+        gi.mvin3(state, 3 * size, row, piece.cols, piece.rows)
+        gi.mvin(state, piece.offset, row | ACCUMULATE, piece.cols, piece.rows)
+        gi.mvin2(state, size + piece.offset, row | ACCUMULATE, piece.cols, piece.rows)
+        gi.mvout(state, 2 * size + piece.offset, row, piece.cols, piece.rows)
+    return state.dram[2 * size : 3 * size].view(np.int8)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    scales=st.tuples(st.floats(0.01, 0.2), st.floats(0.01, 0.2), st.floats(0.01, 0.4)),
+    zero_points=st.tuples(*(st.integers(-128, 127) for _ in range(3))),
+    relu=st.booleans(),
+)
+def test_exactness_check_counts_what_the_instructions_compute(
+    scales: tuple[float, float, float], zero_points: tuple[int, int, int], relu: bool
+) -> None:
+    """For random scales and zero points, the check's count of differing pairs is the count of
+    pairs where the instruction sequence (numpy meanings, instruction by instruction) and
+    TFLite's Add differ: the check proves what the hardware does."""
+    tensors = {name: Tensor(name, SHAPE, "int8", scale, zero_point)
+               for name, scale, zero_point in zip("abc", scales, zero_points, strict=True)}
+    clamp = Clamp(0, 127) if relu else Clamp.int8()
+    graph = Graph("add", tensors, (_add("add", tensors["c"], tensors, clamp),), ("a", "b"),
+                  ("c",))
+    checked = choose_scales(graph.layers[0], graph)
+    assume(checked is not None)  # else the zero-point offset exceeds one int8 bias row
+    assert checked is not None
+    a, b = _flat(_all_pairs())
+    hardware = _instruction_level(a, b, checked.scales)
+    tflite = run_batch(graph, [a.reshape(SHAPE), b.reshape(SHAPE)])[0].reshape(-1)
+    assert int(np.count_nonzero(hardware != tflite)) == checked.differing
