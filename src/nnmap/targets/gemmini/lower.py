@@ -219,6 +219,32 @@ def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
     return fenced.with_body(tirx.SeqStmt([*configs, fenced.body]))
 
 
+def gather_loops(
+    layer: Conv2D | FullyConnected, graph: Graph
+) -> tuple[int, tuple[int, int]] | None:
+    """How a convolution's gather nests as its input is laid out: output pixels per output row,
+    and (taps per kernel row, channels) per reduction row (None: a fully connected layer copies
+    its rows as they are)."""
+    if not isinstance(layer, Conv2D):
+        return None
+    _, _, taps, channels = layer.weight.shape
+    return int(graph.tensor(layer.output).shape[2]), (int(taps), int(channels))
+
+
+def _nest_gather(sch: s_tir.Schedule, loops: tuple[int, tuple[int, int]]) -> None:
+    """Split the gather's pixel loop into output rows and its reduction loop into kernel rows,
+    taps and channels: the index arithmetic (a division and a remainder by the row width and by
+    the tap size per gathered byte) moves out of the inner loops, which copy a tap's channels.
+    A loop is split only where the factors divide it (the GEMM's padding to whole tiles may not):
+    a partial last part would put a division back into the bounds test of every byte."""
+    row_width, (taps, channels) = loops
+    pixels, reduction = sch.get_loops(sch.get_sblock("staged"))
+    if int(sch.get(pixels).extent) % row_width == 0:
+        sch.split(pixels, factors=[None, row_width])
+    if int(sch.get(reduction).extent) % (taps * channels) == 0:
+        sch.split(reduction, factors=[None, taps, channels])
+
+
 def scheduled_gemm_module(
     kernel: KernelDef,
     shape: GemmShape,
@@ -226,12 +252,16 @@ def scheduled_gemm_module(
     symbol: str,
     intrinsics: GemminiIntrinsics,
     schedule: ScheduleGemm = schedule_gemm,
+    gather: tuple[int, tuple[int, int]] | None = None,
 ) -> tvm.IRModule:
-    """The kernel's PrimFunc under ``symbol``: host stages as they are, the GEMM tensorized by
-    ``schedule`` into ``intrinsics``."""
+    """The kernel's PrimFunc under ``symbol``: host stages as they are (the gather nested as
+    ``gather`` says, see ``gather_loops``), the GEMM tensorized by ``schedule`` into
+    ``intrinsics``."""
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
+    if gather is not None:
+        _nest_gather(sch, gather)
     returned = schedule(sch, tiles, func.params[2], intrinsics)
     scheduled = returned if returned is not None else sch.mod[symbol]
     return tvm.IRModule({symbol: _with_prologue(scheduled, shape)})
