@@ -186,7 +186,8 @@ def gather_graph() -> Graph:
 def test_conv_gather_nests_rows_taps_and_channels(tmp_path: Path) -> None:
     """The im2col gather of a convolution loops over output rows, their pixels, kernel rows,
     taps and channels: no division or remainder per gathered byte (on Rocket each costs a
-    multi-cycle multiply or divide), the innermost loop copies one tap's channels; bit-exact."""
+    multi-cycle multiply or divide), the innermost loop copies one tap's channels; bit-exact.
+    (Padded loops are nested too, with a bounds test: ``test_graph_bit_exact_on_gemmini``.)"""
     graph = gather_graph()
     artifact = _compile(graph, tmp_path)
     kernel = (artifact.path / "layer_00_conv2d.c").read_text()

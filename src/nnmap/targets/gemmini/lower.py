@@ -235,14 +235,13 @@ def _nest_gather(sch: s_tir.Schedule, loops: tuple[int, tuple[int, int]]) -> Non
     """Split the gather's pixel loop into output rows and its reduction loop into kernel rows,
     taps and channels: the index arithmetic (a division and a remainder by the row width and by
     the tap size per gathered byte) moves out of the inner loops, which copy a tap's channels.
-    A loop is split only where the factors divide it (the GEMM's padding to whole tiles may not):
-    a partial last part would put a division back into the bounds test of every byte."""
-    row_width, (taps, channels) = loops
+    Where the GEMM pads a loop to whole tiles past a multiple of the factors, TVM guards the
+    last part with a bounds test; measured on Rocket that still beats the flat loop (ResNet-8's
+    first convolution, 27 values padded to 32 per pixel: 1.38 M -> 0.31 M host cycles)."""
+    row_width, tap = loops
     pixels, reduction = sch.get_loops(sch.get_sblock("staged"))
-    if int(sch.get(pixels).extent) % row_width == 0:
-        sch.split(pixels, factors=[None, row_width])
-    if int(sch.get(reduction).extent) % (taps * channels) == 0:
-        sch.split(reduction, factors=[None, taps, channels])
+    sch.split(pixels, factors=[None, row_width])
+    sch.split(reduction, factors=[None, *tap])
 
 
 def scheduled_gemm_module(
