@@ -169,6 +169,37 @@ def test_generated_kernel_calls_gemmini_macros(tmp_path: Path) -> None:
     assert "#ifdef NNMAP_EMULATOR" in network and '#include "gemmini.h"' not in network
 
 
+def gather_graph() -> Graph:
+    """A 3x3 "same" convolution of 16 channels over a 6x6 image: its GEMM needs no padding of
+    the reduction (144 = 9 x 16) and 36 pixels pad to whole rows of 6."""
+    tensors = {"x": _t("x", (1, 6, 6, 16), 0.05, -3), "y": _t("y", (1, 6, 6, 16), 0.2, 5)}
+    conv = Conv2D(
+        name="conv", inputs=("x",), output="y",
+        weight=RNG.integers(-127, 128, (16, 3, 3, 16)).astype(np.int8),
+        bias=RNG.integers(-4000, 4000, 16).astype(np.int32), stride=(1, 1), dilation=(1, 1),
+        padding=(1, 1, 1, 1), groups=1,
+        requant=Requant.from_scales(0.05, RNG.uniform(0.002, 0.01, 16), 0.2), clamp=Clamp.int8(),
+    )
+    return Graph("gather", tensors, (conv,), ("x",), ("y",))
+
+
+def test_conv_gather_nests_rows_taps_and_channels(tmp_path: Path) -> None:
+    """The im2col gather of a convolution loops over output rows, their pixels, kernel rows,
+    taps and channels: no division or remainder per gathered byte (on Rocket each costs a
+    multi-cycle multiply or divide), the innermost loop copies one tap's channels; bit-exact.
+    (Padded loops are nested too, with a bounds test: ``test_graph_bit_exact_on_gemmini``.)"""
+    graph = gather_graph()
+    artifact = _compile(graph, tmp_path)
+    kernel = (artifact.path / "layer_00_conv2d.c").read_text()
+    gather = kernel[kernel.index("for (int32_t m_0") : kernel.index("gemmini_extended_mvin(")]
+    for loop in ("m_0", "m_1", "r_0", "r_1", "r_2"):
+        assert f"for (int32_t {loop} = 0;" in gather
+    assert "staged[" in gather and " / " not in gather and " % " not in gather
+    inputs = random_inputs(graph, GRAPH_SAMPLES, seed=5)
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+
+
 def test_tiny_layer_stays_on_the_host_by_the_cost_model(tmp_path: Path) -> None:
     """A 4x4 fully connected layer: the mapper keeps it on the host, and the report gives both
     modelled costs."""

@@ -54,6 +54,14 @@ class Backend(ABC):
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         """Why this backend cannot lower ``layer`` onto ``module`` (None: it can)."""
 
+    def numerics_refusal(
+        self, layer: Layer, graph: Graph, module: ExecModule, numerics: str
+    ) -> str | None:
+        """Why this backend cannot lower ``layer`` in ``numerics`` although ``refusal`` allows
+        it (e.g. its arithmetic is not proven identical to the reference in exact numerics;
+        None: it can)."""
+        return None
+
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         """The model of the instruction stream emitted for ``workload`` (None: the generic
         analytical model applies)."""

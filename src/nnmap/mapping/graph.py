@@ -4,8 +4,10 @@ A layer's whole cost on a module is what running it there costs the network: the
 modelled cycles for its mapping (on an accelerator, the kernel its backend emits in the chosen
 numerics), plus the host stages that kernel leaves (im2col gathers, requantization) and the
 module's per-layer overhead. Only modules that can lower the layer are considered: the host
-always can; an accelerator when its backend says so, asked once per layer. Every choice carries
-its reason.
+always can; an accelerator when its backend says so (for the numerics asked), asked once per
+layer. Layers without multiply-accumulates (an elementwise add, ...) that some accelerator's
+backend lowers are offloaded when that costs fewer cycles in all than the host's own kernel.
+Every choice carries its reason.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from nnmap.ir.layers import COMPUTE_KINDS, Layer
 from nnmap.ir.quant import IntegerRequant
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
-from nnmap.mapping.host_model import host_layer_work, stage_cycles
+from nnmap.mapping.host_model import HostWork, host_layer_work, stage_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.search import search_below
 
@@ -80,8 +82,18 @@ def kernel_cycles(module: ExecModule, workload: Workload, mapping: Mapping, foun
     return found.total_cycles if cycles is None else cycles
 
 
-def _refusals(layer: Layer | None, graph: Graph | None, target: Target) -> dict[str, str]:
-    """Why each accelerator's backend cannot lower ``layer`` (one question per module)."""
+def _refusal(layer: Layer, graph: Graph, module: ExecModule, numerics: str) -> str | None:
+    if module.backend is None:
+        return "no backend lowers it"
+    reason = module.backend.refusal(layer, graph, module)
+    return reason or module.backend.numerics_refusal(layer, graph, module, numerics)
+
+
+def _refusals(
+    layer: Layer | None, graph: Graph | None, target: Target, numerics: str = "exact"
+) -> dict[str, str]:
+    """Why each accelerator's backend cannot lower ``layer`` in ``numerics`` (one question per
+    module)."""
     if layer is None or graph is None:
         return {}
     if isinstance(getattr(layer, "requant", None), IntegerRequant):
@@ -90,9 +102,7 @@ def _refusals(layer: Layer | None, graph: Graph | None, target: Target) -> dict[
                 target.accelerators}
     refusals = {}
     for module in target.accelerators:
-        reason = "no backend lowers it" if module.backend is None else (
-            module.backend.refusal(layer, graph, module)
-        )
+        reason = _refusal(layer, graph, module, numerics)
         if reason is not None:
             refusals[module.name] = f"{module.name} cannot run it: {reason}"
     return refusals
@@ -111,7 +121,7 @@ def map_layer(
     no module can hold it. Accelerators are searched first; each later module is searched only
     for mappings that could still beat the best whole cost so far. ``place`` names a module
     that takes every layer it can lower and hold, whatever the cost."""
-    refusals = _refusals(layer, graph, target)
+    refusals = _refusals(layer, graph, target, numerics)
     reasons = list(refusals.values())
     costed: list[LayerMapping] = []
     start = time.perf_counter()
@@ -168,20 +178,82 @@ def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str]
     return "; ".join(refused) or "no accelerator could beat the host"
 
 
+def offloadable(layer: Layer, graph: Graph, target: Target) -> bool:
+    """Whether some accelerator's backend lowers ``layer``, a layer without multiply-accumulates
+    (an elementwise add, ...) that the host runs otherwise."""
+    return any(
+        module.backend is not None and module.backend.refusal(layer, graph, module) is None
+        for module in target.accelerators
+    )
+
+
+def _host_whole(layer: Layer, graph: Graph, target: Target) -> float:
+    """The host's whole cycles for a layer without multiply-accumulates: its kernel's loops and
+    the call overhead."""
+    works: tuple[HostWork, ...] = host_layer_work(layer, graph)
+    overhead = float(target.host.timing.get("layer_overhead", 0.0))
+    return sum(stage_cycles(work, target.host) for work in works) + overhead
+
+
+def map_offload(
+    workload: Workload, target: Target, budget_s: float, numerics: str, layer: Layer,
+    graph: Graph, place: str | None = None,
+) -> LayerMapping | str:
+    """The accelerator that runs ``layer`` (no multiply-accumulates) in fewer cycles in all than
+    the host's own kernel, or why the host keeps it; ``place`` names a module that takes it
+    whatever the cost."""
+    start = time.perf_counter()
+    host = _host_whole(layer, graph, target)
+    refusals = _refusals(layer, graph, target, numerics)
+    costed: list[LayerMapping] = []
+    for module in target.accelerators:
+        if module.name in refusals:
+            continue
+        stages = host_stages(module, workload, target, numerics, layer, graph)
+        ceiling = inf if module.name == place else host
+        try:
+            found = search_below(workload, module, ceiling - sum(c for _, c in stages), budget_s)
+        except MappingError as error:
+            refusals[module.name] = str(error).removeprefix(f"layer {workload.name}: ")
+            continue
+        if found is not None:
+            kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+            costed.append(LayerMapping(workload.name, module.name, workload, found.mapping,
+                                       found.cost, 0.0, kernel, stages))
+    if not costed:
+        cheaper = f"cost model: host cheaper ({host:,.0f} cycles; no accelerator can beat it)"
+        return "; ".join(refusals.values()) or cheaper
+    chosen = min(costed, key=lambda choice: choice.whole_cycles)
+    whole = f"{chosen.whole_cycles:,.0f} cycles in all"
+    reason = f"cost model: {chosen.module} cheapest ({whole} vs {host:,.0f} cycles on the host)"
+    if chosen.module == place:
+        reason = f"placed on {place} as asked ({whole})"
+    return replace(chosen, search_seconds=time.perf_counter() - start, reason=reason)
+
+
 def map_graph(
     graph: Graph, target: Target, budget_s: float = 2.0, numerics: str = "exact",
     place: str | None = None, unmapped: dict[str, str] | None = None,
+    host_reasons: dict[str, str] | None = None,
 ) -> list[LayerMapping]:
     """Map every compute layer of ``graph`` onto the module of ``target`` that runs it in the
-    fewest cycles in all (its kernel, its host stages, its call overhead); ``place`` names a
-    module that takes every layer it can lower (to compare or test it). A layer no module can
-    hold raises MappingError, or with ``unmapped`` is left out and its reason recorded there."""
+    fewest cycles in all (its kernel, its host stages, its call overhead), and every other layer
+    an accelerator lowers onto it where that is cheaper than the host (``host_reasons``, when
+    given, receives why the host keeps such a layer); ``place`` names a module that takes every
+    layer it can lower (to compare or test it). A layer no module can hold raises MappingError,
+    or with ``unmapped`` is left out and its reason recorded there."""
     result = []
     for layer in graph.layers:
-        if not isinstance(layer, COMPUTE_KINDS):
-            continue
         workload = workload_of(graph, layer)
         if workload is None:
+            continue
+        if not isinstance(layer, COMPUTE_KINDS):
+            if offloadable(layer, graph, target):
+                choice = map_offload(workload, target, budget_s, numerics, layer, graph, place)
+                if isinstance(choice, LayerMapping):
+                    result.append(choice)
+                elif host_reasons is not None:
+                    host_reasons[layer.name] = choice
             continue
         try:
             result.append(map_layer(workload, target, budget_s, numerics, layer, graph, place))

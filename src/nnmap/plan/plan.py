@@ -77,7 +77,11 @@ class Plan:
         return tuple(module for module in self.target.accelerators if module.name in used)
 
 
-def _reason(layer: Layer, target: Target, unmapped: Mapping[str, str]) -> str:
+def _reason(
+    layer: Layer, target: Target, unmapped: Mapping[str, str], host_reasons: Mapping[str, str]
+) -> str:
+    if layer.name in host_reasons:
+        return host_reasons[layer.name]
     if layer.name in unmapped:
         return f"host C, not mapped: {unmapped[layer.name]}"
     if isinstance(layer, Reshape):
@@ -91,7 +95,7 @@ def _reason(layer: Layer, target: Target, unmapped: Mapping[str, str]) -> str:
 
 def _layer_plan(
     index: int, layer: Layer, graph: Graph, mapped: LayerMapping | None, target: Target,
-    numerics: str, unmapped: Mapping[str, str],
+    numerics: str, unmapped: Mapping[str, str], host_reasons: Mapping[str, str],
 ) -> LayerPlan:
     if mapped is None:
         overhead = float(target.host.timing.get("layer_overhead", 0.0))
@@ -99,7 +103,8 @@ def _layer_plan(
         stages = {work.stage: stage_cycles(work, target.host) for work in works}
         if stages:
             stages["call overhead"] = overhead
-        return LayerPlan(index, layer, HOST, _reason(layer, target, unmapped), host_stages=stages)
+        return LayerPlan(index, layer, HOST, _reason(layer, target, unmapped, host_reasons),
+                         host_stages=stages)
     module = target.module(mapped.module)
     workload, mapping = mapped.workload, mapped.mapping
     stages = dict(host_stages(module, workload, target, numerics, layer, graph))
@@ -127,11 +132,14 @@ def make_plan(
     lower, whatever the cost."""
     check_numerics(numerics)
     unmapped: dict[str, str] = {}
+    host_reasons: dict[str, str] = {}
     if mappings is None:
-        mappings = map_graph(graph, target, budget_s, numerics, place, unmapped)
+        mappings = map_graph(graph, target, budget_s, numerics, place, unmapped, host_reasons)
     by_layer = {mapped.layer: mapped for mapped in mappings}
     layers = tuple(
-        _layer_plan(index, layer, graph, by_layer.get(layer.name), target, numerics, unmapped)
+        _layer_plan(
+            index, layer, graph, by_layer.get(layer.name), target, numerics, unmapped, host_reasons
+        )
         for index, layer in enumerate(graph.layers)
     )
     memory = plan_memory(graph, {lp.layer.name: lp.scratch_bytes for lp in layers})

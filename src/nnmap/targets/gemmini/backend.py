@@ -11,49 +11,70 @@ from typing import TYPE_CHECKING
 
 from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.ir.layers import Add
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.plan.memory import aligned
-from nnmap.targets.gemmini import cost
+from nnmap.targets.gemmini import cost, resadd_stream
+from nnmap.targets.gemmini.resadd import choose_scales, exactness_refusal, resadd_refusal
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_shape, gemm_tiles, tiled_shape
 
 if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowered
     from nnmap.codegen.layers import LayerCode
 
 STREAM = StreamModel(cost.candidate_mappings, cost.gemm_stream_bound, cost.gemm_stream_cost)
+RESADD = StreamModel(
+    resadd_stream.candidate_mappings, resadd_stream.resadd_bound, resadd_stream.resadd_cost
+)
 
 
 def gemmini_refusal(layer: Layer) -> str | None:
-    """Why nnmap's Gemmini code generator does not lower ``layer`` (None: it does)."""
+    """Why nnmap's Gemmini code generator does not lower ``layer`` as a GEMM (None: it does)."""
     if isinstance(layer, Conv2D) and layer.groups != 1:
         kind = "depthwise conv" if layer.is_depthwise else "grouped conv"
         return f"{kind} (groups={layer.groups}): the Gemmini code generator lowers groups=1 only"
     if not isinstance(layer, Conv2D | FullyConnected):
-        return f"{layer.kind}: the Gemmini code generator lowers Conv2D and FullyConnected only"
+        return (
+            f"{layer.kind}: the Gemmini code generator lowers Conv2D, FullyConnected and Add only"
+        )
     if layer.requant is None:
         return f"float {layer.kind}: the Gemmini code generator lowers int8 layers only"
     return None
 
 
 class GemminiBackend(Backend):
-    """Dense convolutions and fully connected layers as an im2col GEMM on the systolic array."""
+    """Dense convolutions and fully connected layers as an im2col GEMM on the systolic array;
+    residual adds in the accumulator."""
 
     emulator_prefix = "nnmap_gemmini"
     emulator_functions = ("nnmap_gemmini_", "gemmini_")
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
+        if isinstance(layer, Add):
+            return resadd_refusal(layer, graph)
         return gemmini_refusal(layer)
 
+    def numerics_refusal(
+        self, layer: Layer, graph: Graph, module: ExecModule, numerics: str
+    ) -> str | None:
+        """Exact numerics take a residual add only where Gemmini's float scaling is proven
+        identical to TFLite's Add on every input pair."""
+        if isinstance(layer, Add) and numerics == "exact":
+            return exactness_refusal(layer, graph)
+        return None
+
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
+        if workload.kind == "add":
+            return RESADD
         return STREAM if cost.runs_as_gemm_stream(workload) else None
 
     def kernel_cycles(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> float | None:
-        if numerics != "hardware":
+        if numerics != "hardware" or workload.kind == "add":
             return None
         return cost.scaled_stream_cycles(workload, mapping, module)
 
@@ -62,7 +83,9 @@ class GemminiBackend(Backend):
     ) -> tuple[HostWork, ...]:
         """The im2col gather into whole DIM x DIM tiles, then the bias add and TFLite's
         requantization (exact) or only the copy into the output tensor with its clamp
-        (hardware: Gemmini added the bias and scaled on mvout)."""
+        (hardware: Gemmini added the bias and scaled on mvout). A residual add leaves none."""
+        if workload.kind == "add":
+            return ()
         shape = gemm_shape(workload, GemminiGeometry.of(module).dim)
         outputs = shape.rows * workload["K"]
         ops = OPS_PER_ELEMENT["gather" if workload.kind == "conv" else "copy"]
@@ -79,7 +102,10 @@ class GemminiBackend(Backend):
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
         """The kernel's two host buffers: the gathered input (m x r int8) and the results
-        moved out (m x n: int32 in exact numerics, int8 scaled by mvout in hardware)."""
+        moved out (m x n: int32 in exact numerics, int8 scaled by mvout in hardware). A
+        residual add needs none."""
+        if workload.kind == "add":
+            return 0
         geometry = GemminiGeometry.of(module)
         shape = gemm_shape(workload, geometry.dim)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
@@ -92,6 +118,8 @@ class GemminiBackend(Backend):
     ) -> LayerCode:
         from nnmap.targets.gemmini.layer import gemmini_layer_code
 
+        if isinstance(layer, Add):
+            return resadd_layer(layer, graph, index, mapped, module)
         assert isinstance(layer, Conv2D | FullyConnected), gemmini_refusal(layer)
         return gemmini_layer_code(layer, graph, index, mapped, module, numerics)
 
@@ -104,3 +132,19 @@ class GemminiBackend(Backend):
         from nnmap.targets.gemmini.build import device_build
 
         return device_build(module)
+
+
+def resadd_layer(
+    layer: Add, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule
+) -> LayerCode:
+    """The C of a residual add planned on Gemmini: the parameters with the fewest differing
+    input pairs (none, in exact numerics: the mapper checked), the mapping's accumulator
+    blocks."""
+    from nnmap.targets.gemmini.resadd_code import resadd_layer_code
+
+    checked = choose_scales(layer, graph)
+    assert checked is not None, resadd_refusal(layer, graph)
+    dim = GemminiGeometry.of(module).dim
+    elements = graph.tensor(layer.output).size
+    slots = resadd_stream.slots_of(mapped.workload, mapped.mapping, dim)
+    return resadd_layer_code(layer, index, elements, checked.scales, slots, dim, module.name)

@@ -14,7 +14,12 @@ rows and columns. DRAM addresses are byte offsets into ``GemminiState.dram``.
 
 Scaling (mvin scale, mvout accumulator scale) is a float32 multiply rounded half to even, as the
 default Gemmini configuration's float scale types; it is not TFLite's fixed-point requantization,
-so bit-exact int8 layers move accumulators out at full width (bit 29) or pick exact scales.
+so bit-exact int8 layers move accumulators out at full width (bit 29) or pick exact scales. int8
+rows moved into the accumulator (a ``shrunk`` load) pass through the same int8 mvin scaler as
+scratchpad loads, saturating to int8, before they are written or accumulated (Gemmini's
+Scratchpad.scala routes DMA data without the accumulator's bit width through ``mvin_scale``;
+gemmini.h's ``resadd_cpu`` computes ``MVIN_SCALE(a) + MVIN_SCALE(b)``); full-width int32 rows are
+not scaled (the default configuration's ``MVIN_SCALE_ACC`` is the identity).
 """
 
 from __future__ import annotations
@@ -144,7 +149,7 @@ def _check_rows(state: GemminiState, address: LocalAddress, rows: int) -> None:
         raise ValueError(f"rows {address.row}..{address.row + rows - 1} outside the {memory}")
 
 
-def _round_saturate(values: np.ndarray, scale: float, activation: int) -> np.ndarray:
+def round_saturate(values: np.ndarray, scale: float, activation: int) -> np.ndarray:
     """float32 scale, round half to even, optional ReLU, saturate to int8."""
     scaled = np.rint(values.astype(np.float32) * np.float32(scale))
     if activation == RELU:
@@ -183,12 +188,14 @@ def _move_in(
     if dest.accumulator:
         dtype = np.int8 if config.shrunk else np.int32
         block = _read_dram(state, dram, config.stride, (rows, cols), dtype).astype(np.int32)
+        if config.shrunk and config.scale != 1.0:
+            block = round_saturate(block, config.scale, NO_ACTIVATION).astype(np.int32)
         old = state.acc[span, :cols]
         state.acc[span, :cols] = _wrap_add(old, block) if dest.accumulate else block
         return
     block = _read_dram(state, dram, config.stride, (rows, cols), np.int8)
     if config.scale != 1.0:
-        block = _round_saturate(block, config.scale, NO_ACTIVATION)
+        block = round_saturate(block, config.scale, NO_ACTIVATION)
     state.spad[span, :cols] = block
 
 
@@ -224,7 +231,7 @@ def mvout(state: GemminiState, dram_addr: int, spad_addr: int, cols: int, rows: 
     elif source.read_full:
         block = state.acc[span, :cols]
     else:
-        block = _round_saturate(state.acc[span, :cols], state.store.scale, state.store.activation)
+        block = round_saturate(state.acc[span, :cols], state.store.scale, state.store.activation)
     _write_dram(state, dram_addr, state.store.stride, block)
 
 
@@ -330,7 +337,8 @@ def config_ex(
 
 @intrinsic("gemmini_extended3_config_ld", "load", config="stride scale shrunk id")
 def config_ld(state: GemminiState, stride: int, scale: float, shrunk: int, id: int) -> None:
-    """Set DRAM row stride (bytes), scale and int8-into-accumulator of mvin, mvin2 or mvin3."""
+    """Set DRAM row stride (bytes; 0 repeats one row), int8 scale and int8-into-accumulator
+    (``shrunk``) of mvin, mvin2 or mvin3."""
     if id not in range(len(state.loads)):
         raise ValueError(f"load config id {id}; use 0 (mvin), 1 (mvin2) or 2 (mvin3)")
     loads = list(state.loads)

@@ -19,7 +19,12 @@ from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.targets.gemmini.hardware import hardware_kernel, scaled_schedule
-from nnmap.targets.gemmini.lower import gemm_geometry, gemm_kernel, scheduled_gemm_module
+from nnmap.targets.gemmini.lower import (
+    gather_loops,
+    gemm_geometry,
+    gemm_kernel,
+    scheduled_gemm_module,
+)
 from nnmap.targets.gemmini.tensor_intrinsics import intrinsics_for
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles
 
@@ -62,11 +67,16 @@ def gemmini_layer_code(
     intrinsics = intrinsics_for(geometry)
     tiles = gemm_tiles(gemm_geometry(layer, graph, geometry.dim)[0], mapping.mapping, geometry)
     symbol = f"nnmap_{layer_id(index, layer)}"
+    gather = gather_loops(layer, graph)
     if numerics == "hardware":
         kernel, shape, mvout = hardware_kernel(layer, graph, geometry, tiles.m)
         schedule = scaled_schedule(mvout)
-        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics, schedule)
+        scheduled = scheduled_gemm_module(
+            kernel, shape, tiles, symbol, intrinsics, schedule, gather
+        )
     else:
         kernel, shape = gemm_kernel(layer, graph, geometry.dim, tiles.m)
-        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics)
+        scheduled = scheduled_gemm_module(
+            kernel, shape, tiles, symbol, intrinsics, gather=gather
+        )
     return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)

@@ -219,6 +219,31 @@ def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
     return fenced.with_body(tirx.SeqStmt([*configs, fenced.body]))
 
 
+def gather_loops(
+    layer: Conv2D | FullyConnected, graph: Graph
+) -> tuple[int, tuple[int, int]] | None:
+    """How a convolution's gather nests as its input is laid out: output pixels per output row,
+    and (taps per kernel row, channels) per reduction row (None: a fully connected layer copies
+    its rows as they are)."""
+    if not isinstance(layer, Conv2D):
+        return None
+    _, _, taps, channels = layer.weight.shape
+    return int(graph.tensor(layer.output).shape[2]), (int(taps), int(channels))
+
+
+def _nest_gather(sch: s_tir.Schedule, loops: tuple[int, tuple[int, int]]) -> None:
+    """Split the gather's pixel loop into output rows and its reduction loop into kernel rows,
+    taps and channels: the index arithmetic (a division and a remainder by the row width and by
+    the tap size per gathered byte) moves out of the inner loops, which copy a tap's channels.
+    Where the GEMM pads a loop to whole tiles past a multiple of the factors, TVM guards the
+    last part with a bounds test; measured on Rocket that still beats the flat loop (ResNet-8's
+    first convolution, 27 values padded to 32 per pixel: 1.35 M -> 0.31 M host cycles)."""
+    row_width, tap = loops
+    pixels, reduction = sch.get_loops(sch.get_sblock("staged"))
+    sch.split(pixels, factors=[None, row_width])
+    sch.split(reduction, factors=[None, *tap])
+
+
 def scheduled_gemm_module(
     kernel: KernelDef,
     shape: GemmShape,
@@ -226,12 +251,16 @@ def scheduled_gemm_module(
     symbol: str,
     intrinsics: GemminiIntrinsics,
     schedule: ScheduleGemm = schedule_gemm,
+    gather: tuple[int, tuple[int, int]] | None = None,
 ) -> tvm.IRModule:
-    """The kernel's PrimFunc under ``symbol``: host stages as they are, the GEMM tensorized by
-    ``schedule`` into ``intrinsics``."""
+    """The kernel's PrimFunc under ``symbol``: host stages as they are (the gather nested as
+    ``gather`` says, see ``gather_loops``), the GEMM tensorized by ``schedule`` into
+    ``intrinsics``."""
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
+    if gather is not None:
+        _nest_gather(sch, gather)
     returned = schedule(sch, tiles, func.params[2], intrinsics)
     scheduled = returned if returned is not None else sch.mod[symbol]
     return tvm.IRModule({symbol: _with_prologue(scheduled, shape)})

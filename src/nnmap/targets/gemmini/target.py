@@ -144,7 +144,7 @@ def gemmini_target(
         name="gemmini",
         array=_mesh(dim),
         levels=((scratchpad, accumulator), (DRAM,)),
-        supports=SupportRule(kinds=("conv", "depthwise", "dense")),
+        supports=SupportRule(kinds=("conv", "depthwise", "dense", "add")),
         instructions=INSTRUCTIONS,
         timing=TIMING,
         backend=GemminiBackend(),

@@ -191,12 +191,14 @@ static int8_t round_saturate(int32_t value, float scale, uint32_t activation) {
     return (int8_t)(scaled > 127.0f ? 127 : (scaled < -128.0f ? -128 : (int)scaled));
 }
 
+/* int8 rows into the accumulator pass the int8 mvin scaler (saturating); int32 rows do not. */
 static void move_in_acc(const uint8_t *line, local_address dest, uint32_t r, uint32_t cols,
-                        int shrunk) {
+                        const load_config *config) {
     for (uint32_t c = 0; c < cols; ++c) {
         int32_t value;
-        if (shrunk) {
-            value = (int8_t)line[c];
+        if (config->shrunk) {
+            int8_t raw = (int8_t)line[c];
+            value = config->scale == 1.0f ? raw : round_saturate(raw, config->scale, NO_ACTIVATION);
         } else {
             memcpy(&value, line + 4u * c, sizeof(value));
         }
@@ -234,7 +236,7 @@ void nnmap_gemmini_mvin(uint64_t dram_addr, uint32_t local_addr, uint32_t cols, 
         }
         memcpy(kept, line, cols * width);
         if (dest.accumulator) {
-            move_in_acc(line, dest, r, cols, config->shrunk);
+            move_in_acc(line, dest, r, cols, config);
         } else {
             move_in_spad(line, dest, r, cols, config->scale);
         }
