@@ -143,6 +143,9 @@ def map_layer(
     if costed[0].module == place:
         chosen = costed[0]
         reason = f"placed on {place} as asked ({chosen.whole_cycles:,.0f} cycles in all)"
+    backend = target.module(chosen.module).backend
+    note = "" if backend is None else backend.kernel_note(workload, target.module(chosen.module))
+    reason = f"{reason}; {note}" if note else reason
     return replace(chosen, search_seconds=time.perf_counter() - start, reason=reason)
 
 
