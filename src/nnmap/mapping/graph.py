@@ -19,7 +19,7 @@ from math import inf
 from nnmap.errors import MappingError
 from nnmap.hw import ExecModule, Target
 from nnmap.ir.graph import Graph
-from nnmap.ir.layers import COMPUTE_KINDS, Layer
+from nnmap.ir.layers import COMPUTE_KINDS, OFFLOADABLE, Layer
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
 from nnmap.mapping.host_model import host_layer_work, stage_cycles
@@ -166,6 +166,39 @@ def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str]
     return "; ".join(refused) or "no accelerator could beat the host"
 
 
+def map_offloadable(
+    layer: Layer, graph: Graph, target: Target, budget_s: float, numerics: str,
+    place: str | None, unmapped: dict[str, str] | None,
+) -> list[LayerMapping]:
+    """An elementwise layer (``OFFLOADABLE``) on the accelerator whose backend lowers it, when
+    that costs fewer cycles in all than the host's loop (or it is ``place``); else nothing, and
+    why in ``unmapped``."""
+    workload = workload_of(graph, layer)
+    refusals = _refusals(layer, graph, target)
+    host = sum(stage_cycles(work, target.host) for work in host_layer_work(layer, graph))
+    host += float(target.host.timing.get("layer_overhead", 0.0))
+    reasons = list(refusals.values())
+    for module in target.accelerators:
+        if workload is None or module.name in refusals:
+            continue
+        stages = host_stages(module, workload, target, numerics, layer, graph)
+        found = search_below(workload, module, inf, budget_s)
+        if found is None:
+            continue
+        kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+        mapped = LayerMapping(workload.name, module.name, workload, found.mapping, found.cost,
+                              found.seconds, kernel, stages)
+        versus = f"{mapped.whole_cycles:,.0f} cycles on {module.name} vs {host:,.0f} on the host"
+        if mapped.whole_cycles < host or place == module.name:
+            note = module.backend.kernel_note(workload, module) if module.backend else ""
+            reason = f"cost model: {module.name} cheapest ({versus})"
+            return [replace(mapped, reason=f"{reason}; {note}" if note else reason)]
+        reasons.append(f"cost model: host cheaper ({versus})")
+    if unmapped is not None and reasons:
+        unmapped[layer.name] = "; ".join(reasons)
+    return []
+
+
 def map_graph(
     graph: Graph, target: Target, budget_s: float = 2.0, numerics: str = "exact",
     place: str | None = None, unmapped: dict[str, str] | None = None,
@@ -176,6 +209,10 @@ def map_graph(
     hold raises MappingError, or with ``unmapped`` is left out and its reason recorded there."""
     result = []
     for layer in graph.layers:
+        if isinstance(layer, OFFLOADABLE):
+            offloaded = map_offloadable(layer, graph, target, budget_s, numerics, place, unmapped)
+            result.extend(offloaded)
+            continue
         if not isinstance(layer, COMPUTE_KINDS):
             continue
         workload = workload_of(graph, layer)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from nnmap.errors import NnmapError
 from nnmap.hw import ExecModule, Target
 from nnmap.ir import Graph, Layer
-from nnmap.ir.layers import COMPUTE_KINDS, Reshape
+from nnmap.ir.layers import COMPUTE_KINDS, OFFLOADABLE, Reshape
 from nnmap.mapping.graph import LayerMapping, host_stages, kernel_cycles, map_graph
 from nnmap.mapping.host_model import host_layer_work, stage_cycles
 from nnmap.plan.memory import MemoryPlan, plan_memory
@@ -78,6 +78,8 @@ class Plan:
 
 
 def _reason(layer: Layer, target: Target, unmapped: Mapping[str, str]) -> str:
+    if layer.name in unmapped and isinstance(layer, OFFLOADABLE):
+        return f"{layer.kind} on the host: {unmapped[layer.name]}"
     if layer.name in unmapped:
         return f"host C, not mapped: {unmapped[layer.name]}"
     if isinstance(layer, Reshape):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.ir.layers import Add
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
@@ -26,6 +27,8 @@ from nnmap.targets.vta.direct_cost import (
     gather_work,
 )
 from nnmap.targets.vta.instructions import VtaConfig
+from nnmap.targets.vta.residual import AluAdd, alu_add
+from nnmap.targets.vta.residual_kernel import ADD_STREAM
 from nnmap.targets.vta.tiling import VtaBuffers, planes_for_bound, workload_tile
 
 if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowered
@@ -33,7 +36,7 @@ if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowere
 
 
 def vta_refusal(layer: Layer) -> str | None:
-    """Why nnmap's VTA code generator does not lower ``layer`` (None: it does)."""
+    """Why nnmap's VTA code generator does not lower ``layer`` as a GEMM (None: it does)."""
     if isinstance(layer, Conv2D) and layer.groups != 1:
         kind = "depthwise conv" if layer.is_depthwise else "grouped conv"
         return f"{kind} (groups={layer.groups}): the VTA code generator lowers groups=1 only"
@@ -54,6 +57,16 @@ class VtaBackend(Backend):
     def __init__(self, host: ExecModule) -> None:
         self.host = host
         self._choices: dict[str, ConvChoice] = {}
+        self._adds: dict[int, AluAdd | str] = {}
+
+    def add_program(self, layer: Add, graph: Graph) -> AluAdd | str:
+        """VTA's exact program for the Add ``layer``, or why there is none (found once)."""
+        if id(layer) not in self._adds:
+            found = alu_add(layer, graph)
+            if isinstance(found, AluAdd) and graph.tensor(layer.output).size % 16:
+                found = "the tensors do not fill whole 16-byte entries"
+            self._adds[id(layer)] = found
+        return self._adds[id(layer)]
 
     def conv_choice(self, workload: Workload, module: ExecModule) -> ConvChoice:
         """Whether ``workload`` reads its input directly (made once per workload)."""
@@ -66,14 +79,21 @@ class VtaBackend(Backend):
         return workload.kind == "conv" and self.conv_choice(workload, module).direct
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
+        if isinstance(layer, Add):
+            found = self.add_program(layer, graph)
+            return found if isinstance(found, str) else None
         return vta_refusal(layer)
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
+        if workload.kind == "add":
+            return ADD_STREAM
         if not cost.runs_as_vta_stream(workload):
             return None
         return DIRECT if self.reads_directly(workload, module) else GATHERED
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
+        if workload.kind == "add":
+            return "TFLite's Add exactly on VTA's GEMM and ALU (all 65,536 input pairs checked)"
         return self.conv_choice(workload, module).reason if workload.kind == "conv" else ""
 
     def host_work(
@@ -84,6 +104,8 @@ class VtaBackend(Backend):
         their byte planes (one shift-and-add per plane, assumed), then TFLite's
         requantization; with hardware numerics (VTA's ALU requantizes) only the copy into the
         output where the channels do not fill whole BLOCK_OUT entries."""
+        if workload.kind == "add":
+            return ()
         config = VtaConfig.from_module(module)
         loops = workload.loops
         rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"]
@@ -103,6 +125,8 @@ class VtaBackend(Backend):
     ) -> int:
         """The kernel's host buffers: the gathered input, the SRAM tiles TVM lays out (input,
         weight, accumulator), and in exact numerics the byte planes and their int32 sum."""
+        if workload.kind == "add":
+            return 0
         loops = workload.loops
         rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"]
         sram = VtaBuffers.of(module)
@@ -134,6 +158,12 @@ class VtaBackend(Backend):
     ) -> LayerCode:
         from nnmap.targets.vta.layer import vta_layer_code
 
+        if isinstance(layer, Add):
+            from nnmap.targets.vta.residual_layer import add_layer_code
+
+            program = self.add_program(layer, graph)
+            assert not isinstance(program, str), program
+            return add_layer_code(layer, graph, index, program, module)
         assert isinstance(layer, Conv2D | FullyConnected), vta_refusal(layer)
         direct = self.reads_directly(mapped.workload, module)
         return vta_layer_code(layer, graph, index, mapped, module, numerics, direct)
