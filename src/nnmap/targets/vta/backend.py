@@ -124,7 +124,8 @@ class VtaBackend(Backend):
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
         """The kernel's host buffers: the gathered input, the SRAM tiles TVM lays out (input,
-        weight, accumulator), and in exact numerics the byte planes and their int32 sum."""
+        weight, accumulator), and in exact numerics the byte planes (put together where the
+        requantization reads them)."""
         if workload.kind == "add":
             return 0
         loops = workload.loops
@@ -145,7 +146,6 @@ class VtaBackend(Backend):
         if numerics != "hardware":
             planes = planes_for_bound(workload.result_bound)
             buffers.append(planes * tile.rows_padded * tile.n_blocks * block_out)
-            buffers.append(rows * channels * 4)
         elif channels % block_out:
             # the ALU's int8 results before the copy drops the padded channels (rows padded to
             # the hardware tile, at most one tile more than the real rows)

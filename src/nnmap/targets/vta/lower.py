@@ -7,6 +7,11 @@ One TE compute in VTA's blocked layouts (``geometry`` gives the sizes):
 ``planes[p, m, nb, o] = int8(gemm >> 8p)`` (what VTA's ALU SHR and STORE write to DRAM); and the
 host's TFLite requantization of the int32 value reassembled from the planes. The gather and
 GEMM (``gemm_stage``) are shared with hardware numerics (``hardware.py``).
+
+A convolution that reads its input directly (``direct.py``) keeps the same compute as its
+meaning, but ``staged`` is then VTA's input tile, loaded from ``data`` with the halo padded by
+the LOAD (``schedule.py``), never gathered on the host; its accumulators may start from a
+per-pixel bias (``direct.border_bias``).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from nnmap.codegen.kernels import KernelDef
 from nnmap.errors import NnmapError
 from nnmap.targets.vta.geometry import VtaGemm
 
+REASSEMBLED = "acc32"  # the exact-numerics block that puts the byte planes together
 INP_SCOPE = "global.vta_inp"
 WGT_SCOPE = "global.vta_wgt"
 ACC_SCOPE = "global.vta_acc"
@@ -239,6 +240,9 @@ def scheduled_vta_module(
     sch.work_on(symbol)
     stage = store if store is not None else planes_store(gemm)
     tile_loop = schedule_vta_gemm(sch, gemm, calls, func.params[2], stage)
+    if stage.block == "planes":
+        # the byte planes are put together where the requantization reads them: no int32 copy
+        sch.compute_inline(sch.get_sblock(REASSEMBLED))
     scheduled = sch.mod[symbol]
     loaded = loaded_buffers(gemm)
     buffers = [b.access_ptr("rw") for b in dram_buffers(scheduled, stage, loaded)]

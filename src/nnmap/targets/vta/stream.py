@@ -15,6 +15,10 @@ byte plane (after the first: a store credit popped and an ALU SHR over m x n ent
 loaded on first use) compute signals store, which stores m x n entries and returns a credit;
 ``end`` pops the credits left.
 
+A convolution read directly (``direct.py``) has the same stream with one GEMM step per tile,
+its halo-padded input rows as the input load and a micro-op kernel of n x r micro-ops; a
+residual Add has its own stream (``residual_kernel.py``).
+
 Streams of up to ``SIMULATED_GEMMS`` GEMM steps are timed whole. All output tiles are alike, so
 longer streams are periodic: a few steps and tiles are timed and the rest extrapolated from the
 per-step and per-tile increments.
