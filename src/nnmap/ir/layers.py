@@ -163,4 +163,4 @@ class Transpose(Layer):
 COMPUTE_KINDS = (Conv2D, FullyConnected)
 # Layers without a loop nest to search that an accelerator's backend may still lower (the mapper
 # weighs them against the host's loop).
-OFFLOADABLE = (Add,)
+OFFLOADABLE = (Add, MaxPool)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
-from nnmap.ir.layers import Add
+from nnmap.ir.layers import Add, MaxPool
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
@@ -27,6 +27,7 @@ from nnmap.targets.vta.direct_cost import (
     gather_work,
 )
 from nnmap.targets.vta.instructions import VtaConfig
+from nnmap.targets.vta.pooling import POOL_STREAM, pool_layer_code, pool_refusal
 from nnmap.targets.vta.residual import AluAdd, alu_add
 from nnmap.targets.vta.residual_kernel import ADD_STREAM
 from nnmap.targets.vta.tiling import VtaBuffers, planes_for_bound, workload_tile
@@ -82,11 +83,15 @@ class VtaBackend(Backend):
         if isinstance(layer, Add):
             found = self.add_program(layer, graph)
             return found if isinstance(found, str) else None
+        if isinstance(layer, MaxPool):
+            return pool_refusal(layer, graph, VtaConfig.from_module(module).block_in)
         return vta_refusal(layer)
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         if workload.kind == "add":
             return ADD_STREAM
+        if workload.kind == "pool":
+            return POOL_STREAM
         if not cost.runs_as_vta_stream(workload):
             return None
         return DIRECT if self.reads_directly(workload, module) else GATHERED
@@ -94,6 +99,8 @@ class VtaBackend(Backend):
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
         if workload.kind == "add":
             return "TFLite's Add exactly on VTA's GEMM and ALU (all 65,536 input pairs checked)"
+        if workload.kind == "pool":
+            return "window maxima by VTA's ALU MAX"
         return self.conv_choice(workload, module).reason if workload.kind == "conv" else ""
 
     def host_work(
@@ -104,7 +111,7 @@ class VtaBackend(Backend):
         their byte planes (one shift-and-add per plane, assumed), then TFLite's
         requantization; with hardware numerics (VTA's ALU requantizes) only the copy into the
         output where the channels do not fill whole BLOCK_OUT entries."""
-        if workload.kind == "add":
+        if workload.kind in ("add", "pool"):
             return ()
         config = VtaConfig.from_module(module)
         loops = workload.loops
@@ -126,7 +133,7 @@ class VtaBackend(Backend):
         """The kernel's host buffers: the gathered input, the SRAM tiles TVM lays out (input,
         weight, accumulator), and in exact numerics the byte planes (put together where the
         requantization reads them)."""
-        if workload.kind == "add":
+        if workload.kind in ("add", "pool"):
             return 0
         loops = workload.loops
         rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"]
@@ -158,6 +165,8 @@ class VtaBackend(Backend):
     ) -> LayerCode:
         from nnmap.targets.vta.layer import vta_layer_code
 
+        if isinstance(layer, MaxPool):
+            return pool_layer_code(layer, graph, index, mapped.mapping, mapped.workload, module)
         if isinstance(layer, Add):
             from nnmap.targets.vta.residual_layer import add_layer_code
 

@@ -193,12 +193,14 @@ def _kernels(p: str, tile: int, program: AluAdd) -> list[str]:
     return lines
 
 
-def _buffers(p: str, sizes: tuple[int, ...]) -> list[str]:
-    """VTA buffers of the DRAM arrays (a, b, weights, bias, output): the constants copied in
-    once, the inputs at every call through the CPU view and a VTAReadBarrier."""
+def dma_buffers(p: str, sizes: tuple[int, ...], inputs: tuple[int, ...],
+                constants: tuple[int, ...]) -> list[str]:
+    """VTA buffers of a kernel's DRAM arrays (``sizes`` bytes each, the output last): the
+    ``constants`` copied in once, the ``inputs`` at every call through the CPU view and a
+    VTAReadBarrier."""
     cmd = "VTATLSCommandHandle()"
     listed = ", ".join(f"{size}u" for size in sizes)
-    return [
+    lines = [
         f"static void *{p}_buffers[{len(sizes)}];",
         f"static const uint32_t {p}_bytes[{len(sizes)}] = {{{listed}}};",
         "",
@@ -207,18 +209,22 @@ def _buffers(p: str, sizes: tuple[int, ...]) -> list[str]:
         f"    for (int array = 0; array < {len(sizes)}; ++array) {{",
         f"        if ({p}_buffers[array] != NULL) continue;",
         f"        {p}_buffers[array] = VTABufferAlloc({p}_bytes[array]);",
-        "        if (array == 2 || array == 3) {",
-        f"            VTABufferCopy(hosts[array], 0, {p}_buffers[array], 0, {p}_bytes[array],"
-        " VTA_MEMCPY_H2D);",
-        "        }",
-        "    }",
-        f"    for (int array = 0; array < {INPUTS}; ++array) {{",
-        f"        memcpy(VTABufferCPUPtr(cmd, {p}_buffers[array]), hosts[array],"
-        f" {p}_bytes[array]);",
-        f"        VTAReadBarrier(cmd, {p}_buffers[array], 8, 0, {p}_bytes[array]);",
-        "    }",
-        "}",
     ]
+    for array in constants:
+        lines += [
+            f"        if (array == {array}) {{",
+            f"            VTABufferCopy(hosts[array], 0, {p}_buffers[array], 0, {p}_bytes[array],"
+            " VTA_MEMCPY_H2D);",
+            "        }",
+        ]
+    lines.append("    }")
+    for array in inputs:
+        lines += [
+            f"    memcpy(VTABufferCPUPtr(cmd, {p}_buffers[{array}]), hosts[{array}],"
+            f" {p}_bytes[{array}]);",
+            f"    VTAReadBarrier(cmd, {p}_buffers[{array}], 8, 0, {p}_bytes[{array}]);",
+        ]
+    return [*lines, "}"]
 
 
 def _tile_loop(p: str, tile: int, tiles: int) -> list[str]:
@@ -303,7 +309,7 @@ def add_source(symbol: str, comment: str, elements: int, program: AluAdd,
         f"static uint32_t {p}_bases[{SLOTS}][{DIGITS}][2] = {{{bases}}};",
         *_kernels(p, tile, program),
         "",
-        *_buffers(p, sizes),
+        *dma_buffers(p, sizes, inputs=(0, 1), constants=(2, 3)),
         "",
         *body,
         "",
