@@ -63,10 +63,7 @@ class VtaBackend(Backend):
     def add_program(self, layer: Add, graph: Graph) -> AluAdd | str:
         """VTA's exact program for the Add ``layer``, or why there is none (found once)."""
         if id(layer) not in self._adds:
-            found = alu_add(layer, graph)
-            if isinstance(found, AluAdd) and graph.tensor(layer.output).size % 16:
-                found = "the tensors do not fill whole 16-byte entries"
-            self._adds[id(layer)] = found
+            self._adds[id(layer)] = alu_add(layer, graph)
         return self._adds[id(layer)]
 
     def conv_choice(self, workload: Workload, module: ExecModule) -> ConvChoice:
@@ -81,6 +78,9 @@ class VtaBackend(Backend):
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
+            block = VtaConfig.from_module(module).block_in
+            if graph.tensor(layer.output).size % block:
+                return f"the tensors do not fill whole {block}-byte entries"
             found = self.add_program(layer, graph)
             return found if isinstance(found, str) else None
         if isinstance(layer, MaxPool):
