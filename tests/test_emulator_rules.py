@@ -88,6 +88,8 @@ VTA_KERNELS = {
     " VTASynchronize(cmd, 1000u); VTAWriteBarrier(cmd, buffer, 8, 0, sizeof(host));",
     "past_the_sram": "VTALoadBuffer2D(cmd, buffer, 0, 4, 1, 4, 0, 0, 0, 0,"
     " nnmap_vta_sram_entries(VTA_MEM_ID_INP) - 2, VTA_MEM_ID_INP); VTASynchronize(cmd, 1000u);",
+    "padding_past_its_field": "VTALoadBuffer2D(cmd, buffer, 0, 4, 1, 4, 16, 0, 0, 0, 0,"
+    " VTA_MEM_ID_INP);",
 }
 
 
@@ -180,6 +182,7 @@ def test_gemmini_pending_mvout_message_names_the_written_address(
         ("missing_read_barrier", "without a VTAReadBarrier"),
         ("missing_write_barrier", "no VTAWriteBarrier made them visible to the CPU"),
         ("past_the_sram", "outside memory 2"),
+        ("padding_past_its_field", "exceeds the instruction's 4-bit pad fields"),
     ],
 )
 def test_vta_rule_broken_is_reported(

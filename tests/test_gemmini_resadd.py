@@ -163,7 +163,9 @@ def test_exact_numerics_place_only_the_proven_add_on_gemmini(
     assert layers["add_exact"]["placement"].startswith("cost model: gemmini cheapest")
     inexact = layers["add_inexact"]
     assert inexact["module"] == "host"
-    assert inexact["placement"].startswith("gemmini cannot run it: exact numerics: Gemmini's float")
+    assert inexact["placement"].startswith(
+        "Add on the host: gemmini cannot run it: exact numerics: Gemmini's float"
+    )
     graph = two_adds()
     checked = choose_scales(graph.layers[1], graph)
     assert checked is not None and f"{checked.differing:,} of 65,536" in inexact["placement"]

@@ -8,8 +8,8 @@ Each loop indexes some of the three operands (``LOOP_OPERANDS``). An instruction
 axes, each indexing some operands: a GEMM instruction ``out[r][n] += in[r][k] * w[n][k]`` has a
 row axis (indexes in and out), a column axis (w and out) and a reduction axis (in and w). Which
 layer loop may sit on which instruction axis follows from these sets alone (``embedding.rules``),
-so one formulation serves every GEMM-shaped instruction (VTA's GEMM, Gemmini's preload/compute,
-the next accelerator's).
+so one formulation serves every GEMM-shaped instruction (a GEMM core's micro-op, a systolic
+array's preload/compute, the next accelerator's).
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def instruction_of(array: ComputeArray) -> InstructionDataflow:
     the window reduces (I, W), one unrolling output channels is the columns (W, O), one unrolling
     pixels or batch is the rows (I, O). A weight-stationary array without a rows axis streams its
     input rows through: one call streams as many rows as the reduction has positions, a row per
-    cycle (Gemmini's compute takes up to DIM rows); otherwise a call costs one cycle (a VTA GEMM
-    micro-op). The cycles per call only rank embeddings; the stream model times them."""
+    cycle (a systolic array's compute command takes up to its dimension in rows); otherwise a call
+    costs one cycle (a GEMM core's micro-op). The cycles per call only rank embeddings; the stream model times them."""
     roles = {"reduction": frozenset("IW"), "columns": frozenset("WO"), "rows": frozenset("IO")}
     axes = {}
     for axis in array.axes:

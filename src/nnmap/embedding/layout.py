@@ -1,6 +1,6 @@
 """What an embedding asks of each operand's layout, and whether the accelerator's loads reach it.
 
-The model of a load (Gemmini's mvin, VTA's 2-D LOAD): one tile row is a contiguous run of DRAM
+The model of a load (a systolic array's move-in, a GEMM core's 2-D LOAD): one tile row is a contiguous run of DRAM
 along the reducing axis, the rows are a fixed stride apart, the tile's origin moves freely between
 calls (micro-op offsets, loop bounds). Tensors are NHWC. Weights are constants laid out at compile
 time in whatever order the embedding needs (zeros off a diagonal included), so they always reach.

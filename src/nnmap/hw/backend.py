@@ -74,6 +74,12 @@ class Backend(ABC):
         mapping's cost (None: they do not)."""
         return None
 
+    def kernel_note(self, workload: Workload, module: ExecModule) -> str:
+        """How the kernel of ``workload`` is built when the backend chose among ways of
+        building it (e.g. reading a convolution's input directly or gathering it on the host),
+        and why; added to the layer's reason ("": no choice made)."""
+        return ""
+
     @abstractmethod
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str

@@ -158,6 +158,9 @@ def map_layer(
     if costed[0].module == place:
         chosen = costed[0]
         reason = f"placed on {place} as asked ({chosen.whole_cycles:,.0f} cycles in all)"
+    backend = target.module(chosen.module).backend
+    note = "" if backend is None else backend.kernel_note(workload, target.module(chosen.module))
+    reason = f"{reason}; {note}" if note else reason
     return replace(chosen, search_seconds=time.perf_counter() - start, reason=reason)
 
 
@@ -176,15 +179,6 @@ def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str]
         rivals = ", ".join(f"{c.whole_cycles:,.0f} cycles on {c.module}" for c in others)
         return f"cost model: host cheaper ({chosen.whole_cycles:,.0f} cycles vs {rivals})"
     return "; ".join(refused) or "no accelerator could beat the host"
-
-
-def offloadable(layer: Layer, graph: Graph, target: Target) -> bool:
-    """Whether some accelerator's backend lowers ``layer``, a layer without multiply-accumulates
-    (an elementwise add, ...) that the host runs otherwise."""
-    return any(
-        module.backend is not None and module.backend.refusal(layer, graph, module) is None
-        for module in target.accelerators
-    )
 
 
 def _host_whole(layer: Layer, graph: Graph, target: Target) -> float:
@@ -228,6 +222,9 @@ def map_offload(
     reason = f"cost model: {chosen.module} cheapest ({whole} vs {host:,.0f} cycles on the host)"
     if chosen.module == place:
         reason = f"placed on {place} as asked ({whole})"
+    module = target.module(chosen.module)
+    note = module.backend.kernel_note(workload, module) if module.backend else ""
+    reason = f"{reason}; {note}" if note else reason
     return replace(chosen, search_seconds=time.perf_counter() - start, reason=reason)
 
 
@@ -248,7 +245,7 @@ def map_graph(
         if workload is None:
             continue
         if not isinstance(layer, COMPUTE_KINDS):
-            if offloadable(layer, graph, target):
+            if target.accelerators:
                 choice = map_offload(workload, target, budget_s, numerics, layer, graph, place)
                 if isinstance(choice, LayerMapping):
                     result.append(choice)

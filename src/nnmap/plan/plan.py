@@ -81,7 +81,7 @@ def _reason(
     layer: Layer, target: Target, unmapped: Mapping[str, str], host_reasons: Mapping[str, str]
 ) -> str:
     if layer.name in host_reasons:
-        return host_reasons[layer.name]
+        return f"{layer.kind} on the host: {host_reasons[layer.name]}"
     if layer.name in unmapped:
         return f"host C, not mapped: {unmapped[layer.name]}"
     if isinstance(layer, Reshape):

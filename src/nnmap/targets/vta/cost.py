@@ -44,18 +44,26 @@ def runs_as_vta_stream(workload: Workload) -> bool:
 
 def stream_shape(workload: Workload, tile: VtaTile) -> VtaStreamShape:
     planes = planes_for_bound(workload.result_bound)
-    return VtaStreamShape(tile.m, tile.n, tile.r, tile.steps, tile.output_tiles, planes)
+    return VtaStreamShape(
+        tile.m, tile.n, tile.r, tile.steps, tile.output_tiles, planes, tile.inp_entries,
+        tile.kernel_uops,
+    )
 
 
 def vta_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
-    """The modelled cost of the stream the code generator emits for ``mapping``."""
+    """The modelled cost of the stream the code generator emits for ``mapping`` (host gather)."""
     buffers = VtaBuffers.of(module)
-    tile = workload_tile(workload, mapping, buffers)
+    return tile_cost(workload, workload_tile(workload, mapping, buffers), module)
+
+
+def tile_cost(workload: Workload, tile: VtaTile, module: ExecModule) -> Cost:
+    """The modelled cost of the stream of ``tile``."""
+    buffers = VtaBuffers.of(module)
     shape = stream_shape(workload, tile)
     cycles = stream_cycles(VtaEngine.of(module), shape)
     bi, bo, acc_bytes = buffers.block_in, buffers.block_out, module.array.acc_bytes
     gemms = shape.tiles * shape.steps
-    moved = gemms * (tile.m * tile.r * bi + tile.n * tile.r * bi * bo)
+    moved = gemms * (tile.inp_entries * bi + tile.n * tile.r * bi * bo)
     moved += shape.tiles * tile.m * tile.n * bo * (acc_bytes + shape.planes)
     inp, wgt, acc = (module.memory_for(0, operand) for operand in ("I", "W", "O"))
     dram = module.memory_for(1, "I")
@@ -73,7 +81,7 @@ def vta_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) ->
         spatial_utilization=workload.macs / padded_macs,
         footprint=(
             (
-                (inp.name, SLOTS * tile.m * tile.r * bi, inp.size),
+                (inp.name, SLOTS * tile.inp_entries * bi, inp.size),
                 (wgt.name, SLOTS * tile.n * tile.r * bi * bo, wgt.size),
                 (acc.name, tile.m * tile.n * bo * acc_bytes, acc.size),
             ),

@@ -46,10 +46,11 @@ from nnmap.codegen.kernels import ACTIVATION, CONSTANT, OUTPUT, KernelDef, Kerne
 from nnmap.errors import QuantizationError
 from nnmap.ir import Conv2D, FullyConnected, Graph
 from nnmap.mapping.model import Mapping
+from nnmap.targets.vta.direct import ConvWindow
 from nnmap.targets.vta.geometry import VtaGemm, vta_gemm
 from nnmap.targets.vta.helpers import REQUANT_ENTRIES, AluOps
 from nnmap.targets.vta.instructions import IMM_MAX, VtaConfig
-from nnmap.targets.vta.lower import VTA_SCHEDULE, gemm_stage
+from nnmap.targets.vta.lower import VTA_SCHEDULE, gemm_stage, image_of
 
 INT8_MAGNITUDE = 128
 INT32_MAX = (1 << 31) - 1
@@ -125,14 +126,14 @@ def alu_requantize(acc: np.ndarray, requant: AluRequant) -> np.ndarray:
 
 def hardware_geometry(
     name: str, matrix: np.ndarray, bias: np.ndarray, rows: int, mapping: Mapping,
-    config: VtaConfig,
+    config: VtaConfig, window: ConvWindow | None = None, image: tuple[int, int] = (0, 0),
 ) -> VtaGemm:
     """The tiled GEMM with room in the accumulator for the tile's requantization operands, one
     result plane; when the channels fill whole entries, channel tiles that divide them (so the
     STORE writes the output tensor itself)."""
-    first = vta_gemm(name, matrix, bias, rows, mapping, config)
+    first = vta_gemm(name, matrix, bias, rows, mapping, config, window, image)
     room = replace(config, acc_entries=config.acc_entries - REQUANT_ENTRIES * first.n)
-    gemm = replace(vta_gemm(name, matrix, bias, rows, mapping, room), planes=1)
+    gemm = replace(vta_gemm(name, matrix, bias, rows, mapping, room, window, image), planes=1)
     if gemm.channels % gemm.block_out:
         return gemm
     blocks = gemm.channels // gemm.block_out
@@ -167,18 +168,21 @@ def _unpadded(alu: te.Tensor, out_shape: tuple[int, ...], block_out: int) -> te.
 
 
 def vta_hardware_kernel(
-    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig
+    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig,
+    window: ConvWindow | None = None,
 ) -> tuple[KernelDef, VtaGemm, AluRequant]:
     """The layer's TE pipeline with VTA's ALU requantization, its GEMM geometry and the
-    requantization it applies."""
+    requantization it applies (``window``: a convolution that reads its input directly)."""
     zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
     out = graph.tensor(layer.output)
     matrix, bias = gemm_operands(layer, zp_in)
     rows = out.size // matrix.shape[1]
     requant = alu_requant(layer, matrix, bias, int(out.zero_point or 0))
     biased = bias.astype(np.int64) + requant.addend
-    gemm = hardware_geometry(layer.name, matrix, biased, rows, mapping, config)
+    image = image_of(layer, graph)
+    gemm = hardware_geometry(layer.name, matrix, biased, rows, mapping, config, window, image)
     stage = gemm_stage(layer, graph, gemm, matrix, biased.astype(np.int32))
+    gemm = stage.gemm
     params = te.placeholder((gemm.n_blocks, gemm.block_out), "int32", PARAMS)
     alu = _alu_stage(stage.acc, params, requant)
     copied = needs_output_copy(gemm.channels, config)

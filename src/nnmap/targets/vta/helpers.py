@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nnmap.targets.vta.direct import column_span, row_spans
 from nnmap.targets.vta.geometry import SLOTS, VtaGemm
 from nnmap.targets.vta.instructions import (
     ALU_MAX,
@@ -70,10 +71,10 @@ class AluOps:
 
 def _slots(gemm: VtaGemm) -> tuple[int, int]:
     """Entries of one input slot and of one weight slot."""
-    return gemm.m * gemm.r, gemm.n * gemm.r
+    return gemm.inp_entries, gemm.n * gemm.r
 
 
-def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
+def _gemm_state(p: str, gemm: VtaGemm) -> list[str]:
     inp_slot, wgt_slot = _slots(gemm)
     bases = ", ".join(f"{{{slot * inp_slot}u, {slot * wgt_slot}u}}" for slot in range(SLOTS))
     return [
@@ -81,6 +82,49 @@ def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
         f"static uint32_t {p}_gemm_bases[{SLOTS}][2] = {{{bases}}};",
         f"static uint32_t {p}_step;",
         "",
+    ]
+
+
+def _direct_gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
+    """The GEMM over an input tile read directly: loops over the tile's output rows and
+    columns, one micro-op per (channel block, fy, fx, input channel block)."""
+    window = gemm.window
+    assert window is not None
+    rows, cols, n, blocks = gemm.m // window.out_width, window.out_width, gemm.n, window.blocks
+    row_entries = window.width * blocks
+    return [
+        *_gemm_state(p, gemm),
+        "/* acc[(y*OX + x)*n + j] += inp[in + ((y*sy + fy)*width + x*sx + fx)*cb + c]",
+        "   x wgt[wg + j*r + (fy*FX + fx)*cb + c]: the window indexed in the input tile. */",
+        f"static int {p}_gemm_uops(void *signature) {{",
+        "    const uint32_t *base = signature;",
+        f"    VTAUopLoopBegin({rows}u, {cols * n}u, {window.stride_y * row_entries}u, 0u);",
+        f"    VTAUopLoopBegin({cols}u, {n}u, {window.stride_x * blocks}u, 0u);",
+        f"    for (uint32_t j = 0; j < {n}u; ++j) {{",
+        f"        for (uint32_t fy = 0; fy < {window.kernel_y}u; ++fy) {{",
+        f"            for (uint32_t fx = 0; fx < {window.kernel_x}u; ++fx) {{",
+        f"                for (uint32_t c = 0; c < {blocks}u; ++c) {{",
+        f"                    uint32_t src = (fy * {window.width}u + fx) * {blocks}u + c;",
+        f"                    uint32_t wgt = j * {gemm.r}u + (fy * {window.kernel_x}u + fx) *"
+        f" {blocks}u + c;",
+        f"                    VTAUopPush({MODE_GEMM}u, 0u, j, base[0] + src, base[1] + wgt, 0u,"
+        " 0u, 0);",
+        "                }",
+        "            }",
+        "        }",
+        "    }",
+        "    VTAUopLoopEnd();",
+        "    VTAUopLoopEnd();",
+        "    return 0;",
+        "}",
+    ]
+
+
+def _gemm_kernel(p: str, gemm: VtaGemm) -> list[str]:
+    if gemm.window is not None:
+        return _direct_gemm_kernel(p, gemm)
+    return [
+        *_gemm_state(p, gemm),
         "/* acc[i*n + j] += inp[in + i*r + k] x wgt[wg + j*r + k]: pixels, channel blocks, r. */",
         f"static int {p}_gemm_uops(void *signature) {{",
         "    const uint32_t *base = signature;",
@@ -198,20 +242,56 @@ def _begin(p: str, count: int) -> list[str]:
     ]
 
 
+def _direct_load(p: str, gemm: VtaGemm) -> list[str]:
+    """LOAD INP of a tile read directly: its input rows (from a table per row tile: first real
+    row, real rows, padding rows above and below) x the window's pixels, channels innermost,
+    the halo zero-padded on the fly."""
+    window = gemm.window
+    assert window is not None
+    height, width = gemm.image
+    rows = row_spans(window, gemm.m // window.out_width, gemm.rows_padded // gemm.m, height)
+    columns = column_span(window, width)
+    assert rows is not None and columns is not None, "checked by vta_gemm"
+    blocks, row_entries = window.blocks, width * window.blocks
+    table = ", ".join(f"{{{r.first}u, {r.size}u, {r.before}u, {r.after}u}}" for r in rows)
+    return [
+        f"static const uint32_t {p}_rows[{len(rows)}][4] = {{{table}}};",
+        "",
+        f"static void {p}_load_inp(int32_t pixel, const void *inp_tile) {{",
+        "    (void)inp_tile;",
+        f"    const uint32_t *span = {p}_rows[(uint32_t)pixel / {gemm.m}u];",
+        f"    VTADepPop({_CMD}, 2, 1);",
+        f"    VTALoadBuffer2D({_CMD}, {p}_buffers[0], span[0] * {row_entries}u +"
+        f" {columns.first * blocks}u, {columns.size * blocks}u, span[1], {row_entries}u,"
+        f" {columns.before * blocks}u, span[2], {columns.after * blocks}u, span[3],"
+        f" ({p}_step & 1u) * {gemm.inp_entries}u, {MEM_INP}u);",
+        "}",
+    ]
+
+
 def _stage_calls(p: str, gemm: VtaGemm, count: int) -> list[str]:
     inp_slot, wgt_slot = _slots(gemm)
     cmd = _CMD
     slot = f"({p}_step & 1u)"
     entry = _entry_bytes(gemm)
-    return [
-        *_begin(p, count),
-        "",
+    load_inp = [
         f"static void {p}_load_inp(const void *src, const void *inp_tile) {{",
         "    (void)inp_tile;",
         f"    VTADepPop({cmd}, 2, 1);",
         f"    VTALoadBuffer2D({cmd}, {p}_buffers[0], {p}_at(0, src, {entry['inp']}u), {gemm.r}u,"
         f" {gemm.m}u, {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {inp_slot}u, {MEM_INP}u);",
         "}",
+    ]
+    bias_stride = gemm.n_blocks if gemm.pixel_bias else 0
+    bias_note = (
+        "/* Each pixel's accumulators start from its own bias (border pixels differ). */"
+        if gemm.pixel_bias
+        else "/* Every accumulator row starts as the bias (x_stride 0 repeats the same entries). */"
+    )
+    return [
+        *_begin(p, count),
+        "",
+        *(load_inp if gemm.window is None else _direct_load(p, gemm)),
         "",
         f"static void {p}_load_wgt(const void *src, const void *wgt_tile) {{",
         "    (void)wgt_tile;",
@@ -220,12 +300,12 @@ def _stage_calls(p: str, gemm: VtaGemm, count: int) -> list[str]:
         f"    VTADepPush({cmd}, 1, 2);",
         "}",
         "",
-        "/* Every accumulator row starts as the bias (x_stride 0 repeats the same entries). */",
+        bias_note,
         f"static void {p}_load_bias(const void *src, const void *acc_tile) {{",
         "    (void)acc_tile;",
         f"    VTADepPop({cmd}, 3, 2);",
         f"    VTALoadBuffer2D({cmd}, {p}_buffers[2], {p}_at(2, src, {entry['acc']}u), {gemm.n}u,"
-        f" {gemm.m}u, 0u, 0u, 0u, 0u, 0u, 0u, {MEM_ACC}u);",
+        f" {gemm.m}u, {bias_stride}u, 0u, 0u, 0u, 0u, 0u, {MEM_ACC}u);",
         "}",
         "",
         f"static void {p}_gemm(const void *acc_tile, const void *inp_tile,"

@@ -19,6 +19,7 @@ from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
 from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
+from nnmap.targets.vta.direct import ConvWindow, conv_window
 from nnmap.targets.vta.geometry import VtaGemm
 from nnmap.targets.vta.hardware import PARAMS, vta_hardware_kernel
 from nnmap.targets.vta.helpers import AluOps, helper_source
@@ -26,6 +27,7 @@ from nnmap.targets.vta.instructions import VtaConfig
 from nnmap.targets.vta.lower import vta_gemm_kernel
 from nnmap.targets.vta.schedule import (
     dram_buffers,
+    loaded_buffers,
     planes_store,
     requantized_store,
     scheduled_vta_module,
@@ -72,7 +74,7 @@ def _layer_code(
         module, kernel.params, symbol, _comment(layer, mapping, tile), (VTA_HEADER,), _PASS_CONFIG
     )
     head = f"\n{source.prototype} {{"
-    dram = [_bytes(buffer) for buffer in dram_buffers(module[symbol], store)]
+    dram = [_bytes(buffer) for buffer in dram_buffers(module[symbol], store, loaded_buffers(gemm))]
     if alu is not None:
         # The ALU's int8 results are stored for the real rows only (the last row tile is
         # clipped), into a buffer that may be the kernel's output: copy back no more.
@@ -84,13 +86,19 @@ def _layer_code(
 
 def vta_layer_code(
     layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping,
-    module: ExecModule, numerics: str,
+    module: ExecModule, numerics: str, direct: bool = False,
 ) -> LayerCode:
-    """The kernel of one layer with its GEMM on VTA: host gather and requantization (exact
-    numerics), or requantized by VTA's ALU (hardware numerics)."""
+    """The kernel of one layer with its GEMM on VTA: host gather (unless ``direct``: a
+    convolution reading its input directly) and requantization (exact numerics), or
+    requantized by VTA's ALU (hardware numerics)."""
     config = VtaConfig.from_module(module)
+    window = None
+    if direct:
+        found = conv_window(mapping.workload, config.block_in)
+        assert isinstance(found, ConvWindow), found
+        window = found
     if numerics == "hardware":
-        kernel, gemm, requant = vta_hardware_kernel(layer, graph, mapping.mapping, config)
+        kernel, gemm, requant = vta_hardware_kernel(layer, graph, mapping.mapping, config, window)
         return _layer_code(layer, index, mapping, kernel, gemm, module.name, requant.ops())
-    kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, config)
+    kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, config, window)
     return _layer_code(layer, index, mapping, kernel, gemm, module.name)

@@ -7,11 +7,16 @@ One TE compute in VTA's blocked layouts (``geometry`` gives the sizes):
 ``planes[p, m, nb, o] = int8(gemm >> 8p)`` (what VTA's ALU SHR and STORE write to DRAM); and the
 host's TFLite requantization of the int32 value reassembled from the planes. The gather and
 GEMM (``gemm_stage``) are shared with hardware numerics (``hardware.py``).
+
+A convolution that reads its input directly (``direct.py``) keeps the same compute as its
+meaning, but ``staged`` is then VTA's input tile, loaded from ``data`` with the halo padded by
+the LOAD (``schedule.py``), never gathered on the host; its accumulators may start from a
+per-pixel bias (``direct.border_bias``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tvm import te, tirx
@@ -20,6 +25,7 @@ from nnmap.codegen.accel_gemm import conv_gather, gemm_operands, requantized
 from nnmap.codegen.kernels import ACTIVATION, CONSTANT, OUTPUT, KernelDef, KernelParam
 from nnmap.ir import Conv2D, FullyConnected, Graph
 from nnmap.mapping.model import Mapping
+from nnmap.targets.vta.direct import ConvWindow, border_bias
 from nnmap.targets.vta.geometry import VtaGemm, vta_gemm
 from nnmap.targets.vta.instructions import VtaConfig
 
@@ -36,9 +42,27 @@ def _blocked_weight(matrix: np.ndarray, gemm: VtaGemm) -> np.ndarray:
 
 
 def _blocked_bias(bias: np.ndarray, gemm: VtaGemm) -> np.ndarray:
-    padded = np.zeros(gemm.n_blocks * gemm.block_out, np.int32)
-    padded[: bias.shape[0]] = bias
+    """[channels] bias as [n blocks, BLOCK_OUT], or [pixels, channels] as [padded pixels,
+    n blocks, BLOCK_OUT] (the padded pixels repeat the last), zero padded."""
+    padded = np.zeros((*bias.shape[:-1], gemm.n_blocks * gemm.block_out), np.int32)
+    padded[..., : bias.shape[-1]] = bias
+    if bias.ndim == 2:
+        rows = np.minimum(np.arange(gemm.rows_padded), bias.shape[0] - 1)
+        return padded[rows].reshape(gemm.rows_padded, gemm.n_blocks, gemm.block_out)
     return padded.reshape(gemm.n_blocks, gemm.block_out)
+
+
+def _bias_of(layer: Conv2D | FullyConnected, gemm: VtaGemm, matrix: np.ndarray,
+             bias: np.ndarray, zp_in: int) -> tuple[np.ndarray, VtaGemm]:
+    """The bias the accumulators start from: per channel, or per pixel where a convolution
+    read directly has windows over the zero-padded border and a nonzero input zero point."""
+    if gemm.window is None:
+        return bias, gemm
+    height, width = gemm.image
+    border = border_bias(bias, matrix, gemm.window, height, width, zp_in)
+    if np.all(border == bias.astype(np.int64)):
+        return bias, gemm
+    return border.astype(np.int32), replace(gemm, pixel_bias=True)
 
 
 def _staged(layer: Conv2D | FullyConnected, graph: Graph, data: te.Tensor, gemm: VtaGemm,
@@ -78,7 +102,7 @@ def _reassembled(planes: te.Tensor, gemm: VtaGemm) -> te.Tensor:
 class GemmStage:
     """A layer's GEMM in VTA's layouts, shared by both numerics: the data, weight and bias
     placeholders, the accumulator compute, the layer's output shape as the kernel writes it,
-    and the blocked constant arrays."""
+    the blocked constant arrays and the geometry (with its bias layout)."""
 
     data: te.Tensor
     weight: te.Tensor
@@ -86,6 +110,7 @@ class GemmStage:
     acc: te.Tensor
     out_shape: tuple[int, ...]
     constants: dict[str, np.ndarray]
+    gemm: VtaGemm
 
 
 def gemm_stage(
@@ -99,7 +124,9 @@ def gemm_stage(
     data_shape = inp.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.depth)
     data = te.placeholder(data_shape, "int8", name="data")
     weight = te.placeholder((gemm.n_blocks, gemm.r_blocks, bo, bi), "int8", name="weight")
-    bias_in = te.placeholder((gemm.n_blocks, bo), "int32", name="bias")
+    start, gemm = _bias_of(layer, gemm, matrix, bias, zp_in)
+    bias_shape = (gemm.rows_padded, gemm.n_blocks, bo) if gemm.pixel_bias else (gemm.n_blocks, bo)
+    bias_in = te.placeholder(bias_shape, "int32", name="bias")
     staged = _staged(layer, graph, data, gemm, zp_in)
     rb, i = te.reduce_axis((0, gemm.r_blocks), "rb"), te.reduce_axis((0, bi), "i")
     acc = te.compute(
@@ -110,20 +137,31 @@ def gemm_stage(
         name="gemm",
     )
     out_shape = out.shape if isinstance(layer, Conv2D) else (gemm.rows, gemm.channels)
-    constants = {"weight": _blocked_weight(matrix, gemm), "bias": _blocked_bias(bias, gemm)}
-    return GemmStage(data, weight, bias_in, acc, out_shape, constants)
+    constants = {"weight": _blocked_weight(matrix, gemm), "bias": _blocked_bias(start, gemm)}
+    return GemmStage(data, weight, bias_in, acc, out_shape, constants, gemm)
+
+
+def image_of(layer: Conv2D | FullyConnected, graph: Graph) -> tuple[int, int]:
+    """The input's height and width (a convolution's; (0, 0) for a fully connected layer)."""
+    shape = graph.tensor(layer.inputs[0]).shape
+    return (shape[1], shape[2]) if isinstance(layer, Conv2D) else (0, 0)
 
 
 def vta_gemm_kernel(
-    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig
+    layer: Conv2D | FullyConnected, graph: Graph, mapping: Mapping, config: VtaConfig,
+    window: ConvWindow | None = None,
 ) -> tuple[KernelDef, VtaGemm]:
-    """The layer's TE pipeline on VTA and its tiled GEMM geometry."""
+    """The layer's TE pipeline on VTA and its tiled GEMM geometry (``window``: a convolution
+    that reads its input directly)."""
     assert layer.requant is not None
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     zp_in, zp_out = int(inp.zero_point or 0), int(out.zero_point or 0)
     matrix, bias = gemm_operands(layer, zp_in)
-    gemm = vta_gemm(layer.name, matrix, bias, out.size // matrix.shape[1], mapping, config)
+    rows = out.size // matrix.shape[1]
+    image = image_of(layer, graph)
+    gemm = vta_gemm(layer.name, matrix, bias, rows, mapping, config, window, image)
     stage = gemm_stage(layer, graph, gemm, matrix, bias)
+    gemm = stage.gemm
     mult = te.placeholder((gemm.channels,), "int32", name="mult")
     shift = te.placeholder((gemm.channels,), "int32", name="shift")
     planes = te.compute(

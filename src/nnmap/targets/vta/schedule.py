@@ -29,6 +29,7 @@ from nnmap.codegen.kernels import KernelDef
 from nnmap.errors import NnmapError
 from nnmap.targets.vta.geometry import VtaGemm
 
+REASSEMBLED = "acc32"  # the exact-numerics block that puts the byte planes together
 INP_SCOPE = "global.vta_inp"
 WGT_SCOPE = "global.vta_wgt"
 ACC_SCOPE = "global.vta_acc"
@@ -90,6 +91,16 @@ def _tile(buffer: str, shape: tuple[int, ...]) -> DramArgs:
     return lambda block: [_address(_region(block, buffer, shape))]
 
 
+def _first_row(gemm: VtaGemm) -> DramArgs:
+    """The first GEMM row (output pixel) of the block's input tile, checked to be the tile."""
+
+    def arguments(block: s_tir.SBlock) -> list[tirx.PrimExpr]:
+        region = _region(block, f"staged_{INP_SCOPE}", (gemm.m, gemm.r, gemm.block_in))
+        return [tirx.Cast("int32", region.region[0].min)]
+
+    return arguments
+
+
 @dataclass(frozen=True)
 class StoreStage:
     """The block whose tiles the layer's store helper replaces (reverse-computed at the output
@@ -102,8 +113,13 @@ class StoreStage:
 
 
 # The DRAM buffers every layer's DMA touches, in the order of its begin helper's parameters
-# (the store stage's follow).
+# (the store stage's follow): the gathered input, or the input itself when read directly.
 LOADED = ("staged", "weight", "bias")
+LOADED_DIRECTLY = ("data", "weight", "bias")
+
+
+def loaded_buffers(gemm: VtaGemm) -> tuple[str, ...]:
+    return LOADED if gemm.window is None else LOADED_DIRECTLY
 
 
 def planes_store(gemm: VtaGemm) -> StoreStage:
@@ -126,8 +142,10 @@ def requantized_store(gemm: VtaGemm, params: str) -> StoreStage:
     return StoreStage("alu", arguments, (params, "alu"))
 
 
-def dram_buffers(func: tirx.PrimFunc, store: StoreStage) -> list[tirx.Buffer]:
-    """The buffers of ``func`` VTA's DMA reads and writes: ``LOADED`` then ``store.dram``
+def dram_buffers(
+    func: tirx.PrimFunc, store: StoreStage, loaded: tuple[str, ...] = LOADED
+) -> list[tirx.Buffer]:
+    """The buffers of ``func`` VTA's DMA reads and writes: ``loaded`` then ``store.dram``
     (parameters of the kernel, or buffers allocated in its root block)."""
     named: dict[str, tirx.Buffer] = {}
 
@@ -139,7 +157,7 @@ def dram_buffers(func: tirx.PrimFunc, store: StoreStage) -> list[tirx.Buffer]:
         return block
 
     tvm_ffi.structural_map(func.body, [(s_tir.SBlock, seen)])
-    return [named[name] for name in (*LOADED, *store.dram)]
+    return [named[name] for name in (*loaded, *store.dram)]
 
 
 def _issue(sch: s_tir.Schedule, loop: s_tir.LoopRV, helper: str,
@@ -175,19 +193,30 @@ def schedule_vta_gemm(
     ro, ri = sch.split(r, factors=[None, gemm.r])
     outer = (mo, no) if gemm.m_outer else (no, mo)
     sch.reorder(*outer, ro, mi, ni, o, ri, i)
-    inp = sch.cache_read(block, 0, INP_SCOPE)
+    if gemm.window is None:
+        inp = sch.cache_read(block, 0, INP_SCOPE)
+        inp_tile = _tile("staged", (gemm.m, gemm.r, gemm.block_in))
+    else:  # read directly: the input tile is loaded from the input, not gathered on the host
+        inp = sch.get_sblock("staged")
+        sch.set_scope(inp, 0, INP_SCOPE)
+        inp_tile = _first_row(gemm)
     sch.compute_at(inp, ro)
     wgt = sch.cache_read(block, 1, WGT_SCOPE)
     sch.compute_at(wgt, ro)
     stored = sch.get_sblock(store.block)
     sch.reverse_compute_at(stored, outer[1])
     init = sch.decompose_reduction(block, ro)
-    init_from_bias(sch, init, bias, lambda iters: [iters[1], iters[2]])
     bi, bo = gemm.block_in, gemm.block_out
+    if gemm.pixel_bias:
+        init_from_bias(sch, init, bias, lambda iters: [iters[0], iters[1], iters[2]])
+        bias_tile = _tile("bias", (gemm.m, gemm.n, bo))
+    else:
+        init_from_bias(sch, init, bias, lambda iters: [iters[1], iters[2]])
+        bias_tile = _tile("bias", (gemm.n, bo))
     # The tile loops are never dropped: the copies sit under (m, n, r), the bias and the stores
     # under (m, n), whatever unit loops are left inside them.
-    _issue(sch, sch.get_loops(init)[2], calls.load_bias, _tile("bias", (gemm.n, bo)))
-    _issue(sch, sch.get_loops(inp)[3], calls.load_inp, _tile("staged", (gemm.m, gemm.r, bi)))
+    _issue(sch, sch.get_loops(init)[2], calls.load_bias, bias_tile)
+    _issue(sch, sch.get_loops(inp)[3], calls.load_inp, inp_tile)
     _issue(sch, sch.get_loops(wgt)[3], calls.load_wgt, _tile("weight", (gemm.n, gemm.r, bo, bi)))
     _issue(sch, sch.get_loops(stored)[2], calls.store, store.arguments)
     _issue(sch, mi, calls.gemm)
@@ -211,8 +240,12 @@ def scheduled_vta_module(
     sch.work_on(symbol)
     stage = store if store is not None else planes_store(gemm)
     tile_loop = schedule_vta_gemm(sch, gemm, calls, func.params[2], stage)
+    if stage.block == "planes":
+        # the byte planes are put together where the requantization reads them: no int32 copy
+        sch.compute_inline(sch.get_sblock(REASSEMBLED))
     scheduled = sch.mod[symbol]
-    buffers = [b.access_ptr("rw") for b in dram_buffers(scheduled, stage)]
+    loaded = loaded_buffers(gemm)
+    buffers = [b.access_ptr("rw") for b in dram_buffers(scheduled, stage, loaded)]
     begin = tirx.Evaluate(tirx.call_extern("void", calls.begin, *buffers))
     scheduled = around_root_stmt(scheduled, sch.get(tile_loop), [begin], [_call(calls.end)])
     return tvm.IRModule({symbol: scheduled})

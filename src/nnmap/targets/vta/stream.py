@@ -15,6 +15,10 @@ byte plane (after the first: a store credit popped and an ALU SHR over m x n ent
 loaded on first use) compute signals store, which stores m x n entries and returns a credit;
 ``end`` pops the credits left.
 
+A convolution read directly (``direct.py``) has the same stream with one GEMM step per tile,
+its halo-padded input rows as the input load and a micro-op kernel of n x r micro-ops; a
+residual Add has its own stream (``residual_kernel.py``).
+
 Streams of up to ``SIMULATED_GEMMS`` GEMM steps are timed whole. All output tiles are alike, so
 longer streams are periodic: a few steps and tiles are timed and the rest extrapolated from the
 per-step and per-tile increments.
@@ -22,7 +26,7 @@ per-step and per-tile increments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -54,7 +58,9 @@ SLOTS = 2  # the input and weight slots (and GEMM kernels) alternate between ste
 @dataclass(frozen=True)
 class VtaStreamShape:
     """One layer's stream: the tile (m, n, r entries), GEMM steps per output tile, output tiles
-    and byte planes per result."""
+    and byte planes per result; the input entries one step loads and the micro-ops of its GEMM
+    kernel where they differ from a gathered input's ``m * r`` and ``r`` (a convolution read
+    directly: the halo-padded input rows, one micro-op per channel and reduction block)."""
 
     m: int
     n: int
@@ -62,6 +68,16 @@ class VtaStreamShape:
     steps: int
     tiles: int
     planes: int
+    inp_entries: int | None = None
+    kernel_uops: int | None = None
+
+    @property
+    def input_load(self) -> int:
+        return self.m * self.r if self.inp_entries is None else self.inp_entries
+
+    @property
+    def uops(self) -> int:
+        return self.r if self.kernel_uops is None else self.kernel_uops
 
 
 @dataclass(frozen=True)
@@ -80,16 +96,18 @@ class VtaCommandCosts:
 
     @staticmethod
     def of(engine: VtaEngine, shape: VtaStreamShape) -> VtaCommandCosts:
-        return _command_costs(engine, shape.m, shape.n, shape.r)
+        return _command_costs(engine, shape.m, shape.n, shape.r, shape.input_load, shape.uops)
 
 
 @lru_cache(maxsize=8192)
-def _command_costs(engine: VtaEngine, m: int, n: int, r: int) -> VtaCommandCosts:
+def _command_costs(
+    engine: VtaEngine, m: int, n: int, r: int, inp: int, uops: int
+) -> VtaCommandCosts:
     commands = [
-        load(MEM_INP, m * r),
+        load(MEM_INP, inp),
         load(MEM_WGT, n * r),
         load(MEM_ACC, m * n),
-        load(MEM_UOP, r),
+        load(MEM_UOP, uops),
         load(MEM_UOP, 1),
         gemm(m * n * r),
         alu_immediate(m * n),
@@ -113,12 +131,13 @@ def _output_tile(shape: VtaStreamShape, loaded: set[str], first_step: int) -> li
     m, n, r = shape.m, shape.n, shape.r
     commands = [pop(STORE_QUEUE, COMPUTE_QUEUE), load(MEM_ACC, m * n)]
     for step in range(first_step, first_step + shape.steps):
-        commands += [pop(COMPUTE_QUEUE, LOAD_QUEUE), load(MEM_INP, m * r), load(MEM_WGT, n * r)]
+        commands += [pop(COMPUTE_QUEUE, LOAD_QUEUE), load(MEM_INP, shape.input_load)]
+        commands.append(load(MEM_WGT, n * r))
         commands += [push(LOAD_QUEUE, COMPUTE_QUEUE), pop(LOAD_QUEUE, COMPUTE_QUEUE)]
         kernel = f"gemm{step % SLOTS}"
         if kernel not in loaded:
             loaded.add(kernel)
-            commands.append(load(MEM_UOP, r))
+            commands.append(load(MEM_UOP, shape.uops))
         commands += [gemm(m * n * r), push(COMPUTE_QUEUE, LOAD_QUEUE)]
     for plane in range(shape.planes):
         if plane > 0:
@@ -163,7 +182,7 @@ def extrapolated(engine: VtaEngine, shape: VtaStreamShape) -> float:
     tiles = min(shape.tiles, SIMULATED_TILES)
 
     def run(s: int, t: int) -> int:
-        return simulate(engine, VtaStreamShape(shape.m, shape.n, shape.r, s, t, shape.planes))
+        return simulate(engine, replace(shape, steps=s, tiles=t))
 
     base = run(steps, tiles)
     total = float(base)

@@ -148,6 +148,12 @@ def vta_target(
     _check("log_acc_buff_size", log_acc_buff_size, batch * block * 4, 4)
     _check("log_uop_buff_size", log_uop_buff_size, 4, 64)
     out_bytes = (1 << log_acc_buff_size) // 4  # vta_config: the output buffer is int8 entries
+    host = cpu_core(
+        "arm",
+        simd_lanes=4,  # assumed: Cortex-A9 NEON, 4 int8 MAC/cycle sustained
+        levels=((ARM_L1,), (DRAM,)),
+        layer_overhead=200,  # assumed call overhead
+    )
     vta = ExecModule(
         name="vta",
         array=_gemm_core(batch, block),
@@ -155,19 +161,14 @@ def vta_target(
             _buffers(batch, block, log_inp_buff_size, log_wgt_buff_size, log_acc_buff_size),
             (DRAM,),
         ),
-        supports=SupportRule(kinds=("conv", "dense")),
+        supports=SupportRule(kinds=("conv", "dense", "add", "pool")),
         instructions=INSTRUCTIONS,
         timing=_timing(batch, block, (1 << log_uop_buff_size) // 4, out_bytes),
-        backend=VtaBackend(),
+        backend=VtaBackend(host),
     )
     return Target(
         name="vta",
-        host=cpu_core(
-            "arm",
-            simd_lanes=4,  # assumed: Cortex-A9 NEON, 4 int8 MAC/cycle sustained
-            levels=((ARM_L1,), (DRAM,)),
-            layer_overhead=200,  # assumed call overhead
-        ),
+        host=host,
         accelerators=(vta,),
         shared=(DRAM,),
         clock_hz=100e6,  # vta.md boards: Pynq at 100 MHz

@@ -29,6 +29,7 @@ from nnmap.mapping.gemm_tiling import (
     tile_product,
 )
 from nnmap.mapping.model import Mapping
+from nnmap.targets.vta.direct import ConvWindow, DirectLimits, direct_tile
 
 SLOTS = 2  # input and weight tiles are double-buffered
 MAX_PLANES = 4  # an int32 result in bytes
@@ -36,13 +37,15 @@ MAX_PLANES = 4  # an int32 result in bytes
 
 @dataclass(frozen=True)
 class VtaBuffers:
-    """The GEMM core's block sizes and the entries of the input, weight and accumulator SRAMs."""
+    """The GEMM core's block sizes and the entries of the input, weight, accumulator and
+    micro-op SRAMs."""
 
     block_in: int
     block_out: int
     inp_entries: int
     wgt_entries: int
     acc_entries: int
+    uop_entries: int
 
     @staticmethod
     def of(module: ExecModule) -> VtaBuffers:
@@ -55,13 +58,22 @@ class VtaBuffers:
             inp_entries=inp.size // (axes["batch"] * block_in),
             wgt_entries=wgt.size // (block_out * block_in),
             acc_entries=acc.size // (axes["batch"] * block_out * module.array.acc_bytes),
+            uop_entries=int(module.timing["uop_buffer_entries"]),
+        )
+
+    def direct_limits(self) -> DirectLimits:
+        return DirectLimits(
+            self.inp_entries // SLOTS, self.wgt_entries // SLOTS, self.acc_entries,
+            self.uop_entries,
         )
 
 
 @dataclass(frozen=True)
 class VtaTile:
     """The tile in entries (m pixels, n channel blocks, r reduction blocks), the padded sizes
-    in entries (multiples of the tile) and whether pixel tiles are the outer tile loop."""
+    in entries (multiples of the tile), whether pixel tiles are the outer tile loop and, for a
+    convolution read directly from its input (``direct.py``), its window (None: the host
+    gathers the input)."""
 
     m: int
     n: int
@@ -70,6 +82,20 @@ class VtaTile:
     n_blocks: int
     r_blocks: int
     m_outer: bool
+    window: ConvWindow | None
+
+    @property
+    def inp_entries(self) -> int:
+        """Input entries one tile loads (with the halo and its padding when read directly)."""
+        if self.window is None:
+            return self.m * self.r
+        return self.window.tile_entries(self.m // self.window.out_width)
+
+    @property
+    def kernel_uops(self) -> int:
+        """Micro-ops of the GEMM kernel: one per reduction block, or, read directly, one per
+        (channel block, reduction block) inside the loops over output rows and columns."""
+        return self.r if self.window is None else self.n * self.r
 
     @property
     def steps(self) -> int:
@@ -115,6 +141,28 @@ def vta_tile(
         n_blocks=ceil_div(ceil_div(channels, buffers.block_out), n) * n,
         r_blocks=ceil_div(ceil_div(depth, buffers.block_in), r) * r,
         m_outer=m_loops_first(mapping),
+        window=None,
+    )
+
+
+def direct_vta_tile(
+    window: ConvWindow, channels: int, mapping: Mapping, buffers: VtaBuffers
+) -> VtaTile | None:
+    """The tile of a convolution read directly (whole output rows, the whole window as one
+    reduction step) under ``mapping``; None when not even one output row fits."""
+    tile = direct_tile(window, channels, mapping, buffers.block_out, buffers.direct_limits())
+    if tile is None:
+        return None
+    m = tile.rows * window.out_width
+    return VtaTile(
+        m=m,
+        n=tile.n,
+        r=window.reduction,
+        rows_padded=ceil_div(window.out_height, tile.rows) * m,
+        n_blocks=ceil_div(ceil_div(channels, buffers.block_out), tile.n) * tile.n,
+        r_blocks=window.reduction,
+        m_outer=tile.m_outer,
+        window=window,
     )
 
 

@@ -90,6 +90,9 @@ static void enqueue(const vta_cmd *cmd) {
     queue[queued++] = *cmd;
 }
 
+/* VTA's hw_spec.h: VTA_MEMOP_PAD_BIT_WIDTH 4, each padding of a LOAD is a 4-bit field. */
+#define VTA_PAD_LIMIT 15u
+
 static void queue_load(uint8_t *dram, uint32_t elem_offset, uint32_t x_size, uint32_t y_size,
                        uint32_t x_stride, uint32_t x_pad_before, uint32_t y_pad_before,
                        uint32_t x_pad_after, uint32_t y_pad_after, uint32_t dst_sram_index,
@@ -104,6 +107,14 @@ void VTALoadBuffer2D(VTACommandHandle cmd, void *src_dram_addr, uint32_t src_ele
     (void)cmd;
     if (dst_memory_type > VTA_MEM_ID_ACC) {
         vta_fail("VTALoadBuffer2D: memory type %u cannot be loaded (use 0..3)", dst_memory_type);
+        return;
+    }
+    if (x_pad_before > VTA_PAD_LIMIT || y_pad_before > VTA_PAD_LIMIT ||
+        x_pad_after > VTA_PAD_LIMIT || y_pad_after > VTA_PAD_LIMIT) {
+        vta_fail("layer %s: VTALoadBuffer2D padding (x %u/%u, y %u/%u) exceeds the instruction's "
+                 "4-bit pad fields (at most %u)",
+                 vta_current_layer(), x_pad_before, x_pad_after, y_pad_before, y_pad_after,
+                 VTA_PAD_LIMIT);
         return;
     }
     vta_buffer *buffer = vta_dma_buffer("VTALoadBuffer2D", src_dram_addr);
