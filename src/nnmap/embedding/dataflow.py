@@ -101,8 +101,9 @@ def instruction_of(array: ComputeArray) -> InstructionDataflow:
     the window reduces (I, W), one unrolling output channels is the columns (W, O), one unrolling
     pixels or batch is the rows (I, O). A weight-stationary array without a rows axis streams its
     input rows through: one call streams as many rows as the reduction has positions, a row per
-    cycle (a systolic array's compute command takes up to its dimension in rows); otherwise a call
-    costs one cycle (a GEMM core's micro-op). The cycles per call only rank embeddings; the stream model times them."""
+    cycle (a systolic array's compute command takes up to its dimension in rows); otherwise a
+    call costs one cycle (a GEMM core's micro-op). The cycles per call only rank embeddings; the
+    stream model times them."""
     roles = {"reduction": frozenset("IW"), "columns": frozenset("WO"), "rows": frozenset("IO")}
     axes = {}
     for axis in array.axes:

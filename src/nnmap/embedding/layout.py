@@ -1,12 +1,13 @@
 """What an embedding asks of each operand's layout, and whether the accelerator's loads reach it.
 
-The model of a load (a systolic array's move-in, a GEMM core's 2-D LOAD): one tile row is a contiguous run of DRAM
-along the reducing axis, the rows are a fixed stride apart, the tile's origin moves freely between
-calls (micro-op offsets, loop bounds). Tensors are NHWC. Weights are constants laid out at compile
-time in whatever order the embedding needs (zeros off a diagonal included), so they always reach.
-The input reaches when its tile rows are contiguous and equally spaced; otherwise the host gathers
-it (an im2col copy), whose elements are counted. The output reaches unless a diagonal keeps only
-some positions of each result tile, which the host then picks out.
+The model of a load (a systolic array's move-in, a GEMM core's 2-D LOAD): one tile row is a
+contiguous run of DRAM along the reducing axis, the rows are a fixed stride apart, the tile's
+origin moves freely between calls (micro-op offsets, loop bounds). Tensors are NHWC. Weights are
+constants laid out at compile time in whatever order the embedding needs (zeros off a diagonal
+included), so they always reach. The input reaches when its tile rows are contiguous and equally
+spaced; otherwise the host gathers it (an im2col copy), whose elements are counted. The output
+reaches unless a diagonal keeps only some positions of each result tile, which the host then picks
+out.
 """
 
 from __future__ import annotations
