@@ -50,7 +50,8 @@ def test_default_spec_is_the_plain_name() -> None:
         ("gemmini:scratchpad_kib=0", "scratchpad_kib=0 holds 0 rows"),
         ("gemmini:accumulator_kib=0", "accumulator_kib=0"),
         ("vta:log_block=9", "log_block 1..6"),
-        ("vta:log_inp_buff_size=2", "log_inp_buff_size=2"),
+        ("vta:log_inp_buff_size=2", "log_inp_buff_size=2 gives 0 entries"),
+        ("vta:log_inp_buff_size=99", "log_inp_buff_size=99 is outside 0..30"),
         ("tpu:x=1", "unknown target 'tpu'"),
     ],
 )

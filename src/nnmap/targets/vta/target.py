@@ -120,10 +120,12 @@ def _buffers(
 
 
 def _check(name: str, log_size: int, entry_bytes: int, least_entries: int) -> None:
-    if not 0 <= log_size <= 30 or (1 << log_size) // entry_bytes < least_entries:
+    if not 0 <= log_size <= 30:
+        raise TargetError(f"vta: {name}={log_size} is outside 0..30 (log2 of the bytes)")
+    if (1 << log_size) // entry_bytes < least_entries:
         raise TargetError(
-            f"vta: {name}={log_size} gives {(1 << max(0, min(log_size, 30))) // entry_bytes} "
-            f"entries of {entry_bytes} B; at least {least_entries} are needed"
+            f"vta: {name}={log_size} gives {(1 << log_size) // entry_bytes} entries of "
+            f"{entry_bytes} B; at least {least_entries} are needed"
         )
 
 
