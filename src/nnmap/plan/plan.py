@@ -9,7 +9,7 @@ every tensor and of every kernel's scratch. Code generation emits a Plan and dec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nnmap.errors import NnmapError
 from nnmap.hw import ExecModule, Target
@@ -138,4 +138,26 @@ def make_plan(
     return Plan(graph, target, numerics, layers, memory)
 
 
-__all__ = ["HOST", "LayerPlan", "Plan", "check_numerics", "make_plan"]
+def with_host_scratch(plan: Plan, workspace_bytes: Mapping[str, int]) -> Plan:
+    """``plan`` with the scratch its host layers' kernels ask for (layer name -> workspace
+    bytes), the arena re-planned so each scratch is disjoint from every tensor alive while its
+    layer runs. A host kernel's workspace is known once its C is generated; accelerator layers
+    keep what their backend reserved."""
+    grown = {
+        layer.layer.name: workspace_bytes[layer.layer.name]
+        for layer in plan.layers
+        if not layer.on_accelerator
+        and workspace_bytes.get(layer.layer.name, 0) > layer.scratch_bytes
+    }
+    if not grown:
+        return plan
+    layers = tuple(
+        replace(layer, scratch_bytes=grown[layer.layer.name]) if layer.layer.name in grown
+        else layer
+        for layer in plan.layers
+    )
+    memory = plan_memory(plan.graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
+    return replace(plan, layers=layers, memory=memory)
+
+
+__all__ = ["HOST", "LayerPlan", "Plan", "check_numerics", "make_plan", "with_host_scratch"]
