@@ -22,7 +22,13 @@ from nnmap.ir.graph import Graph
 from nnmap.ir.layers import COMPUTE_KINDS, Layer
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
-from nnmap.mapping.host_model import host_layer_work, stage_cycles
+from nnmap.mapping.host_model import (
+    calibration_of,
+    call_overhead,
+    host_layer_work,
+    host_mac_stage,
+    stage_cycles,
+)
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.search import search_below
 
@@ -64,9 +70,8 @@ def host_stages(
         works = host_layer_work(layer, graph)
     else:
         works = ()
-    stages = [(work.stage, stage_cycles(work, target.host)) for work in works]
-    overhead = float(target.host.timing.get("layer_overhead", 0.0))
-    return (*stages, ("call overhead", overhead))
+    stages = [(work.stage, stage_cycles(work, target)) for work in works]
+    return (*stages, ("call overhead", call_overhead(target)))
 
 
 def kernel_cycles(module: ExecModule, workload: Workload, mapping: Mapping, found: Cost,
@@ -120,6 +125,12 @@ def map_layer(
         stages = host_stages(module, workload, target, numerics, layer, graph)
         best = min((choice.whole_cycles for choice in costed), default=inf)
         cutoff = best - sum(cycles for _, cycles in stages)
+        calibrated_host = module is target.host and calibration_of(target) is not None
+        if calibrated_host:
+            # the host's kernel is costed by its calibration, not by the mapping searched
+            if host_mac_stage(workload, target, 0.0)[1] >= cutoff and place != module.name:
+                continue
+            cutoff = inf
         try:
             found = search_below(workload, module, cutoff, budget_s)
         except MappingError as error:
@@ -130,6 +141,8 @@ def map_layer(
                 reasons.append(f"no tiling fits the memories of module {module.name}")
             continue
         kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+        if calibrated_host:
+            kernel = host_mac_stage(workload, target, kernel)[1]
         costed.append(LayerMapping(workload.name, module.name, workload, found.mapping,
                                    found.cost, 0.0, kernel, stages))
     if not costed:

@@ -16,7 +16,7 @@ from nnmap.hw import ExecModule, Target
 from nnmap.ir import Graph, Layer
 from nnmap.ir.layers import COMPUTE_KINDS, Reshape
 from nnmap.mapping.graph import LayerMapping, host_stages, kernel_cycles, map_graph
-from nnmap.mapping.host_model import host_layer_work, stage_cycles
+from nnmap.mapping.host_model import call_overhead, host_layer_work, host_mac_stage, stage_cycles
 from nnmap.plan.memory import MemoryPlan, plan_memory
 
 HOST = "host"
@@ -94,18 +94,18 @@ def _layer_plan(
     numerics: str, unmapped: Mapping[str, str],
 ) -> LayerPlan:
     if mapped is None:
-        overhead = float(target.host.timing.get("layer_overhead", 0.0))
         works = host_layer_work(layer, graph)
-        stages = {work.stage: stage_cycles(work, target.host) for work in works}
+        stages = {work.stage: stage_cycles(work, target) for work in works}
         if stages:
-            stages["call overhead"] = overhead
+            stages["call overhead"] = call_overhead(target)
         return LayerPlan(index, layer, HOST, _reason(layer, target, unmapped), host_stages=stages)
     module = target.module(mapped.module)
     workload, mapping = mapped.workload, mapped.mapping
     stages = dict(host_stages(module, workload, target, numerics, layer, graph))
     cycles = kernel_cycles(module, workload, mapping, mapped.cost, numerics)
     if module.backend is None:
-        stages = {"multiply-accumulate (cost model)": cycles, **stages}
+        name, cycles = host_mac_stage(workload, target, cycles)
+        stages = {name: cycles, **stages}
         return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
     scratch = module.backend.scratch_bytes(workload, mapping, module, numerics)
     return LayerPlan(index, layer, module.name, mapped.reason, mapped, cycles, stages, scratch)
