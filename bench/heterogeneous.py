@@ -6,19 +6,22 @@ x86 (outputs) and its accelerator emulator (accelerator cycles), then the same C
 for the target's host core runs on the instruction-set emulator (host cycles, measured, at the
 target's clock; its outputs must equal the x86 run's). The host-only baseline is the same model
 with every layer on that host core, measured the same way. Also the analytical host model
-against the measurement, per layer with host work: |modelled - measured| / measured.
+against the measurement, per layer with host work: |modelled - measured| / measured, before
+calibration (the assumed operation rates, the same placements) and after (the host core's
+calibration from bench/calibrate_host.py, which the mapper used).
 
-Usage: ``python bench/heterogeneous.py [--models kws_ref_model,...] [--targets gemmini,vta]``;
-writes bench/results/heterogeneous.json and prints a table. Needs ../shared (the models).
+Usage: ``python bench/heterogeneous.py [--models kws_ref_model,...] [--targets gemmini,vta]
+[--numerics exact,hardware]``; writes bench/results/heterogeneous.json and prints a table.
+Needs ../shared (the models).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,10 @@ from rich.table import Table
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
+from nnmap.errors import NnmapError
+from nnmap.hostsim.calibrate import error_summary
 from nnmap.hw import Target
+from nnmap.plan.plan import Plan
 from nnmap.targets import resolve_target
 from nnmap.verify import random_inputs
 
@@ -38,29 +44,45 @@ MODELS = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 NUMERICS = ("exact", "hardware")
 
 
+def uncalibrated(target: Target) -> Target:
+    """``target`` with its host core's calibration removed (the assumed host model)."""
+    assert target.host_core is not None
+    return replace(target, host_core=replace(target.host_core, calibration=None))
+
+
 def measured(graph: nnmap.Graph, target: Target, numerics: str, out: Path,
-             sample: list[np.ndarray]) -> tuple[Artifact, np.ndarray]:
-    """Compile, run on x86, emulate the accelerator and the host core; the x86 outputs."""
-    artifact = nnmap.compile(graph, target, out, numerics=numerics)
+             sample: list[np.ndarray]) -> tuple[Artifact, np.ndarray, Plan]:
+    """Compile, run on x86, emulate the accelerator and the host core; the x86 outputs and the
+    plan."""
+    plan = nnmap.plan(graph, target, numerics)
+    artifact = nnmap.compile(plan, out_dir=out)
     outputs = artifact.run(sample)[0]
     if artifact.report["emulators"]:
         artifact.measure_cycles(sample)
     assert target.host_core is not None
     artifact.measure_host_cycles(target.host_core, sample)
-    return artifact, outputs
+    return artifact, outputs, plan
 
 
-def model_errors(report: dict) -> list[float]:
-    """|modelled - measured| / measured host cycles of every layer with host work."""
-    return [
-        abs(layer["host_modelled_cycles"] - layer["host_cycles"]) / layer["host_cycles"]
-        for layer in report["layers"]
-        if layer["host_cycles"] > 0
-    ]
+def model_errors(report: dict, plan: Plan) -> dict[str, list[float]]:
+    """|modelled - measured| / measured host cycles of every layer with host work, by the
+    uncalibrated model on the same placements ("before") and by the plan's ("after")."""
+    mappings = [layer.mapped for layer in plan.layers if layer.mapped is not None]
+    assumed = nnmap.plan(plan.graph, uncalibrated(plan.target), plan.numerics, mappings)
+    before = {layer.layer.name: layer.host_cycles for layer in assumed.layers}
+    errors: dict[str, list[float]] = {"before": [], "after": []}
+    for layer in report["layers"]:
+        if layer["host_cycles"] > 0:
+            for key, modelled in (("before", before[layer["name"]]),
+                                  ("after", layer["host_modelled_cycles"])):
+                errors[key].append(abs(modelled - layer["host_cycles"]) / layer["host_cycles"])
+    return errors
 
 
-def run(models: list[str], targets: list[str]) -> tuple[list[dict], list[float]]:
-    rows, errors = [], []
+def run(models: list[str], targets: list[str], numerics: list[str]
+        ) -> tuple[list[dict], dict[str, list[float]]]:
+    rows: list[dict] = []
+    errors: dict[str, list[float]] = {"before": [], "after": []}
     for spec in targets:
         target = resolve_target(spec)
         for name in models:
@@ -69,61 +91,78 @@ def run(models: list[str], targets: list[str]) -> tuple[list[dict], list[float]]
             sample = [x[:1] for x in random_inputs(graph, 1, seed=0)]
             with tempfile.TemporaryDirectory() as work:
                 start = time.perf_counter()
-                alone, baseline_out = measured(graph, target.host_only(), "exact",
-                                               Path(work) / "alone", sample)
+                alone, baseline_out, plan = measured(graph, target.host_only(), "exact",
+                                                     Path(work) / "alone", sample)
                 host_only = alone.report["latency"]["total_cycles"]
-                errors += model_errors(alone.report)
-                for numerics in NUMERICS:
-                    artifact, out = measured(graph, target, numerics, Path(work) / numerics,
-                                             sample)
+                for key, values in model_errors(alone.report, plan).items():
+                    errors[key] += values
+                for kind in numerics:
+                    try:
+                        artifact, out, plan = measured(graph, target, kind, Path(work) / kind,
+                                                       sample)
+                    except NnmapError as error:
+                        rows.append({"model": name, "target": spec, "numerics": kind,
+                                     "error": str(error)})
+                        continue
                     latency = artifact.report["latency"]
-                    errors += model_errors(artifact.report)
+                    for key, values in model_errors(artifact.report, plan).items():
+                        errors[key] += values
                     rows.append({
-                        "model": name, "target": spec, "numerics": numerics,
+                        "model": name, "target": spec, "numerics": kind,
                         "accelerator_cycles": latency["accelerator_cycles"],
                         "host_cycles": latency["host_cycles"],
                         "total_cycles": latency["total_cycles"],
                         "host_only_cycles": host_only,
                         "speedup": host_only / latency["total_cycles"],
                         "host_share": latency["host_cycles"] / latency["total_cycles"],
+                        "accelerated_layers": sum(layer["module"] != "host"
+                                                  for layer in artifact.report["layers"]),
                         "outputs_match_host_only": bool(
-                            numerics == "hardware" or np.array_equal(out, baseline_out)
+                            kind == "hardware" or np.array_equal(out, baseline_out)
                         ),
                         "seconds": time.perf_counter() - start,
                     })
     return rows, errors
 
 
-def print_table(rows: list[dict], errors: list[float]) -> None:
+def print_table(rows: list[dict], errors: dict[str, list[float]]) -> None:
     table = Table(title="SoC vs host core alone (accelerator emulated, host measured)")
-    for column in ("model", "target", "numerics", "accelerator", "host", "total", "host only",
-                   "speed-up", "host share"):
+    for column in ("model", "target", "numerics", "accelerated layers", "accelerator", "host",
+                   "total", "host only", "speed-up", "host share"):
         table.add_column(column, justify="left" if column in ("model", "target", "numerics")
                          else "right")
     for r in rows:
-        table.add_row(r["model"], r["target"], r["numerics"], f"{r['accelerator_cycles']:,.0f}",
-                      f"{r['host_cycles']:,.0f}", f"{r['total_cycles']:,.0f}",
-                      f"{r['host_only_cycles']:,.0f}", f"{r['speedup']:.2f}x",
-                      f"{r['host_share']:.0%}")
+        if "error" in r:
+            table.add_row(r["model"], r["target"], r["numerics"], f"fails: {r['error']}")
+            continue
+        table.add_row(r["model"], r["target"], r["numerics"], str(r["accelerated_layers"]),
+                      f"{r['accelerator_cycles']:,.0f}", f"{r['host_cycles']:,.0f}",
+                      f"{r['total_cycles']:,.0f}", f"{r['host_only_cycles']:,.0f}",
+                      f"{r['speedup']:.2f}x", f"{r['host_share']:.0%}")
     Console().print(table)
-    quantiles = statistics.quantiles(errors, n=10) if len(errors) > 1 else errors
-    Console().print(
-        f"analytical host model vs measured, {len(errors)} layers: median "
-        f"{statistics.median(errors):.0%}, p90 {quantiles[-1]:.0%}, max {max(errors):.0%}",
-        highlight=False,
-    )
+    for key, label in (("before", "assumed rates"), ("after", "calibrated")):
+        summary = error_summary(errors[key])
+        Console().print(
+            f"analytical host model ({label}) vs measured, {len(errors[key])} layers: median "
+            f"{summary['median']:.0%}, p90 {summary['p90']:.0%}, max {summary['max']:.0%}",
+            highlight=False,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--targets", default="gemmini,vta")
+    parser.add_argument("--numerics", default=",".join(NUMERICS))
     args = parser.parse_args()
-    rows, errors = run(args.models.split(","), args.targets.split(","))
-    assert all(r["outputs_match_host_only"] for r in rows), "exact outputs differ"
+    rows, errors = run(args.models.split(","), args.targets.split(","),
+                       args.numerics.split(","))
+    assert all(r.get("outputs_match_host_only", True) for r in rows), "exact outputs differ"
     print_table(rows, errors)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"rows": rows, "host_model_errors": errors}, indent=1))
+    summary = {key: error_summary(values) for key, values in errors.items()}
+    RESULTS.write_text(json.dumps({"rows": rows, "host_model_error": summary,
+                                   "host_model_errors": errors}, indent=1))
 
 
 if __name__ == "__main__":

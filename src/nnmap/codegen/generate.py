@@ -21,7 +21,7 @@ from nnmap.codegen.report import report
 from nnmap.errors import MappingError, NnmapError, QuantizationError
 from nnmap.ir import Dequantize, Graph, Quantize, Recast, Reshape, Transpose
 from nnmap.plan.memory import MemoryPlan
-from nnmap.plan.plan import LayerPlan, Plan
+from nnmap.plan.plan import LayerPlan, Plan, with_host_scratch
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,14 @@ def generate(
     max_arena_bytes: int = MAX_ARENA_BYTES,
 ) -> Artifact:
     """Emit ``plan`` as C at ``out_dir``, build it once, and publish it: every layer where the
-    plan puts it, with the mapping it holds. Nothing is searched or decided here."""
+    plan puts it, with the mapping it holds. Nothing is searched or decided here: the memory
+    plan only gains the workspace of host kernels, known once their C is generated."""
     graph = plan.graph
     check_int8(graph)
     _check_arena(graph, plan.memory, max_arena_bytes)
     codes = layer_codes(plan, progress)
+    plan = with_host_scratch(plan, {code.layer.name: code.workspace_bytes for code in codes})
+    _check_arena(graph, plan.memory, max_arena_bytes)
     files, weight_bytes = source_files(plan, codes)
     out_dir = Path(out_dir).resolve()
     staging = staging_folder(out_dir)

@@ -4,13 +4,18 @@ The cost model is a sum over executed instructions of a per-class cost in cycles
 a load whose destination the next instruction of the same basic block reads (load-use), and,
 for cores with a branch predictor, one misprediction penalty per change of direction a
 two-bit predictor would miss (estimated as the smaller of a branch's taken and not-taken counts),
-plus data-cache misses where the core declares a cache. ``builtin_cores`` gives the sources of
-every number for the cores nnmap ships.
+plus data-cache misses where the core declares a cache. ``targets/host_cores.py`` gives the
+sources of every number for the cores nnmap ships.
+
+A core may also carry a ``HostCalibration``: the per-stage costs of nnmap's host kernels on it,
+fitted to emulated measurements, which the mapper's analytical host model uses instead of its
+assumed operation rates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 from nnmap.errors import TargetError
 
@@ -51,9 +56,9 @@ class InstructionCosts:
 
     def check(self, core: str) -> None:
         """Raise TargetError naming the field when a cost is negative."""
-        for field in fields(self):
-            if getattr(self, field.name) < 0:
-                raise TargetError(f"host core {core}: cost {field.name} must be >= 0")
+        for cost in fields(self):
+            if getattr(self, cost.name) < 0:
+                raise TargetError(f"host core {core}: cost {cost.name} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,36 @@ class DataCache:
 
 
 @dataclass(frozen=True)
+class HostCalibration:
+    """What nnmap's host kernels cost on a core, fitted to measurements (core cycles):
+    ``mac_cycles`` per multiply-accumulate of each compute workload kind (conv, depthwise,
+    dense), ``op_cycles`` per modelled operation (a ``HostWork``'s elements x ops) of each
+    streamed stage kind (requantization, max pool, average pool, add, softmax, copy),
+    ``call_cycles`` per kernel call; ``source`` names the script that fitted them and on
+    what."""
+
+    mac_cycles: Mapping[str, float] = field(hash=False)
+    op_cycles: Mapping[str, float] = field(hash=False)
+    call_cycles: float
+    source: str
+
+    def check(self, core: str) -> None:
+        """Raise TargetError naming the entry when a coefficient is negative."""
+        entries = {
+            **{f"mac_cycles[{kind}]": value for kind, value in self.mac_cycles.items()},
+            **{f"op_cycles[{kind}]": value for kind, value in self.op_cycles.items()},
+            "call_cycles": self.call_cycles,
+        }
+        for name, value in entries.items():
+            if value < 0:
+                raise TargetError(f"host core {core}: calibrated cost {name} must be >= 0")
+
+
+@dataclass(frozen=True)
 class HostCore:
     """A host CPU: what nnmap compiles its C for (``zig cc`` target and flags) and what its
-    instructions cost. ``data_cache`` is None for cores that load from tightly coupled memory."""
+    instructions cost. ``data_cache`` is None for cores that load from tightly coupled memory;
+    ``calibration`` is None until nnmap's host kernels were measured on it."""
 
     name: str
     isa: str
@@ -94,6 +126,7 @@ class HostCore:
     clock_hz: float
     costs: InstructionCosts
     data_cache: DataCache | None = None
+    calibration: HostCalibration | None = None
 
     def __post_init__(self) -> None:
         if self.isa not in ISAS:
@@ -105,6 +138,8 @@ class HostCore:
         self.costs.check(self.name)
         if self.data_cache is not None:
             self.data_cache.check(self.name)
+        if self.calibration is not None:
+            self.calibration.check(self.name)
 
     @property
     def word_bits(self) -> int:

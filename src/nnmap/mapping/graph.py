@@ -25,7 +25,13 @@ from nnmap.ir.layers import COMPUTE_KINDS, Layer
 from nnmap.ir.quant import IntegerRequant
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.cost import cost
-from nnmap.mapping.host_model import HostWork, host_layer_work, stage_cycles
+from nnmap.mapping.host_model import (
+    calibration_of,
+    call_overhead,
+    host_layer_work,
+    host_mac_stage,
+    stage_cycles,
+)
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.search import search_below
 
@@ -67,9 +73,8 @@ def host_stages(
         works = host_layer_work(layer, graph)
     else:
         works = ()
-    stages = [(work.stage, stage_cycles(work, target.host)) for work in works]
-    overhead = float(target.host.timing.get("layer_overhead", 0.0))
-    return (*stages, ("call overhead", overhead))
+    stages = [(work.stage, stage_cycles(work, target)) for work in works]
+    return (*stages, ("call overhead", call_overhead(target)))
 
 
 def kernel_cycles(module: ExecModule, workload: Workload, mapping: Mapping, found: Cost,
@@ -135,6 +140,12 @@ def map_layer(
         stages = host_stages(module, workload, target, numerics, layer, graph)
         best = min((choice.whole_cycles for choice in costed), default=inf)
         cutoff = best - sum(cycles for _, cycles in stages)
+        calibrated_host = module is target.host and calibration_of(target) is not None
+        if calibrated_host:
+            # the host's kernel is costed by its calibration, not by the mapping searched
+            if host_mac_stage(workload, target, 0.0)[1] >= cutoff and place != module.name:
+                continue
+            cutoff = inf
         try:
             found = search_below(workload, module, cutoff, budget_s)
         except MappingError as error:
@@ -145,6 +156,8 @@ def map_layer(
                 reasons.append(f"no tiling fits the memories of module {module.name}")
             continue
         kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+        if calibrated_host:
+            kernel = host_mac_stage(workload, target, kernel)[1]
         costed.append(LayerMapping(workload.name, module.name, workload, found.mapping,
                                    found.cost, 0.0, kernel, stages))
     if not costed:
@@ -184,9 +197,8 @@ def _reason(chosen: LayerMapping, costed: list[LayerMapping], refused: list[str]
 def _host_whole(layer: Layer, graph: Graph, target: Target) -> float:
     """The host's whole cycles for a layer without multiply-accumulates: its kernel's loops and
     the call overhead."""
-    works: tuple[HostWork, ...] = host_layer_work(layer, graph)
-    overhead = float(target.host.timing.get("layer_overhead", 0.0))
-    return sum(stage_cycles(work, target.host) for work in works) + overhead
+    works = host_layer_work(layer, graph)
+    return sum(stage_cycles(work, target) for work in works) + call_overhead(target)
 
 
 def map_offload(

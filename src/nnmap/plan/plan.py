@@ -9,14 +9,14 @@ every tensor and of every kernel's scratch. Code generation emits a Plan and dec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nnmap.errors import NnmapError
 from nnmap.hw import ExecModule, Target
 from nnmap.ir import Graph, Layer
 from nnmap.ir.layers import COMPUTE_KINDS, Reshape
 from nnmap.mapping.graph import LayerMapping, host_stages, kernel_cycles, map_graph
-from nnmap.mapping.host_model import host_layer_work, stage_cycles
+from nnmap.mapping.host_model import call_overhead, host_layer_work, host_mac_stage, stage_cycles
 from nnmap.plan.memory import MemoryPlan, plan_memory
 
 HOST = "host"
@@ -98,11 +98,10 @@ def _layer_plan(
     numerics: str, unmapped: Mapping[str, str], host_reasons: Mapping[str, str],
 ) -> LayerPlan:
     if mapped is None:
-        overhead = float(target.host.timing.get("layer_overhead", 0.0))
         works = host_layer_work(layer, graph)
-        stages = {work.stage: stage_cycles(work, target.host) for work in works}
+        stages = {work.stage: stage_cycles(work, target) for work in works}
         if stages:
-            stages["call overhead"] = overhead
+            stages["call overhead"] = call_overhead(target)
         return LayerPlan(index, layer, HOST, _reason(layer, target, unmapped, host_reasons),
                          host_stages=stages)
     module = target.module(mapped.module)
@@ -110,7 +109,8 @@ def _layer_plan(
     stages = dict(host_stages(module, workload, target, numerics, layer, graph))
     cycles = kernel_cycles(module, workload, mapping, mapped.cost, numerics)
     if module.backend is None:
-        stages = {"multiply-accumulate (cost model)": cycles, **stages}
+        name, cycles = host_mac_stage(workload, target, cycles)
+        stages = {name: cycles, **stages}
         return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
     scratch = module.backend.scratch_bytes(workload, mapping, module, numerics)
     return LayerPlan(index, layer, module.name, mapped.reason, mapped, cycles, stages, scratch)
@@ -146,4 +146,26 @@ def make_plan(
     return Plan(graph, target, numerics, layers, memory)
 
 
-__all__ = ["HOST", "LayerPlan", "Plan", "check_numerics", "make_plan"]
+def with_host_scratch(plan: Plan, workspace_bytes: Mapping[str, int]) -> Plan:
+    """``plan`` with the scratch its host layers' kernels ask for (layer name -> workspace
+    bytes), the arena re-planned so each scratch is disjoint from every tensor alive while its
+    layer runs. A host kernel's workspace is known once its C is generated; accelerator layers
+    keep what their backend reserved."""
+    grown = {
+        layer.layer.name: workspace_bytes[layer.layer.name]
+        for layer in plan.layers
+        if not layer.on_accelerator
+        and workspace_bytes.get(layer.layer.name, 0) > layer.scratch_bytes
+    }
+    if not grown:
+        return plan
+    layers = tuple(
+        replace(layer, scratch_bytes=grown[layer.layer.name]) if layer.layer.name in grown
+        else layer
+        for layer in plan.layers
+    )
+    memory = plan_memory(plan.graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
+    return replace(plan, layers=layers, memory=memory)
+
+
+__all__ = ["HOST", "LayerPlan", "Plan", "check_numerics", "make_plan", "with_host_scratch"]

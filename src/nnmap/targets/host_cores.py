@@ -23,11 +23,36 @@ Sources:
   cache with 32-byte lines; Zynq-7000 TRM (UG585): 32 KB L1 data cache per core.
 - [diana] shared/reference/diana.md (host RI5CY at 260 MHz, HTVM's profiler);
   [gemmini] shared/reference/gemmini.md (100 MHz); PYNQ-Z1 reference manual: 650 MHz A9.
+
+Each core's ``calibration`` (the analytical host model's per-stage costs) is not from a
+document: ``bench/calibrate_host.py`` fits it to nnmap's host kernels measured on that core and
+stores it in ``host_calibration.json`` beside this file, every number with what it was fitted on.
 """
 
 from __future__ import annotations
 
-from nnmap.hw.host_core import DataCache, HostCore, InstructionCosts
+import json
+from pathlib import Path
+
+from nnmap.hw.host_core import DataCache, HostCalibration, HostCore, InstructionCosts
+
+CALIBRATION_FILE = Path(__file__).parent / "host_calibration.json"
+
+
+def stored_calibration(core: str) -> HostCalibration | None:
+    """The calibration ``bench/calibrate_host.py`` stored for ``core``, if any."""
+    if not CALIBRATION_FILE.exists():
+        return None
+    stored = json.loads(CALIBRATION_FILE.read_text()).get(core)
+    if stored is None:
+        return None
+    return HostCalibration(
+        mac_cycles={kind: float(entry["value"]) for kind, entry in stored["mac_cycles"].items()},
+        op_cycles={kind: float(entry["value"]) for kind, entry in stored["op_cycles"].items()},
+        call_cycles=float(stored["call_cycles"]["value"]),
+        source=str(stored["source"]),
+    )
+
 
 ROCKET = HostCore(
     name="rocket",
@@ -60,6 +85,7 @@ ROCKET = HostCore(
         line_bytes=64,  # [rocket-dcache]
         miss_penalty=20,  # assumed: refill from the SoC's L2 over TileLink
     ),
+    calibration=stored_calibration("rocket"),  # fitted: host_calibration.json
 )
 
 CV32E40P = HostCore(
@@ -88,6 +114,7 @@ CV32E40P = HostCore(
         other=1,  # [cv32e40p]: CSR access, 1 (most CSRs)
     ),
     data_cache=None,  # loads hit the SoC's L2 / TCDM scratchpad at the table's cycle counts
+    calibration=stored_calibration("cv32e40p"),  # fitted: host_calibration.json
 )
 
 CORTEX_A9 = HostCore(
@@ -121,6 +148,7 @@ CORTEX_A9 = HostCore(
         line_bytes=32,  # [a9-caches]
         miss_penalty=25,  # assumed: hit in the Zynq's PL310 512 KB L2
     ),
+    calibration=stored_calibration("cortex-a9"),  # fitted: host_calibration.json
 )
 
 BUILTIN_CORES = {core.name: core for core in (ROCKET, CV32E40P, CORTEX_A9)}

@@ -150,6 +150,8 @@ class VtaBackend(Backend):
             tile.n * tile.r * block_out * block_in,  # the weight tile
             tile.m * tile.n * block_out * 4,  # the accumulator tile
         ]
+        if numerics == "hardware" and channels % block_out:  # int8 results, then copied out
+            buffers.append(tile.rows_padded * tile.n_blocks * block_out)
         if numerics != "hardware":
             planes = planes_for_bound(workload.result_bound)
             buffers.append(planes * tile.rows_padded * tile.n_blocks * block_out)

@@ -12,7 +12,7 @@ from nnmap.errors import MappingError
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.gemm_tiling import ceil_div
-from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, stage_cycles
+from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, streamed_cycles
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.stream_search import StreamModel, search_stream
 from nnmap.targets.vta.cost import (
@@ -107,7 +107,9 @@ class ConvChoice:
 
 def conv_choice(workload: Workload, module: ExecModule, host: ExecModule) -> ConvChoice:
     """Read the input directly or gather it on the ``host``: the cheaper by whole cost (the best
-    stream of each, plus the host's gather cycles for the gathered one)."""
+    stream of each, plus the host's gather cycles for the gathered one, at the host module's
+    assumed rate: the backend is built before its Target, so without the host core's
+    calibration)."""
     window = module_window(workload, module)
     if isinstance(window, str):
         return ConvChoice(False, f"host im2col gather: {window}")
@@ -115,7 +117,7 @@ def conv_choice(workload: Workload, module: ExecModule, host: ExecModule) -> Con
     if direct is None:
         return ConvChoice(False, "host im2col gather: no direct convolution tile fits VTA's SRAM")
     gathered = search_stream(GATHERED, workload, module, inf)
-    host_cycles = stage_cycles(gather_work(workload, VtaBuffers.of(module).block_in), host)
+    host_cycles = streamed_cycles(gather_work(workload, VtaBuffers.of(module).block_in), host)
     reading = direct[1].total_cycles
     if gathered is None:
         return ConvChoice(True, "input read directly (no gathered tile fits)")
