@@ -33,6 +33,26 @@ def record_line() -> object:
     return _RECORDED.append
 
 
+# The files with the longest runs (minutes of compiling and emulating whole models): handed to
+# the pytest-xdist workers first, so that no worker starts one of them while the other is done.
+LONG_FILES = (
+    "test_targets_configurations.py",
+    "test_codegen_vta.py",
+    "test_codegen_gemmini_models.py",
+    "test_frontend_tflm.py",
+    "test_plan.py",
+    "test_tflm_accelerators.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """On a pytest-xdist worker, hand the recorded lines to the controller, which prints them."""
     workeroutput = getattr(session.config, "workeroutput", None)
