@@ -85,16 +85,8 @@ def test_plan_report_and_c_agree_and_generation_searches_nothing(
     assert set(emulated) == {layer.layer.name for layer in planned.layers if layer.on_accelerator}
 
 
-# With the calibrated host model the mapper puts resnet8's dense_0 on Gemmini, whose backend
-# reserves its result buffer although TVM keeps a buffer that small on the kernel's stack
-# (planned 1280 B, used 1024 B in hardware numerics): more scratch than used, harmless, to fix
-# in the Gemmini backend.
-GEMMINI_STACK_BUFFER = pytest.mark.xfail(
-    strict=True, reason="Gemmini's scratch_bytes counts a result buffer TVM puts on the stack")
 SCRATCH_CASES = [
-    pytest.param(target, numerics, marks=GEMMINI_STACK_BUFFER) if (target, numerics) in {
-        ("gemmini", "hardware"), ("gemmini:dim=8,scratchpad_kib=64", "exact"),
-        ("gemmini:dim=8,scratchpad_kib=64", "hardware")} else (target, numerics)
+    (target, numerics)
     for target in ("gemmini", "vta", "gemmini:dim=8,scratchpad_kib=64")
     for numerics in ("exact", "hardware")
 ]

@@ -68,6 +68,17 @@ def aligned(size: int) -> int:
     return -(-size // ALIGNMENT) * ALIGNMENT
 
 
+# TVM's C code keeps a constant-size buffer of fewer bytes than this on the kernel's stack
+# instead of asking for workspace (kMaxStackAlloca in TVM's runtime/device_api.h).
+TVM_STACK_ALLOCA_BYTES = 1024
+
+
+def workspace_bytes(size: int) -> int:
+    """Arena bytes a TVM kernel's buffer of ``size`` bytes takes: none when TVM puts it on the
+    stack, else ``size`` aligned."""
+    return 0 if size < TVM_STACK_ALLOCA_BYTES else aligned(size)
+
+
 def first_fit(buffers: list[Buffer]) -> tuple[dict[str, int], int]:
     """Offsets by greedy-by-size, first-fit placement; returns the offsets and the arena size."""
     placed: list[tuple[Buffer, int]] = []

@@ -17,7 +17,7 @@ from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
-from nnmap.plan.memory import aligned
+from nnmap.plan.memory import workspace_bytes
 from nnmap.targets.gemmini import cost, resadd_stream
 from nnmap.targets.gemmini.resadd import choose_scales, exactness_refusal, resadd_refusal
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_shape, gemm_tiles, tiled_shape
@@ -102,15 +102,16 @@ class GemminiBackend(Backend):
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
         """The kernel's two host buffers: the gathered input (m x r int8) and the results
-        moved out (m x n: int32 in exact numerics, int8 scaled by mvout in hardware). A
-        residual add needs none."""
+        moved out (m x n: int32 in exact numerics, int8 scaled by mvout in hardware), each unless
+        TVM keeps it on the stack. A residual add needs none."""
         if workload.kind == "add":
             return 0
         geometry = GemminiGeometry.of(module)
         shape = gemm_shape(workload, geometry.dim)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
         result_bytes = 1 if numerics == "hardware" else 4
-        return aligned(tiled.m * tiled.r) + aligned(tiled.m * tiled.n * result_bytes)
+        gathered, results = tiled.m * tiled.r, tiled.m * tiled.n * result_bytes
+        return workspace_bytes(gathered) + workspace_bytes(results)
 
     def lower(
         self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
