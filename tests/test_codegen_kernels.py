@@ -3,6 +3,7 @@ a golden file, and the one-line errors (unsupported layer, oversized arena, fail
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,11 @@ import pytest
 import tvm
 
 import nnmap
+from nnmap.codegen import emit_c
 from nnmap.codegen import generate as generate_module
 from nnmap.codegen.artifact import Artifact
 from nnmap.codegen.generate import generate
+from nnmap.codegen.kernels import lower_layer
 from nnmap.errors import BuildError, MappingError, NnmapError, UnsupportedOperatorError
 from nnmap.ir import (
     Add,
@@ -197,3 +200,28 @@ def test_unbound_requantization_fallback_is_bit_exact(
     artifact = nnmap.compile(graph, "host", tmp_path / "unbound")
     inputs = [RNG.integers(-128, 128, (20, 4, 4, 2), dtype=np.int8)]
     np.testing.assert_array_equal(artifact.run_batch(inputs)[0], run_batch(graph, inputs)[0])
+
+
+def test_kernel_c_is_cached_by_the_scheduled_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second compile of the same kernels reads TVM's C from the cache, TVM not called; a
+    kernel whose module differs (another symbol, another schedule) is a different entry."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = nnmap.compile(tiny_conv(), "host", tmp_path / "first")
+    entries = sorted((tmp_path / "cache" / "nnmap" / "kernels").iterdir())
+    assert entries and all(entry.suffix == ".c" for entry in entries)
+
+    def no_tvm(*_: object, **__: object) -> None:
+        raise AssertionError("TVM compiled a kernel that is in the cache")
+
+    monkeypatch.setattr(emit_c.tvm, "compile", no_tvm)
+    second = nnmap.compile(tiny_conv(), "host", tmp_path / "second")
+    for name in ("layer_00_conv2d.c", "network.c"):
+        assert (first.path / name).read_text() == (second.path / name).read_text()
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    kernel = lower_layer(tiny_conv().layers[0], tiny_conv())
+    for symbol, schedule in (("k", "reduce_inner"), ("k", "stages"), ("k2", "stages"),
+                             ("k", "reduce_inner")):
+        emit_c.plain_kernel_source(replace(kernel, schedule=schedule), symbol, "conv")
+    assert len(list((tmp_path / "cache" / "nnmap" / "kernels").iterdir())) == len(entries) + 3

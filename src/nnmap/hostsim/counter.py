@@ -16,6 +16,7 @@ import numpy as np
 import unicorn
 from unicorn.unicorn_py3.unicorn import uclib
 
+from nnmap.cache import cache_dir
 from nnmap.codegen.build import run_compiler
 from nnmap.hostsim.decode import HostSimulationError
 from nnmap.hw.host_core import DataCache
@@ -27,15 +28,9 @@ CFLAGS = ("-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared")
 EDGE_CAPACITY = 1 << 18
 
 
-def cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/nnmap/hostsim`, by default `~/.cache/nnmap/hostsim`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nnmap" / "hostsim"
-
-
 def build_counter_library(out_dir: Path | None = None) -> Path:
     """Compile the block counter into a shared library; an unchanged build is reused."""
-    out_dir = Path(out_dir) if out_dir is not None else cache_dir()
+    out_dir = Path(out_dir) if out_dir is not None else cache_dir("hostsim")
     out_dir.mkdir(parents=True, exist_ok=True)
     compiler = os.environ.get("CC", "gcc")
     digest = hashlib.sha256(" ".join((compiler, *CFLAGS)).encode())

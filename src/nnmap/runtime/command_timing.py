@@ -14,10 +14,7 @@ processes by its content hash).
 from __future__ import annotations
 
 import ctypes
-import getpass
 import hashlib
-import os
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,6 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from nnmap.cache import cache_dir
 from nnmap.hw import ExecModule
 from nnmap.runtime.emulator_build import Emulator
 
@@ -35,17 +33,6 @@ _LOCK = threading.Lock()
 _TIMERS: dict[tuple[str, str, str], CommandTimer] = {}
 Engine = TypeVar("Engine")
 
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/nnmap/emulators``, by default ``~/.cache/nnmap/emulators``; a
-    directory in the system's temporary directory when that cannot be created."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    directory = Path(base) / "nnmap" / "emulators"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        directory = Path(tempfile.gettempdir()) / f"nnmap-emulators-{getpass.getuser()}"
-    return directory
 
 
 @dataclass(frozen=True)
@@ -102,7 +89,7 @@ def command_timer(emulator: Emulator, symbol: str, words: int, units: int) -> Co
         timer = _TIMERS.get(key)
         if timer is None:
             digest = hashlib.sha256(params.encode()).hexdigest()[:16]
-            library = emulator.build_library(cache_dir() / f"{emulator.name}-{digest}")
+            library = emulator.build_library(cache_dir("emulators") / f"{emulator.name}-{digest}")
             timer = _TIMERS[key] = CommandTimer(library, symbol, words, units)
     return timer
 

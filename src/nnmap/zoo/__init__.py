@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import onnx
 
+from nnmap import cache as nnmap_cache
 from nnmap.errors import ModelFormatError
 from nnmap.zoo import autoencoder, cnn_fp32, kws, resnet8, vww
 
@@ -50,8 +49,7 @@ def describe(name: str) -> str:
 
 def cache_dir() -> Path:
     """`$XDG_CACHE_HOME/nnmap/zoo`, by default `~/.cache/nnmap/zoo`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nnmap" / "zoo"
+    return nnmap_cache.cache_dir("zoo")
 
 
 def materialize(name: str, directory: Path | None = None) -> Path:
@@ -62,12 +60,5 @@ def materialize(name: str, directory: Path | None = None) -> Path:
     if path.is_file() and path.read_bytes() == data:
         return path
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    nnmap_cache.write_atomically(path, data)
     return path
