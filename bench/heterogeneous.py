@@ -64,9 +64,11 @@ def measured(graph: nnmap.Graph, target: Target, numerics: str, out: Path,
     return artifact, outputs, plan
 
 
-def model_errors(report: dict, plan: Plan) -> dict[str, list[float]]:
+def model_errors(report: dict, plan: Plan, where: dict[str, str],
+                 worst: list[dict]) -> dict[str, list[float]]:
     """|modelled - measured| / measured host cycles of every layer with host work, by the
-    uncalibrated model on the same placements ("before") and by the plan's ("after")."""
+    uncalibrated model on the same placements ("before") and by the plan's ("after"); each
+    calibrated error is also appended to ``worst`` with the layer it is of."""
     mappings = [layer.mapped for layer in plan.layers if layer.mapped is not None]
     assumed = nnmap.plan(plan.graph, uncalibrated(plan.target), plan.numerics, mappings)
     before = {layer.layer.name: layer.host_cycles for layer in assumed.layers}
@@ -76,10 +78,14 @@ def model_errors(report: dict, plan: Plan) -> dict[str, list[float]]:
             for key, modelled in (("before", before[layer["name"]]),
                                   ("after", layer["host_modelled_cycles"])):
                 errors[key].append(abs(modelled - layer["host_cycles"]) / layer["host_cycles"])
+            worst.append({**where, "layer": layer["name"], "kind": layer["kind"],
+                          "module": layer["module"], "stages": sorted(layer["host_stages"]),
+                          "modelled": layer["host_modelled_cycles"],
+                          "measured": layer["host_cycles"], "error": errors["after"][-1]})
     return errors
 
 
-def run(models: list[str], targets: list[str], numerics: list[str]
+def run(models: list[str], targets: list[str], numerics: list[str], worst: list[dict]
         ) -> tuple[list[dict], dict[str, list[float]]]:
     rows: list[dict] = []
     errors: dict[str, list[float]] = {"before": [], "after": []}
@@ -94,7 +100,8 @@ def run(models: list[str], targets: list[str], numerics: list[str]
                 alone, baseline_out, plan = measured(graph, target.host_only(), "exact",
                                                      Path(work) / "alone", sample)
                 host_only = alone.report["latency"]["total_cycles"]
-                for key, values in model_errors(alone.report, plan).items():
+                where = {"model": name, "target": spec, "numerics": "host only"}
+                for key, values in model_errors(alone.report, plan, where, worst).items():
                     errors[key] += values
                 for kind in numerics:
                     try:
@@ -105,7 +112,9 @@ def run(models: list[str], targets: list[str], numerics: list[str]
                                      "error": str(error)})
                         continue
                     latency = artifact.report["latency"]
-                    for key, values in model_errors(artifact.report, plan).items():
+                    where = {"model": name, "target": spec, "numerics": kind}
+                    for key, values in model_errors(artifact.report, plan, where,
+                                                    worst).items():
                         errors[key] += values
                     rows.append({
                         "model": name, "target": spec, "numerics": kind,
@@ -123,6 +132,20 @@ def run(models: list[str], targets: list[str], numerics: list[str]
                         "seconds": time.perf_counter() - start,
                     })
     return rows, errors
+
+
+def print_worst(worst: list[dict], count: int = 8) -> None:
+    """The layers the calibrated host model misses most, with what they are."""
+    table = Table(title="calibrated host model: the largest errors")
+    for column in ("model", "target", "numerics", "layer", "kind", "module", "host stages",
+                   "modelled", "measured", "error"):
+        table.add_column(column)
+    for entry in sorted(worst, key=lambda e: -e["error"])[:count]:
+        table.add_row(entry["model"], entry["target"], entry["numerics"], entry["layer"],
+                      entry["kind"], entry["module"], ", ".join(entry["stages"]),
+                      f"{entry['modelled']:,.0f}", f"{entry['measured']:,.0f}",
+                      f"{entry['error']:.0%}")
+    Console().print(table)
 
 
 def print_table(rows: list[dict], errors: dict[str, list[float]]) -> None:
@@ -155,14 +178,17 @@ def main() -> None:
     parser.add_argument("--targets", default="gemmini,vta")
     parser.add_argument("--numerics", default=",".join(NUMERICS))
     args = parser.parse_args()
+    worst: list[dict] = []
     rows, errors = run(args.models.split(","), args.targets.split(","),
-                       args.numerics.split(","))
+                       args.numerics.split(","), worst)
     assert all(r.get("outputs_match_host_only", True) for r in rows), "exact outputs differ"
     print_table(rows, errors)
+    print_worst(worst)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     summary = {key: error_summary(values) for key, values in errors.items()}
     RESULTS.write_text(json.dumps({"rows": rows, "host_model_error": summary,
-                                   "host_model_errors": errors}, indent=1))
+                                   "host_model_errors": errors,
+                                   "host_model_layers": worst}, indent=1))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def _inspect_fast_path(arguments: list[str]) -> bool:
     if len(arguments) != 2 or arguments[0] != "inspect" or arguments[1].startswith("-"):
         return False
     from nnmap.cli.layer_table import print_layer_table
+    from nnmap.frontend.tflite_reader import without_eager_schema_import
 
+    without_eager_schema_import()
     print_layer_table(arguments[1])
     return True
 

@@ -7,7 +7,12 @@ imports TVM, so ``nnmap inspect`` stays fast.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +90,44 @@ class TfliteModel:
     outputs: tuple[int, ...]
 
 
-def _names_of(enum_class: type) -> dict[int, str]:
+def without_eager_schema_import() -> None:
+    """Let this process import the ``tflite`` schema modules one by one, as the reader needs them.
+
+    The package's ``__init__`` imports all of its 180 generated modules (a seventh of ``nnmap
+    inspect``'s time); the reader names each module it uses, so a bare package is enough for it.
+    Only for a process that uses the package through this reader alone (the CLI's ``inspect``):
+    others may expect every class as an attribute of the package.
+    """
+    if "tflite" in sys.modules:
+        return
+    spec = importlib.util.find_spec("tflite")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    package = types.ModuleType("tflite")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["tflite"] = package
+
+
+def _schema(name: str) -> Any:
+    """The class ``name`` of the ``tflite`` schema, imported from its own module."""
+    return getattr(importlib.import_module(f"tflite.{name}"), name)
+
+
+@cache
+def _names_of(enum_name: str) -> dict[int, str]:
+    """Value -> name of the schema's enumeration ``enum_name``."""
+    enum_class = _schema(enum_name)
     return {value: name for name, value in vars(enum_class).items() if not name.startswith("_")}
 
 
 def _operator_names(model: Any) -> list[str]:
-    import tflite
-
-    names = _names_of(tflite.BuiltinOperator)
+    names = _names_of("BuiltinOperator")
+    custom_code = _schema("BuiltinOperator").CUSTOM
     result = []
     for index in range(model.OperatorCodesLength()):
         code = model.OperatorCodes(index)
         builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
-        if builtin == tflite.BuiltinOperator.CUSTOM:
+        if builtin == custom_code:
             custom = code.CustomCode()
             result.append(f"CUSTOM {custom.decode(errors='replace') if custom else '?'}")
         else:
@@ -107,15 +137,16 @@ def _operator_names(model: Any) -> list[str]:
 
 def _options(operator: Any) -> Any:
     """The operator's options as its typed table (e.g. ``tflite.Conv2DOptions``), or None."""
-    import tflite
-
     kind = operator.BuiltinOptionsType()
     table = operator.BuiltinOptions()
     if kind == 0 or table is None:
         return None
-    class_name = _names_of(tflite.BuiltinOptions).get(kind)
-    options_class = getattr(tflite, class_name or "", None)
-    if options_class is None:
+    class_name = _names_of("BuiltinOptions").get(kind)
+    if class_name is None or not class_name.isidentifier():
+        return None
+    try:
+        options_class = _schema(class_name)
+    except (ImportError, AttributeError):
         return None
     options = options_class()
     options.Init(table.Bytes, table.Pos)
@@ -149,10 +180,8 @@ def _quantization(tensor: Any) -> tuple[np.ndarray | None, np.ndarray | None, in
 
 def _tensor(model: Any, subgraph: Any, index: int, data: bytes,
             used_names: set[str]) -> TfliteTensor:
-    import tflite
-
     tensor = subgraph.Tensors(index)
-    type_name = _names_of(tflite.TensorType).get(tensor.Type(), f"TYPE_{tensor.Type()}")
+    type_name = _names_of("TensorType").get(tensor.Type(), f"TYPE_{tensor.Type()}")
     shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
     if any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.float64)) > MAX_ELEMENTS:
         raise ModelFormatError(f"tensor {index} has the implausible shape {shape}")
@@ -170,8 +199,6 @@ def _tensor(model: Any, subgraph: Any, index: int, data: bytes,
 
 def read_tflite(path: Path) -> TfliteModel:
     """Parse ``path``; a ModelFormatError when it is not a readable TFLite flatbuffer."""
-    import tflite
-
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFormatError(
@@ -179,7 +206,7 @@ def read_tflite(path: Path) -> TfliteModel:
             "is the file truncated or of another format?"
         )
     try:
-        model = tflite.Model.GetRootAsModel(data, 0)
+        model = _schema("Model").GetRootAsModel(data, 0)
         if model.SubgraphsLength() < 1:
             raise ModelFormatError(f"{path}: the TFLite model has no subgraph")
         subgraph = model.Subgraphs(0)
