@@ -145,7 +145,7 @@ def print_worst(worst: list[dict], count: int = 8) -> None:
                       entry["kind"], entry["module"], ", ".join(entry["stages"]),
                       f"{entry['modelled']:,.0f}", f"{entry['measured']:,.0f}",
                       f"{entry['error']:.0%}")
-    Console().print(table)
+    Console(width=200).print(table)
 
 
 def print_table(rows: list[dict], errors: dict[str, list[float]]) -> None:
@@ -162,10 +162,10 @@ def print_table(rows: list[dict], errors: dict[str, list[float]]) -> None:
                       f"{r['accelerator_cycles']:,.0f}", f"{r['host_cycles']:,.0f}",
                       f"{r['total_cycles']:,.0f}", f"{r['host_only_cycles']:,.0f}",
                       f"{r['speedup']:.2f}x", f"{r['host_share']:.0%}")
-    Console().print(table)
+    Console(width=200).print(table)
     for key, label in (("before", "assumed rates"), ("after", "calibrated")):
         summary = error_summary(errors[key])
-        Console().print(
+        Console(width=200).print(
             f"analytical host model ({label}) vs measured, {len(errors[key])} layers: median "
             f"{summary['median']:.0%}, p90 {summary['p90']:.0%}, max {summary['max']:.0%}",
             highlight=False,
