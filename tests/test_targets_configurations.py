@@ -1,7 +1,11 @@
 """Hardware generators as parameters: non-default Gemmini and VTA configurations compile and run
-the MLPerf Tiny models bit-exact with TFLite Micro, modelled cycles equal to emulated ones, the
+MLPerf Tiny models bit-exact with TFLite Micro, modelled cycles equal to emulated ones, the
 shipped parameter header carries the configuration, and the emulators refuse local addresses
-outside the configured memories."""
+outside the configured memories.
+
+Each configuration runs two of the four models here (the others run on the default
+configurations in their own files): ResNet-8 on both (residual adds, direct convolutions; where a
+configuration once broke the model's timing), AD's matrix-vector layers on Gemmini, KWS on VTA."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import MLPERF_MODELS, compiled_models, mlperf_model
+from conftest import compiled_models, mlperf_model
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
@@ -42,8 +46,12 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], A
     return get
 
 
-@pytest.mark.parametrize("name", MLPERF_MODELS)
-@pytest.mark.parametrize("target", sorted(CONFIGURATIONS))
+@pytest.mark.parametrize(("target", "name"), [
+    ("gemmini:dim=8,scratchpad_kib=64", "pretrainedResnet_quant"),
+    ("gemmini:dim=8,scratchpad_kib=64", "ad01_int8"),
+    ("vta:log_block=5", "pretrainedResnet_quant"),
+    ("vta:log_block=5", "kws_ref_model"),
+])
 def test_configuration_runs_mlperf_bit_exact_and_timed_exactly(
     target: str, name: str, compiled: Callable[[str, str], Artifact],
     record_line: Callable[[str], None],
@@ -63,15 +71,14 @@ def test_configuration_runs_mlperf_bit_exact_and_timed_exactly(
     for entry in artifact.report["layers"]:
         if entry["module"] == module:
             assert entry["modelled_cycles"] == entry["emulated_cycles"], entry["name"]
-    default = compiled(module, name)
-    default.measure_cycles([x[:1] for x in inputs])
-    ours, theirs = (a.report["latency"]["accelerator_cycles"] for a in (artifact, default))
+    ours = artifact.report["latency"]["accelerator_cycles"]
+    theirs = sum(layer.accelerator_cycles or 0 for layer in nnmap.plan(graph, module).layers)
     record_line(f"{name} on {target}: {ours:,.0f} accelerator cycles ({module}: {theirs:,.0f})")
     assert ours != theirs
 
 
-@pytest.mark.parametrize("name", MLPERF_MODELS)
-def test_small_scratchpad_gemmini_still_compiles_every_model(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["vww_96_int8", "ad01_int8"])
+def test_small_scratchpad_gemmini_compiles_the_largest_models(name: str, tmp_path: Path) -> None:
     path = mlperf_model(name)
     artifact = nnmap.compile(path, "gemmini:scratchpad_kib=16", tmp_path / "out")
     assert any(entry["module"] == "gemmini" for entry in artifact.report["layers"])
