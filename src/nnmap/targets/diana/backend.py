@@ -3,13 +3,14 @@ model, its kernels, its emulator) and the analog core's, which lowers nothing an
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from nnmap.errors import NnmapError
 from nnmap.hw import Backend, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.quant import Requant
-from nnmap.ir.workload import Workload
+from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Cost, Mapping
@@ -70,30 +71,39 @@ class DianaBackend(Backend):
     emulator_functions = ("nnmap_digital_", "digital_", "memcpy_dig", "global_sync_digital")
 
     def __init__(self) -> None:
-        self._exact: dict[str, ShiftRequant | str] = {}
-        self._hardware: dict[str, ShiftRequant] = {}
+        # proofs and shifts per layer object; the latest proof per workload (by its text), for
+        # the questions asked with a workload only (host work, kernel cycles, notes)
+        self._exact: weakref.WeakKeyDictionary[Layer, ShiftRequant | str] = (
+            weakref.WeakKeyDictionary())
+        self._hardware: weakref.WeakKeyDictionary[Layer, ShiftRequant] = (
+            weakref.WeakKeyDictionary())
+        self._by_workload: dict[str, ShiftRequant | str] = {}
 
     def array_requant(self, layer: Conv2D | FullyConnected, graph: Graph,
                       numerics: str) -> ShiftRequant | None:
         """The array's requantization of ``layer`` in ``numerics`` (None: int32 out, the host
         requantizes), found once per layer."""
         if numerics == "hardware":
-            if layer.name not in self._hardware:
-                self._hardware[layer.name] = hardware_shift(layer, graph)
-            return self._hardware[layer.name]
+            if layer not in self._hardware:
+                self._hardware[layer] = hardware_shift(layer, graph)
+            return self._hardware[layer]
         found = self.exactness(layer, graph)
         return None if isinstance(found, str) else found
 
     def exactness(self, layer: Conv2D | FullyConnected, graph: Graph) -> ShiftRequant | str:
         """The array's own requantization if proven TFLite's for ``layer``, else why not."""
-        if layer.name not in self._exact:
-            self._exact[layer.name] = exact_shift(layer, graph)
-        return self._exact[layer.name]
+        if layer not in self._exact:
+            self._exact[layer] = exact_shift(layer, graph)
+        found = self._exact[layer]
+        workload = workload_of(graph, layer)
+        if workload is not None:
+            self._by_workload[repr(workload)] = found
+        return found
 
     def _result_bytes(self, workload: Workload, numerics: str) -> int:
         if numerics == "hardware":
             return 1
-        found = self._exact.get(workload.name)
+        found = self._by_workload.get(repr(workload))
         return 1 if isinstance(found, ShiftRequant) else ACCUMULATOR_BYTES
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
@@ -115,7 +125,7 @@ class DianaBackend(Backend):
         return timing.layer_cost(workload, tile, module, result_bytes).total_cycles
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
-        found = self._exact.get(workload.name)
+        found = self._by_workload.get(repr(workload))
         if isinstance(found, ShiftRequant):
             return f"exact on the array: its shift by {found.shift} is TFLite's (proven)"
         if found is None:

@@ -197,16 +197,14 @@ def _finish_loop(kernel: DianaKernel) -> list[str]:
         value = ["          int32_t value = acc;"]
     clamp = [f"          value = value < {low} ? {low} : value > {high} ? {high} : value;"]
     if shape.kind == "dense":
+        channel = ([f"    int32_t channel = index % {shape.outputs};"]
+                   if kernel.requant is None else [])
         return [
             f"  for (int32_t index = 0; index < {shape.batch * shape.outputs}; ++index) {{",
-            f"    int32_t channel = index % {shape.outputs};",
-            "    {",
-            "      {",
-            "          int32_t acc = results[index];",
-            *value, *clamp,
-            "          output[index] = (int8_t)value;",
-            "      }",
-            "    }",
+            *channel,
+            "    int32_t acc = results[index];",
+            *(line[6:] for line in (*value, *clamp)),
+            "    output[index] = (int8_t)value;",
             "  }",
         ]
     return [
