@@ -58,7 +58,11 @@ class DianaKernel:
 def _stage_loop(kernel: DianaKernel) -> list[str]:
     shape, tile = kernel.shape, kernel.tile
     top, left = kernel.padding[0], kernel.padding[1]
-    block = shape.input_bytes(tile.rows)
+    inside = min(kernel.input_width, shape.padded_width - left)
+    zero = f"(int8_t){kernel.zero_point_in}"
+    fill_left = [f"        for (int32_t x = 0; x < {left}; ++x) line[x] = {zero};"] if left else []
+    right = [f"        for (int32_t x = {left + inside}; x < {shape.padded_width}; ++x) "
+             f"line[x] = {zero};"] if left + inside < shape.padded_width else []
     return [
         "  /* the input, channels first, padded with its zero point, one block per row tile */",
         f"  for (int32_t tile = 0; tile < {tile.row_tiles(shape)}; ++tile) {{",
@@ -66,18 +70,23 @@ def _stage_loop(kernel: DianaKernel) -> list[str]:
         f"    out_rows = out_rows < {tile.rows} ? out_rows : {tile.rows};",
         f"    int32_t rows = (out_rows - 1) * {shape.stride} + {shape.fy};",
         f"    int32_t first = tile * {tile.rows * shape.stride} - {top};",
-        f"    int8_t *block = staged + tile * {block};",
+        f"    int8_t *block = staged + tile * {shape.input_bytes(tile.rows)};",
         f"    for (int32_t c = 0; c < {shape.channels}; ++c) {{",
         "      for (int32_t r = 0; r < rows; ++r) {",
         "        int32_t y = first + r;",
         f"        int8_t *line = block + (c * rows + r) * {shape.padded_width};",
-        f"        for (int32_t x = 0; x < {shape.padded_width}; ++x) {{",
-        f"          int32_t column = x - {left};",
-        f"          line[x] = (y >= 0 && y < {kernel.input_height} && column >= 0 && "
-        f"column < {kernel.input_width})",
-        f"                        ? input[(y * {kernel.input_width} + column) * "
-        f"{shape.channels} + c] : (int8_t){kernel.zero_point_in};",
+        f"        if (y < 0 || y >= {kernel.input_height}) {{",
+        f"          for (int32_t x = 0; x < {shape.padded_width}; ++x) line[x] = {zero};",
+        "          continue;",
         "        }",
+        *fill_left,
+        f"        const int8_t *source = input + y * {kernel.input_width * shape.channels} + c;",
+        f"        int8_t *target = line + {left};",
+        f"        for (int32_t x = 0; x < {inside}; ++x) {{",
+        "          *target++ = *source;",
+        f"          source += {shape.channels};",
+        "        }",
+        *right,
         "      }",
         "    }",
         "  }",
@@ -168,42 +177,56 @@ def _layer_parameters(kernel: DianaKernel) -> str:
     return "  Layer_parameters layer = {" + ", ".join(map(str, values)) + "};"
 
 
-def _requantize_expression() -> list[str]:
-    """TFLite's MultiplyByQuantizedMultiplier on ``acc`` with ``multiplier``/``shift``."""
+def _channel_constants(left_shifts: bool) -> list[str]:
+    """One output channel's requantization constants (``channel`` set)."""
+    lines = [
+        "    int32_t factor = multiplier[channel];",
+        "    int32_t right = shift[channel] > 0 ? 0 : -shift[channel];",
+        "    int32_t mask = (int32_t)((1LL << right) - 1);",
+        "    int32_t half = mask >> 1;",
+    ]
+    if left_shifts:
+        lines.append("    int32_t left = shift[channel] > 0 ? shift[channel] : 0;")
+    return lines
+
+
+def _requantize_expression(left_shifts: bool) -> list[str]:
+    """TFLite's MultiplyByQuantizedMultiplier of ``acc`` (its multipliers are positive, so the
+    saturating case of the doubling high multiply never arises)."""
+    shifted = "(int32_t)((uint32_t)acc << left)" if left_shifts else "acc"
     return [
-        "          int32_t left = shift[channel] > 0 ? shift[channel] : 0;",
-        "          int32_t right = shift[channel] > 0 ? 0 : -shift[channel];",
-        "          int32_t shifted = (int32_t)((uint32_t)acc << left);",
-        "          int64_t product = (int64_t)shifted * multiplier[channel];",
-        "          int64_t nudge = product >= 0 ? (1LL << 30) : (1LL - (1LL << 30));",
-        "          int32_t high = (int32_t)((product + nudge) / (1LL << 31));",
-        "          if (shifted == INT32_MIN && multiplier[channel] == INT32_MIN) {",
-        "            high = INT32_MAX;",
-        "          }",
-        "          int32_t mask = (int32_t)((1LL << right) - 1);",
-        "          int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);",
-        "          int32_t value = (high >> right) + ((high & mask) > threshold ? 1 : 0);",
+        f"    int64_t product = (int64_t){shifted} * factor;",
+        "    product += product >= 0 ? (1LL << 30) : (1LL - (1LL << 30));",
+        "    int32_t high = (int32_t)(product / (1LL << 31));",
+        "    int32_t value = (high >> right) + ((high & mask) > half + (high < 0) ? 1 : 0);",
     ]
 
 
-def _finish_loop(kernel: DianaKernel) -> list[str]:
+def _indented(lines: list[str], spaces: int) -> list[str]:
+    return [" " * spaces + line for line in lines]
+
+
+def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
     """The host's pass over the results: TFLite's requantization (int32) or the clamp (int8),
     into the channels-last output."""
     shape, tile = kernel.shape, kernel.tile
     low, high = kernel.clamp
+    constants: list[str] = []
     if kernel.requant is None:
-        value = [*_requantize_expression(), f"          value += {kernel.zero_point_out};"]
+        constants = _channel_constants(left_shifts)
+        value = [*_requantize_expression(left_shifts),
+                 f"    value += {kernel.zero_point_out};"]
     else:
-        value = ["          int32_t value = acc;"]
-    clamp = [f"          value = value < {low} ? {low} : value > {high} ? {high} : value;"]
+        value = ["    int32_t value = acc;"]
+    value.append(f"    value = value < {low} ? {low} : value > {high} ? {high} : value;")
     if shape.kind == "dense":
         channel = ([f"    int32_t channel = index % {shape.outputs};"]
                    if kernel.requant is None else [])
         return [
             f"  for (int32_t index = 0; index < {shape.batch * shape.outputs}; ++index) {{",
-            *channel,
+            *channel, *constants,
             "    int32_t acc = results[index];",
-            *(line[6:] for line in (*value, *clamp)),
+            *value,
             "    output[index] = (int8_t)value;",
             "  }",
         ]
@@ -217,11 +240,15 @@ def _finish_loop(kernel: DianaKernel) -> list[str]:
         f"{tile.k_tile * shape.rows * shape.width} + tile * {tile.rows} * k * {shape.width};",
         "      for (int32_t kk = 0; kk < k; ++kk) {",
         f"        int32_t channel = kt * {tile.k_tile} + kk;",
+        *_indented(constants, 4),
+        f"        const {kernel.result_type} *source = block + kk * out_rows * {shape.width};",
+        f"        int8_t *target = output + tile * {tile.rows * shape.width * shape.outputs} "
+        "+ channel;",
         f"        for (int32_t pixel = 0; pixel < out_rows * {shape.width}; ++pixel) {{",
-        f"          int32_t acc = block[kk * out_rows * {shape.width} + pixel];",
-        *value, *clamp,
-        f"          output[(tile * {tile.rows * shape.width} + pixel) * {shape.outputs} + "
-        "channel] = (int8_t)value;",
+        "          int32_t acc = *source++;",
+        *_indented(value, 6),
+        "          *target = (int8_t)value;",
+        f"          target += {shape.outputs};",
         "        }",
         "      }",
         "    }",
@@ -229,8 +256,10 @@ def _finish_loop(kernel: DianaKernel) -> list[str]:
     ]
 
 
-def kernel_source(kernel: DianaKernel, symbol: str, comment: str) -> tuple[str, str]:
-    """(prototype, definition) of the layer's C function."""
+def kernel_source(kernel: DianaKernel, symbol: str, comment: str,
+                  left_shifts: bool = False) -> tuple[str, str]:
+    """(prototype, definition) of the layer's C function (``left_shifts``: some channel's
+    TFLite shift is a left shift)."""
     exact_host = kernel.requant is None
     params = ["const int8_t *restrict input", "const uint8_t *restrict weights"]
     if exact_host:
@@ -256,7 +285,7 @@ def kernel_source(kernel: DianaKernel, symbol: str, comment: str) -> tuple[str, 
         *(_stage_loop(kernel) if kernel.shape.kind != "dense" else []),
         _layer_parameters(kernel),
         *_tile_loops(kernel),
-        *_finish_loop(kernel),
+        *_finish_loop(kernel, left_shifts),
         "  TVMBackendFreeWorkspace(1, 0, results);",
         *(["  TVMBackendFreeWorkspace(1, 0, staged);"] if staging else []),
         "  return 0;",
@@ -284,7 +313,8 @@ def diana_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
     how = ("int32 accumulators out, TFLite requantization on the host" if kernel.requant is None
            else f"the array's shift by {kernel.requant.shift} and clip")
     comment = f"layer {name} ({layer.kind}) on DIANA's digital array: {how}"
-    prototype, definition = kernel_source(kernel, symbol, comment)
+    left_shifts = isinstance(layer.requant, Requant) and bool((layer.requant.shift > 0).any())
+    prototype, definition = kernel_source(kernel, symbol, comment, left_shifts)
     bias = folded_bias(layer, graph) if kernel.requant is None else kernel.requant.bias
     constants = {f"{symbol}_weights": weight_stream(layer, kernel.shape, bias)}
     arguments = [Argument("input", layer.inputs[0]), Argument("constant", f"{symbol}_weights")]

@@ -4,7 +4,7 @@ The digital array requantizes with a power-of-two scale (diana.md: HTVM's patter
 -> clip -> cast, shift 0..31, int32 bias): ``clip((sum x*w + bias) >> shift)`` to int8, or to
 [0, 127] with its ReLU. nnmap stores the layer's bias with the input zero point folded in, the
 output zero point moved in front of the shift (``zp << shift``) and half a step for rounding
-(``1 << (shift - 1)``).
+(``1 << (shift - 1)``, or one more where that is what proves TFLite's double rounding).
 
 - ``exact``: the array's own requantization is used only where it is proven to give TFLite's
   result for every accumulator the layer can produce (``exact_shift``: every channel, its whole
@@ -62,10 +62,10 @@ def _array_clip(layer: Conv2D | FullyConnected) -> bool | None:
     return True if low == 0 else None
 
 
-def _stored(layer: Conv2D | FullyConnected, graph: Graph, shift: int) -> np.ndarray | None:
+def _stored(layer: Conv2D | FullyConnected, graph: Graph, shift: int,
+            rounding: int) -> np.ndarray | None:
     zero_point = int(graph.tensor(layer.output).zero_point or 0)
-    half = (1 << (shift - 1)) if shift else 0
-    bias = folded_bias(layer, graph) + (zero_point << shift) + half
+    bias = folded_bias(layer, graph) + (zero_point << shift) + rounding
     if np.any(bias >= INT32_LIMIT) or np.any(bias < -INT32_LIMIT):
         return None
     return bias.astype(np.int32)
@@ -118,7 +118,25 @@ def exact_shift(layer: Conv2D | FullyConnected, graph: Graph) -> ShiftRequant | 
     if relu is None:
         return f"its clamp [{layer.clamp.low:g}, {layer.clamp.high:g}] is not the array's clip"
     shift = _nearest_shift(layer)
-    bias = _stored(layer, graph, shift)
+    reason = ""
+    for rounding in _roundings(shift):
+        found = _proven(layer, graph, shift, rounding, relu)
+        if isinstance(found, ShiftRequant):
+            return found
+        reason = found
+    return reason
+
+
+def _roundings(shift: int) -> tuple[int, ...]:
+    """The rounding addends tried: half a step (round half up), and one more (TFLite rounds
+    twice when its multiplier is 2**30: first the doubling high multiply, then the shift)."""
+    half = (1 << (shift - 1)) if shift else 0
+    return (half, half + 1) if shift else (0,)
+
+
+def _proven(layer: Conv2D | FullyConnected, graph: Graph, shift: int, rounding: int,
+            relu: bool) -> ShiftRequant | str:
+    bias = _stored(layer, graph, shift, rounding)
     if bias is None:
         return f"its bias does not fit int32 with a shift of {shift}"
     requant = ShiftRequant(shift, bias, relu)
@@ -137,7 +155,7 @@ def hardware_shift(layer: Conv2D | FullyConnected, graph: Graph) -> ShiftRequant
     relu = layer.clamp.low >= 0
     shift = _nearest_shift(layer)
     while True:
-        bias = _stored(layer, graph, shift)
+        bias = _stored(layer, graph, shift, (1 << (shift - 1)) if shift else 0)
         if bias is not None or shift == 0:
             break
         shift -= 1
