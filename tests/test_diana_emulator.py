@@ -185,6 +185,26 @@ def test_fully_connected_matches_numpy_and_costs_3c_plus_23_per_16_outputs(
     assert cycles == 500 + 3 * (3 * 40 + 23)
 
 
+def test_element_wise_sum_shifts_and_clips_and_costs_a_call_plus_16_per_cycle(
+        library: ctypes.CDLL) -> None:
+    rng = np.random.default_rng(6)
+    x = rng.integers(-128, 128, 100, dtype=np.int8)
+    y = rng.integers(-128, 128, 100, dtype=np.int8)
+    library.nnmap_digital_reset()
+    _load(library, x, 0, 1)
+    _load(library, y, 128, 1)
+    layer = LayerParameters(**{**dict.fromkeys(FIELDS, 0), "k": 100, "oy": 1, "ox": 1,
+                               "output_shift": 1, "dilation": 1, "stride": 1,
+                               "output_bits": 8})
+    before = library.nnmap_digital_cycles()
+    library.digital_element_wise_sum(None, ctypes.c_uint32(0), None, ctypes.c_uint32(128),
+                                     ctypes.c_uint32(256), ctypes.byref(layer))
+    assert library.nnmap_digital_error() is None
+    assert library.nnmap_digital_cycles() - before == 500 + 7  # 100 elements at 16 per cycle
+    expected = np.clip((x.astype(np.int64) + y) >> 1, -128, 127)
+    np.testing.assert_array_equal(_store(library, 256, 100, "int8"), expected)
+
+
 def test_a_kernel_whose_output_does_not_follow_its_input_is_an_error(
         library: ctypes.CDLL) -> None:
     library.nnmap_digital_reset()

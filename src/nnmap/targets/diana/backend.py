@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from nnmap.errors import NnmapError
 from nnmap.hw import Backend, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
+from nnmap.ir.layers import Add
 from nnmap.ir.quant import Requant
 from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.graph import LayerMapping
@@ -16,6 +17,7 @@ from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.targets.diana import timing
+from nnmap.targets.diana.add import ADD_STREAM, EXACT_REFUSAL, add_refusal
 from nnmap.targets.diana.numerics import ShiftRequant, exact_shift, hardware_shift
 from nnmap.targets.diana.timing import DianaShape, DianaTile
 
@@ -28,8 +30,10 @@ ACCUMULATOR_BYTES = 4
 def digital_refusal(layer: Layer, graph: Graph) -> str | None:
     """Why nnmap's DIANA code generator does not lower ``layer`` (None: it does); the kernel
     sizes, strides and channel multiples are the module's SupportRule's."""
+    if isinstance(layer, Add):
+        return add_refusal(layer, graph)
     if not isinstance(layer, Conv2D | FullyConnected):
-        return f"{layer.kind}: the digital array runs conv, depthwise and dense layers only"
+        return f"{layer.kind}: the digital array runs conv, depthwise, dense and add layers only"
     if not isinstance(layer.requant, Requant) or layer.weight.dtype.name != "int8":
         return f"{layer.kind}: the digital array runs int8 layers with TFLite scales only"
     if isinstance(layer, Conv2D):
@@ -41,6 +45,8 @@ def digital_refusal(layer: Layer, graph: Graph) -> str | None:
             return f"stride {layer.stride}: the array takes one stride for both axes"
         if graph.tensor(layer.output).shape[0] != 1:
             return "batch above 1: nnmap's DIANA kernels run one sample of a conv"
+    if layer.weight.shape[0] % 4:
+        return f"{layer.weight.shape[0]} output channels: the array takes sizes divisible by 4"
     return None
 
 
@@ -112,19 +118,27 @@ class DianaBackend(Backend):
             self.exactness(layer, graph)
         return reason
 
+    def numerics_refusal(
+        self, layer: Layer, graph: Graph, module: ExecModule, numerics: str
+    ) -> str | None:
+        """Exact numerics keep adds on the host (the array's sum is not TFLite's Add)."""
+        return EXACT_REFUSAL if isinstance(layer, Add) and numerics == "exact" else None
+
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
-        return STREAM
+        return ADD_STREAM if workload.kind == "add" else STREAM
 
     def kernel_cycles(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> float | None:
         result_bytes = self._result_bytes(workload, numerics)
-        if result_bytes == ACCUMULATOR_BYTES:
+        if result_bytes == ACCUMULATOR_BYTES or workload.kind == "add":
             return None
         tile = DianaTile.of(workload, mapping)
         return timing.layer_cost(workload, tile, module, result_bytes).total_cycles
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
+        if workload.kind == "add":
+            return "the array's sum and shift (hardware numerics)"
         found = self._by_workload.get(repr(workload))
         if isinstance(found, ShiftRequant):
             return f"exact on the array: its shift by {found.shift} is TFLite's (proven)"
@@ -137,7 +151,10 @@ class DianaBackend(Backend):
     ) -> tuple[HostWork, ...]:
         """The staging of the input (channels first, padded; not for dense layers), then
         TFLite's requantization of the int32 accumulators, or a clamping copy of the array's
-        int8 results, into the channels-last output."""
+        int8 results, into the channels-last output. An add leaves none (read and written in
+        place)."""
+        if workload.kind == "add":
+            return ()
         shape = DianaShape.of(workload)
         outputs = shape.outputs * shape.rows * shape.width * shape.batch
         works = []
@@ -153,7 +170,10 @@ class DianaBackend(Backend):
     def scratch_bytes(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
-        """The staged input and the results (int32 accumulators or int8), whole layer."""
+        """The staged input and the results (int32 accumulators or int8), whole layer; an add
+        needs none."""
+        if workload.kind == "add":
+            return 0
         shape = DianaShape.of(workload)
         tile = DianaTile.of(workload, mapping)
         result_bytes = self._result_bytes(workload, numerics)
@@ -164,8 +184,12 @@ class DianaBackend(Backend):
         self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
         numerics: str,
     ) -> LayerCode:
+        from nnmap.targets.diana.add import add_layer_code
         from nnmap.targets.diana.layer import diana_kernel, diana_layer_code
 
+        if isinstance(layer, Add):
+            chunk = mapped.mapping.tile(0, "OX")
+            return add_layer_code(layer, graph, index, chunk, module.name)
         assert isinstance(layer, Conv2D | FullyConnected), digital_refusal(layer, graph)
         shape = DianaShape.of(mapped.workload)
         tile = DianaTile.of(mapped.workload, mapped.mapping)

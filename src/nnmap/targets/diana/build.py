@@ -28,6 +28,8 @@ def render_header(module: ExecModule) -> str:
         "CALL_CYCLES": whole_number("diana", "kernel_call", timing["kernel_call"]),
         "PASS_CYCLES": whole_number("diana", "pass_overhead", timing["pass_overhead"]),
         "DEPTHWISE_SLOTS": whole_number("diana", "depthwise_slots", timing["depthwise_slots"]),
+        "SUM_ELEMENTS_PER_CYCLE": whole_number("diana", "sum_elements_per_cycle",
+                                               timing["sum_elements_per_cycle"]),
     }
     return params_header("DIGITAL", module.name, values)
 

@@ -156,7 +156,8 @@ def _tile_loops(kernel: DianaKernel) -> list[str]:
     body = [*_row_bounds(shape, tile), *_tile_calls(kernel, output_l1)]
     weights = _weights_dma(shape, tile)
     if tile.channels_outer or k_tiles == 1:
-        loops = [f"  for (int32_t kt = 0; kt < {k_tiles}; ++kt) {{", *[line[2:] for line in weights],
+        loops = [f"  for (int32_t kt = 0; kt < {k_tiles}; ++kt) {{",
+                 *[line[2:] for line in weights],
                  f"    for (int32_t {inner} = 0; {inner} < {inner_count}; ++{inner}) {{",
                  *body, "    }", "  }"]
     else:

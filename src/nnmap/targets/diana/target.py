@@ -60,14 +60,19 @@ DIGITAL = ExecModule(
     ),
     levels=((L1_ACT, L1_WEIGHTS), (L2_ACCEL,)),
     supports=SupportRule(
-        kinds=("conv", "depthwise", "dense"),  # diana.md: HTVM patterns
+        kinds=("conv", "depthwise", "dense", "add"),  # diana.md: HTVM patterns
         kernels=((1, 1), (3, 3), (5, 5), (7, 7)),  # diana.md: kernel sizes
         strides=(1, 2),  # diana.md: strides 1 or 2
-        out_channel_multiple=4,  # diana.md: sizes divisible by 4
+        # diana.md: tensor sizes divisible by 4 (the backend checks it: the output channels of
+        # conv, depthwise and dense layers, the elements of an add)
     ),
-    instructions=(
-        Instruction("dma", "diana_dma_transfer", "L2 <-> L1 DMA transfer"),
-        Instruction("conv", "diana_digital_conv", "run a conv/dense tile on the PE array"),
+    instructions=(  # diana.md: the runtime's public names, as MATCH's DIANA target calls them
+        Instruction("dma", "memcpy_dig", "L2 <-> L1 (activation or weight memory) DMA transfer"),
+        Instruction("sync", "global_sync_digital", "wait for the digital accelerator"),
+        Instruction("conv", "digital_conv_2d", "one conv tile on the PE array"),
+        Instruction("depthwise", "digital_depthwise_conv_2d", "one depthwise tile"),
+        Instruction("dense", "digital_fully_connected", "one fully connected tile"),
+        Instruction("add", "digital_element_wise_sum", "element-wise sum, shift and clip"),
     ),
     timing={
         "dma_call": 70,  # diana.md (MATCH): ~70 cycles per DMA call
@@ -76,6 +81,7 @@ DIGITAL = ExecModule(
         # MATCH's DIANA depthwise weights (weights_and_constants): every channel padded with
         # three zero channels, so one pass of the 16 PE rows covers 4 channels
         "depthwise_slots": 4,
+        "sum_elements_per_cycle": 16,  # assumed: one element per PE column per cycle
     },
     backend=DianaBackend(),
 )

@@ -204,6 +204,26 @@ void digital_fully_connected(void *unused_a, uint32_t input, uint32_t weights, v
     digital_cycles += digital_compute_cycles(passes, 3 * (uint64_t)p->c);
 }
 
+void digital_element_wise_sum(void *unused_a, uint32_t x, void *unused_b, uint32_t y,
+                              uint32_t output, const Layer_parameters *p) {
+    (void)unused_a;
+    (void)unused_b;
+    uint64_t count = (uint64_t)p->k * p->oy * p->ox;
+    if (p->output_bits != 8 ||
+        !digital_checked(p, x, 0, output, count, 0) ||
+        !digital_in_memory(y, count, sizeof digital_activations, "digital: y %ld..+%ld out of L1")) {
+        digital_fail("digital: element-wise sum parameters refused (k %ld, bits %ld)", p->k,
+                     p->output_bits);
+        return;
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+        int64_t sum = (int64_t)digital_activations[x + i] + digital_activations[y + i];
+        digital_store(output, (size_t)i, sum, p);
+    }
+    digital_cycles += NNMAP_DIGITAL_CALL_CYCLES +
+                      digital_ceil(count, NNMAP_DIGITAL_SUM_ELEMENTS_PER_CYCLE);
+}
+
 void nnmap_digital_reset(void) {
     digital_cycles = 0;
     digital_layers = 0;
