@@ -1,13 +1,9 @@
 """KWS and the anomaly-detection autoencoder of MLPerf Tiny on DIANA (VWW and ResNet: their own
 files): bit-identical with TFLite Micro in exact numerics (50 random inputs), hardware
 numerics' deviation measured, the cost model within 10% of the
-emulator on the digital layers, and the CLI compiling for the target."""
+emulator on the digital layers, and the CLI mapping for the target."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import shared_file
@@ -82,10 +78,12 @@ def test_residual_adds_run_on_the_array_in_hardware_numerics_only() -> None:
         assert "rescales each input by its own multiplier" in exact[layer.layer.name].reason
 
 
-def test_cli_compiles_for_diana(tmp_path: Path) -> None:
-    path = shared_file("models", "mlperf_tiny", "ad01_int8.tflite")
-    result = subprocess.run(
-        [sys.executable, "-m", "nnmap", "compile", str(path), "--target", "diana", "--out",
-         str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "out" / "emulator" / "digital_emulator.c").exists()
+def test_cli_maps_for_diana() -> None:
+    from typer.testing import CliRunner
+
+    from nnmap.cli import build_app
+
+    path = str(shared_file("models", "mlperf_tiny", "ad01_int8.tflite"))
+    mapped = CliRunner().invoke(build_app(), ["map", path, "--target", "diana", "--json"])
+    assert mapped.exit_code == 0, mapped.output
+    assert '"digital"' in mapped.output
