@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnmap.hw import Target
-from nnmap.targets import diana, gap9, host, spec
+from nnmap.targets import gap9, host, spec
+from nnmap.targets.diana.target import diana_target
 from nnmap.targets.gemmini.target import gemmini_target
 from nnmap.targets.vta.target import vta_target
 
@@ -17,7 +18,7 @@ GENERATORS: dict[str, spec.Generator] = {
     "host": lambda: host.HOST,
     "gemmini": gemmini_target,
     "vta": vta_target,
-    "diana": lambda: diana.TARGET,
+    "diana": diana_target,
     "gap9": lambda: gap9.TARGET,
 }
 

@@ -1,14 +1,18 @@
-"""DIANA: a RI5CY host, a digital 16x16 PE array, and an analog in-memory core (declared only).
+"""DIANA: a RI5CY host, a digital 16x16 PE array, and an analog in-memory core (declared, refused).
 
 Numbers from shared/reference/diana.md, which cites DORY's DIANA HW_description.json, HTVM's DIANA
 pattern table and tutorial notebooks, MATCH's DIANA target and the DIANA papers (ISSCC/JSSC).
+The digital array's backend is ``nnmap.targets.diana.backend``; the analog core's backend only
+says why it takes no int8 layer.
 """
 
 from __future__ import annotations
 
 from nnmap.hw import ArrayAxis, ComputeArray, ExecModule, Instruction, Memory, Target
 from nnmap.hw.support import SupportRule
+from nnmap.targets.diana.backend import AnalogBackend, DianaBackend
 from nnmap.targets.host import cpu_core
+from nnmap.targets.host_cores import CV32E40P
 
 L2_HOST = Memory(
     "l2",
@@ -56,18 +60,36 @@ DIGITAL = ExecModule(
     ),
     levels=((L1_ACT, L1_WEIGHTS), (L2_ACCEL,)),
     supports=SupportRule(
-        kinds=("conv", "depthwise", "dense"),  # diana.md: HTVM patterns
+        kinds=("conv", "depthwise", "dense", "add"),  # diana.md: HTVM patterns
         kernels=((1, 1), (3, 3), (5, 5), (7, 7)),  # diana.md: kernel sizes
         strides=(1, 2),  # diana.md: strides 1 or 2
-        out_channel_multiple=4,  # diana.md: sizes divisible by 4
+        # diana.md: tensor sizes divisible by 4 (the backend checks it: the output channels of
+        # conv, depthwise and dense layers, the elements of an add)
     ),
-    instructions=(
-        Instruction("dma", "diana_dma_transfer", "L2 <-> L1 DMA transfer"),
-        Instruction("conv", "diana_digital_conv", "run a conv/dense tile on the PE array"),
+    instructions=(  # diana.md: the runtime's public names, as MATCH's DIANA target calls them
+        Instruction("dma", "memcpy_dig", "L2 <-> L1 (activation or weight memory) DMA transfer"),
+        Instruction("sync", "global_sync_digital", "wait for the digital accelerator"),
+        Instruction("conv", "digital_conv_2d", "one conv tile on the PE array"),
+        Instruction("depthwise", "digital_depthwise_conv_2d", "one depthwise tile"),
+        Instruction("dense", "digital_fully_connected", "one fully connected tile"),
+        Instruction("add", "digital_element_wise_sum", "element-wise sum, shift and clip"),
     ),
-    timing={"layer_overhead": 70},  # diana.md (MATCH): one DMA call's overhead per layer
+    timing={
+        "dma_call": 70,  # diana.md (MATCH): ~70 cycles per DMA call
+        "kernel_call": 500,  # diana.md (MATCH): ~500 cycles per tile iteration
+        "pass_overhead": 23,  # diana.md (MATCH compute model): + 23 per pass of the array
+        # MATCH's DIANA depthwise weights (weights_and_constants): every channel padded with
+        # three zero channels, so one pass of the 16 PE rows covers 4 channels
+        "depthwise_slots": 4,
+        "sum_elements_per_cycle": 16,  # assumed: one element per PE column per cycle
+    },
+    backend=DianaBackend(),
 )
 
+ANALOG_REFUSAL = (
+    "the analog core takes ternary weights and 7-bit inputs (diana.md); int8 layers run on "
+    "the digital array or the host"
+)
 ANALOG = ExecModule(
     name="analog",
     array=ComputeArray(
@@ -99,9 +121,9 @@ ANALOG = ExecModule(
     ),
     supports=SupportRule(
         kinds=(),
-        refuse_all="the analog core takes ternary weights and 7-bit "
-        "inputs; int8 layers run on the digital core or the host",
+        refuse_all=ANALOG_REFUSAL,
     ),
+    backend=AnalogBackend(ANALOG_REFUSAL),
     operand_bytes={"I": 1, "W": 0.25, "O": 1},  # diana.md: 2-bit (ternary) weights
 )
 
@@ -113,8 +135,14 @@ TARGET = Target(
         levels=((L2_HOST,),),
         layer_overhead=100,  # assumed call overhead
     ),
+    host_core=CV32E40P,
     accelerators=(DIGITAL, ANALOG),
     shared=(L2_HOST,),
     clock_hz=260e6,  # diana.md: HTVM's profiler assumes 260 MHz
-    description="DIANA: RI5CY host, digital 16x16 PE array, analog IMC core (declared, unused)",
+    description="DIANA: RI5CY host, digital 16x16 PE array, analog IMC core (declared, refused)",
 )
+
+
+def diana_target() -> Target:
+    """DIANA as its public sources describe it (no parameters)."""
+    return TARGET
