@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+from onnx import numpy_helper
 
 from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.lower import lower_function
@@ -24,7 +25,20 @@ def _read(path: Path) -> onnx.ModelProto:
         raise ModelFormatError(f"{path}: not a valid ONNX model ({message[:160]})") from None
     if len(model.graph.node) == 0:
         raise ModelFormatError(f"{path}: the ONNX graph has no nodes (truncated or empty file?)")
+    _check_initializers(path, model)
     return model
+
+
+def _check_initializers(path: Path, model: onnx.ModelProto) -> None:
+    """Every initializer's data must fill the shape it declares (the checker does not look)."""
+    for initializer in model.graph.initializer:
+        try:
+            numpy_helper.to_array(initializer)
+        except Exception as error:
+            raise ModelFormatError(
+                f"{path}: initializer {initializer.name} does not hold the data its shape "
+                f"{list(initializer.dims)} declares ({error}); the file is damaged"
+            ) from None
 
 
 def _check_activation_types(path: Path, model: onnx.ModelProto) -> None:
