@@ -2,8 +2,9 @@
 cycle or an output nothing produces, a zero-sized or 2^31-element tensor, a buffer index out of
 range, a 1 GB buffer claimed in a 1 KB file, constant data that does not fill its shape,
 per-axis quantization on the wrong axis or of the wrong length, bad scales and zero points,
-an output shape the layer cannot produce; and the same through ``nnmap compile`` (exit 2, no
-traceback). A well-formed file from the same builder imports and matches TFLite Micro."""
+an output shape the layer cannot produce, ONNX inputs without elements or with 2^31 of them;
+and the same through ``nnmap compile`` (exit 2, no traceback). A well-formed file from the same
+builder imports and matches TFLite Micro."""
 
 from __future__ import annotations
 
@@ -131,5 +132,25 @@ def test_malformed_onnx_graph_is_a_one_line_error_naming_the_file(
     path = tmp_path / "model.onnx"
     path.write_bytes(_onnx_chain(nodes, outputs).SerializeToString())
     with pytest.raises(NnmapError) as info:
+        nnmap.load_model(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [([1, 0], "every dimension must be positive"), ([1, -4], "every dimension must be positive"),
+     ([1 << 31, 4], "8,589,934,592 elements")],
+    ids=["zero-sized", "negative", "2^31 rows"],
+)
+def test_onnx_input_shapes_are_checked(shape: list[int], message: str, tmp_path: Path) -> None:
+    weight = onnx.numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], 4])], [weight])
+    path = tmp_path / "model.onnx"
+    path.write_bytes(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    with pytest.raises(NnmapError, match=message) as info:
         nnmap.load_model(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
