@@ -73,7 +73,8 @@ def multiply_by_quantized_multiplier(
     """
     if may_shift_left:
         left = tirx.max(shift, _i32(0))
-        x = (x.astype(_I64) << left.astype(_I64)).astype(_I32)
+        # Times 2**left (C leaves a left shift of a negative value undefined).
+        x = (x.astype(_I64) * (_i64(1) << left.astype(_I64))).astype(_I32)
     right = tirx.max(_i32(0) - shift, _i32(0))
     return rounding_divide_by_pot(doubling_high_mul(x, multiplier, bind), right, bind)
 
