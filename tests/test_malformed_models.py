@@ -154,3 +154,26 @@ def test_onnx_input_shapes_are_checked(shape: list[int], message: str, tmp_path:
     with pytest.raises(NnmapError, match=message) as info:
         nnmap.load_model(path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_an_onnx_initializer_with_more_data_than_its_shape_is_refused(tmp_path: Path) -> None:
+    weight = onnx.numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    weight.dims[:] = [2, 4]  # 64 bytes of data for a shape of 32 (the checker sees too few only)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [weight])
+    path = tmp_path / "model.onnx"
+    path.write_bytes(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    with pytest.raises(NnmapError, match="initializer w does not hold the data its shape") as info:
+        nnmap.load_model(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_errors_stay_on_one_line_whatever_a_name_holds() -> None:
+    name = "x\n#include <stdio.h>\x00" + "y" * 5000
+    text = str(NnmapError(f"model.tflite: tensor {name}: re-quantize the model"))
+    assert "\n" not in text and "\x00" not in text and "\\n#include" in text
+    assert text.startswith("model.tflite: tensor x") and text.endswith("re-quantize the model")
+    assert len(text) < 700
