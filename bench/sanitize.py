@@ -111,19 +111,19 @@ def main() -> None:
     if missing:
         console.print(f"skipping {', '.join(missing)}: {MLPERF} not found")
     rows = []
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         for name in (m for m in args.models if m not in missing):
             for target in args.targets:
                 rows.append(check(name, target, args.samples, Path(scratch)))
                 console.print(f"{name} on {target}: "
                               f"{'passed' if rows[-1]['passed'] else 'FAILED'}")
+                args.json.write_text(json.dumps(rows, indent=1))  # a long sweep's rows so far
     console.print(table(rows))
     for row in rows:
         if row["report"]:
             console.print(f"[bold]{row['model']} on {row['target']}[/bold]\n{row['report']}",
                           highlight=False)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1))
     sys.exit(0 if all(row["passed"] for row in rows) else 1)
 
 
