@@ -3,10 +3,12 @@
 For each format, ``--mutants`` copies of shipped models (TFLite Micro's example models and
 nnmap's zoo as ONNX) get random byte flips, overwrites, truncations or duplicated spans, and each
 goes through ``nnmap.load_model`` in a worker process with a memory limit. Every outcome is
-classified: ``imported`` (a Graph came back), ``error`` (nnmap's one-line error), ``traceback``
+classified: ``imported`` (a Graph came back), ``error`` (nnmap's one-line error naming the
+file), ``unnamed`` (nnmap's error, but without the file's name), ``traceback``
 (any other exception: a bug), ``crash`` (the worker died) or ``hang`` (no answer within
 ``--timeout`` seconds). Prints the table, writes bench/results/fuzz.json, and exits 1 if any
-mutant crashed, hung or raised a traceback. ``make test`` runs a short round (tests/test_fuzz.py).
+mutant crashed, hung, raised a traceback or an error without the file's name. ``make test``
+runs a short round (tests/test_fuzz.py).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ SEEDS = {
     "onnx": ["zoo:autoencoder", "zoo:kws"],
 }
 MEMORY_LIMIT = 2 << 30  # bytes of address space per worker beyond what importing nnmap takes
-OUTCOMES = ("imported", "error", "traceback", "crash", "hang")
+OUTCOMES = ("imported", "error", "unnamed", "traceback", "crash", "hang")
 
 # The worker: reads a path per line, answers one JSON line per path.
 WORKER = """
@@ -48,7 +50,9 @@ for line in sys.stdin:
         answer = {"outcome": "imported"}
     except NnmapError as error:
         text = str(error)
-        answer = {"outcome": "error" if "\\n" not in text else "traceback", "detail": text[:200]}
+        outcome = ("traceback" if "\\n" in text
+                   else "error" if line.strip() in text else "unnamed")
+        answer = {"outcome": outcome, "detail": text[:200]}
     except BaseException as error:
         answer = {"outcome": "traceback", "detail": repr(error)[:200],
                   "where": traceback.format_exc().splitlines()[-3][:200]}
@@ -143,7 +147,7 @@ def fuzz(kind: str, mutants: int, seed: int, timeout: float) -> tuple[Counter, l
             path.write_bytes(mutate(rng.choice(seeds), rng))
             answer = worker.ask(path, timeout)
             outcomes[answer["outcome"]] += 1
-            if answer["outcome"] in ("traceback", "crash", "hang"):
+            if answer["outcome"] not in ("imported", "error"):
                 bad.append({"format": kind, "mutant": index, **answer})
     worker.close()
     return outcomes, bad

@@ -18,9 +18,16 @@ from nnmap.codegen.publish import staging_folder
 MODEL = "zoo:autoencoder"
 
 
+def _default_interrupt() -> None:
+    """In the child: Ctrl-C's default action (a shell's background job starts with SIGINT
+    ignored, and an ignored SIGINT stays ignored in Python)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _compile(out: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "nnmap", "compile", MODEL, "--target", "host", "-o", str(out)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_interrupt)
 
 
 def _whole(out: Path) -> bool:
@@ -68,3 +75,24 @@ def test_two_compiles_into_one_folder_leave_one_whole_artifact(tmp_path: Path) -
     assert _whole(out) and _hidden(tmp_path) == []
     artifact = Artifact(out)
     assert artifact.report["layers"]
+
+
+def test_interrupted_compile_keeps_the_old_artifact_and_cleans_its_staging(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) while the new artifact is staged: one line, exit 2, the old artifact
+    whole and unchanged, and no staging folder left behind (the compile removes its own)."""
+    out = tmp_path / "artifact"
+    first = _compile(out)
+    assert first.wait(timeout=600) == 0, first.stderr.read() if first.stderr else ""
+    before = (out / "report.json").read_bytes()
+    second = _compile(out)
+    deadline = time.monotonic() + 300
+    while not any(p.name.startswith(".artifact.staging-") for p in _hidden(tmp_path)):
+        assert time.monotonic() < deadline and second.poll() is None, "staging never appeared"
+        time.sleep(0.01)
+    second.send_signal(signal.SIGINT)
+    assert second.wait(timeout=120) == 2
+    stderr = second.stderr.read().decode() if second.stderr else ""
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert _whole(out) and (out / "report.json").read_bytes() == before
+    assert _hidden(tmp_path) == []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from conftest import MLPERF_MODELS, compiled_models, mlperf_model
+from sanitized_runs import assert_clean_under_sanitizers
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
@@ -138,3 +139,9 @@ def test_run_rejects_unknown_numerics() -> None:
     result = _cli("run", "zoo:kws", "--target", "gemmini", "--numerics", "fast")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "numerics" in result.stderr
+
+
+def test_kws_and_emulator_clean_under_sanitizers(compiled: Compiled) -> None:
+    """Gemmini's generated C and the Gemmini emulator under ASan/UBSan (bench/sanitize.py runs
+    every model)."""
+    assert_clean_under_sanitizers(compiled("zoo:kws"), nnmap.load_model("zoo:kws"))

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import MLPERF_MODELS, mlperf_model
+from sanitized_runs import assert_clean_under_sanitizers
 
 import nnmap
 from nnmap import zoo
@@ -88,3 +89,10 @@ def test_artifact_layout_and_report(artifacts: dict[str, Artifact],
     for name in files - {"Makefile", "report.json", "build"}:
         text = (artifact.path / name).read_text()
         assert "tvm/" not in text and "DLTensor" not in text and "malloc" not in text
+
+
+def test_kws_clean_under_sanitizers(artifacts: dict[str, Artifact],
+                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The host's generated C under ASan/UBSan (bench/sanitize.py runs every model)."""
+    artifact = _artifact(artifacts, "zoo:kws", tmp_path_factory.mktemp("kws"))
+    assert_clean_under_sanitizers(artifact, nnmap.load_model("zoo:kws"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import MLPERF_MODELS, compiled_models, mlperf_model
+from sanitized_runs import assert_clean_under_sanitizers
 
 import nnmap
 from nnmap.codegen.artifact import Artifact
@@ -209,3 +210,9 @@ def test_zoo_bit_exact_on_vta(name: str, compiled: Callable[[str], Artifact]) ->
     for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
         np.testing.assert_array_equal(actual, expected)
     assert any(entry["module"] == "vta" for entry in artifact.report["layers"])
+
+
+def test_kws_and_emulator_clean_under_sanitizers(compiled: Callable[[str], Artifact]) -> None:
+    """VTA's generated C and the VTA emulator under ASan/UBSan (bench/sanitize.py runs every
+    model)."""
+    assert_clean_under_sanitizers(compiled("zoo:kws"), nnmap.load_model("zoo:kws"))

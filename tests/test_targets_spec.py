@@ -3,6 +3,8 @@ configuration followed by the emulator's parameter header."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,40 @@ def test_broken_target_file_names_the_file(tmp_path: Path) -> None:
         resolve_target(str(tmp_path / "empty.py"))
     with pytest.raises(TargetError, match="no such target file"):
         resolve_target(str(tmp_path / "missing.py"))
+
+
+ABSURD_TARGETS = {
+    "0 MHz clock": ("replace(gemmini_target(), clock_hz=0)", "clock_hz must be > 0"),
+    "infinite clock": ("replace(gemmini_target(), clock_hz=float('inf'))", "and finite"),
+    "NaN clock": ("replace(gemmini_target(), clock_hz=float('nan'))", "clock_hz must be > 0"),
+    "0 KiB scratchpad": ("gemmini_target(scratchpad_kib=0)", "scratchpad_kib=0 holds 0 rows"),
+    "negative bandwidth": (
+        "replace(gemmini_target(), shared=(Memory('dram', 1 << 20, ('I', 'W', 'O'), -4.0, 4.0),))",
+        "memory 'dram': read_bw must be > 0"),
+}
+
+
+@pytest.mark.parametrize("case", ABSURD_TARGETS)
+def test_absurd_target_files_are_one_line_errors(case: str, tmp_path: Path) -> None:
+    expression, message = ABSURD_TARGETS[case]
+    path = tmp_path / "absurd.py"
+    path.write_text("from dataclasses import replace\n"
+                    "from nnmap.hw.model import Memory\n"
+                    "from nnmap.targets.gemmini.target import gemmini_target\n"
+                    f"TARGET = {expression}\n")
+    with pytest.raises(TargetError, match=message) as info:
+        resolve_target(str(path))
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_compile_for_an_absurd_target_exits_2_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "zero_clock.py"
+    path.write_text("from dataclasses import replace\n"
+                    "from nnmap.targets.gemmini.target import gemmini_target\n"
+                    "TARGET = replace(gemmini_target(), clock_hz=0)\n")
+    command = [sys.executable, "-m", "nnmap", "compile", "zoo:autoencoder", "--target",
+               str(path), "-o", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "clock_hz must be > 0" in result.stderr.replace("\n", "")
+    assert not (tmp_path / "out").exists()

@@ -29,7 +29,7 @@ int32_t nnmap_layer_00_conv2d(const int8_t* restrict data, const int8_t* restric
         int64_t product = ((((int64_t)acc_ptr[i3]) + ((int64_t)bias[i3])) * ((int64_t)mult[i3]));
         int32_t value = ((int32_t)((product + (((int64_t)0 <= product) ? (int64_t)1073741824 : (int64_t)-1073741823)) / (int64_t)2147483648));
         int32_t v_ = 0 - shift[i3];
-        int32_t unclamped = (((value >> ((v_) > (0) ? (v_) : (0))) + ((((((1 << ((v_) > (0) ? (v_) : (0))) - 1) >> 1) + ((value < 0) ? 1 : 0)) < (value & ((1 << ((v_) > (0) ? (v_) : (0))) - 1))) ? 1 : 0)) - 3);
+        int32_t unclamped = (((value >> ((v_) > (0) ? (v_) : (0))) + ((((((int32_t)(((uint32_t)1 << ((uint32_t)((v_) > (0) ? (v_) : (0)))) - (uint32_t)1)) >> 1) + ((value < 0) ? 1 : 0)) < (value & ((int32_t)(((uint32_t)1 << ((uint32_t)((v_) > (0) ? (v_) : (0)))) - (uint32_t)1)))) ? 1 : 0)) - 3);
         int32_t v__1 = (unclamped) < (127) ? (unclamped) : (127);
         out[(((i1 * 16) + (i2 * 4)) + i3)] = ((int8_t)((v__1) > (0) ? (v__1) : (0)));
       }

@@ -27,6 +27,9 @@ int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr) {
 }
 
 int nnmap_run(const int8_t *input, int8_t *output) {
+  if (input == NULL || output == NULL) {
+    return NNMAP_ERROR_NULL_ARGUMENT;
+  }
   /* 0: Conv2D conv */
   if (nnmap_layer_00_conv2d(input, nnmap_layer_00_conv2d_weight, nnmap_layer_00_conv2d_bias, nnmap_layer_00_conv2d_mult, nnmap_layer_00_conv2d_shift, output) != 0) {
     return 1;

@@ -13,6 +13,8 @@ from nnmap.errors import NnmapError
 if TYPE_CHECKING:  # typer is imported when a command line is parsed (not by `nnmap inspect`)
     import typer
 
+# What typer returns (out of standalone mode) when Ctrl-C interrupted a command.
+INTERRUPTED_STATUS = 130
 # Tables stay readable when the output is piped (rich falls back to 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 160)
 error_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -74,7 +76,7 @@ def main() -> None:
     import typer
 
     try:
-        build_app()(standalone_mode=False)
+        status = build_app()(standalone_mode=False)
     except NnmapError as error:
         _report(error)
     except (typer.Exit, SystemExit) as stop:
@@ -92,3 +94,8 @@ def main() -> None:
         _report(RuntimeError("interrupted"))
     except Exception as error:
         _report_bug(error)
+    # Out of standalone mode typer returns an exit code instead of exiting: 130 for Ctrl-C.
+    if status == INTERRUPTED_STATUS:
+        _report(RuntimeError("interrupted"))
+    if isinstance(status, int) and status != 0:
+        sys.exit(status)

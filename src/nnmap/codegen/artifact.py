@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nnmap.codegen.build import build_id, compile_objects, link_shared
-from nnmap.codegen.driver import CFLAGS
+from nnmap.codegen.driver import CFLAGS, NULL_ARGUMENT_STATUS
 from nnmap.codegen.report import summarize
 from nnmap.errors import NnmapError
 from nnmap.hw.host_core import HostCore
@@ -126,6 +126,8 @@ class Artifact:
         entry.restype = ctypes.c_int
         pointers = [ctypes.c_void_p(a.ctypes.data) for a in arrays + outputs]
         status = entry(*pointers)
+        if status == NULL_ARGUMENT_STATUS:
+            raise NnmapError(f"{self.path}: nnmap_run refused a NULL input or output pointer")
         if status != 0:
             raise NnmapError(f"{self.path}: nnmap_run failed in layer {status - 1}")
         if emulator is not None:

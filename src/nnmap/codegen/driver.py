@@ -14,6 +14,8 @@ from nnmap.ir import Graph
 from nnmap.plan.memory import ARENA, INPUT, MemoryPlan
 
 NUMBERS_PER_LINE = 24
+# What nnmap_run returns when one of its pointers is NULL (a failing layer returns its index + 1).
+NULL_ARGUMENT_STATUS = -1
 CFLAGS = "-std=c11 -O2 -Wall -Wextra -Werror"
 # The device flavour: GNU C (the vendors' headers use asm and typeof), their warnings shown, not
 # turned into errors, but a call of an undeclared function is one.
@@ -133,8 +135,10 @@ def network_header(graph: Graph, plan: MemoryPlan, weight_bytes: int) -> str:
     lines += [
         f"#define NNMAP_ARENA_BYTES {plan.arena_bytes}",
         f"#define NNMAP_WEIGHT_BYTES {weight_bytes}",
+        f"#define NNMAP_ERROR_NULL_ARGUMENT ({NULL_ARGUMENT_STATUS})",
         "",
-        "/* Runs one inference; returns 0 on success, else the failing layer's index + 1. */",
+        "/* Runs one inference; returns 0 on success, NNMAP_ERROR_NULL_ARGUMENT when an input or",
+        "   output pointer is NULL (nothing is run), else the failing layer's index + 1. */",
         f"{run_signature(graph)};",
         "",
         "#endif",
@@ -257,6 +261,13 @@ def _emulator_hooks(modules: Sequence[str]) -> list[str]:
     ]
 
 
+def _argument_checks(graph: Graph) -> list[str]:
+    """The entry point refuses a NULL input or output before any layer runs."""
+    names = io_names(len(graph.inputs), "input") + io_names(len(graph.outputs), "output")
+    condition = " || ".join(f"{name} == NULL" for name in names)
+    return [f"  if ({condition}) {{", "    return NNMAP_ERROR_NULL_ARGUMENT;", "  }"]
+
+
 def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -> str:
     arena_size = max(plan.arena_bytes, 16)
     lines = [
@@ -270,6 +281,7 @@ def network_source(graph: Graph, plan: MemoryPlan, codes: Sequence[LayerCode]) -
         f"static _Alignas(64) int8_t nnmap_arena[{arena_size}];",
         _WORKSPACE_FUNCTIONS,
         f"{run_signature(graph)} {{",
+        *_argument_checks(graph),
     ]
     for code in codes:
         lines += _call_lines(code, graph, plan)

@@ -128,7 +128,8 @@ def _difference(read: Reader, zero_point: int, shape: tuple[int, ...], name: str
 
 
 def _shifted_left(values: te.Tensor, amount: int, name: str) -> te.Tensor:
-    return te.compute(values.shape, lambda *i: values(*i) << _i32(amount), name=name)
+    """``values * 2**amount`` (a multiplication: C leaves a left shift of a negative undefined)."""
+    return te.compute(values.shape, lambda *i: values(*i) * _i32(1 << amount), name=name)
 
 
 def _elementwise_value(layer: Elementwise, a: Reader, b: Reader, ins: list[Tensor], out: Tensor,

@@ -240,8 +240,9 @@ def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:
             bind=False)
 
     def scaled(x: te.Tensor, zero_point: int, which: int) -> te.Tensor:
+        # Times 2**left_shift: C leaves a left shift of a negative value undefined.
         shifted = te.compute((out.size,), lambda i: (x[i].astype("int32") - zero_point)
-                             << params[6], name=f"shifted{which}")
+                             * (tirx.const(1, "int32") << params[6]), name=f"shifted{which}")
         return te.compute((out.size,), lambda i: requantize(shifted[i], which),
                           name=f"scaled{which}")
 

@@ -16,6 +16,7 @@ from nnmap.ir import IntegerRequant
 
 _I32 = "int32"
 _I64 = "int64"
+_U32 = "uint32"
 
 
 def _i64(value: int) -> tirx.PrimExpr:
@@ -51,7 +52,9 @@ def rounding_divide_by_pot(x: tirx.PrimExpr, exponent: tirx.PrimExpr, bind: bool
     """gemmlowp's ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded half away from zero."""
 
     def rounded(value: tirx.PrimExpr) -> tirx.PrimExpr:
-        mask = (_i32(1) << exponent) - _i32(1)
+        # In uint32: an exponent of 31 (the largest a shift takes) would overflow int32's 1 << 31.
+        one = tirx.const(1, _U32)
+        mask = ((one << exponent.astype(_U32)) - one).astype(_I32)
         remainder = tirx.bitwise_and(value, mask)
         threshold = (mask >> _i32(1)) + tirx.Select(value < _i32(0), _i32(1), _i32(0))
         return (value >> exponent) + tirx.Select(remainder > threshold, _i32(1), _i32(0))
@@ -70,7 +73,8 @@ def multiply_by_quantized_multiplier(
     """
     if may_shift_left:
         left = tirx.max(shift, _i32(0))
-        x = (x.astype(_I64) << left.astype(_I64)).astype(_I32)
+        # Times 2**left (C leaves a left shift of a negative value undefined).
+        x = (x.astype(_I64) * (_i64(1) << left.astype(_I64))).astype(_I32)
     right = tirx.max(_i32(0) - shift, _i32(0))
     return rounding_divide_by_pot(doubling_high_mul(x, multiplier, bind), right, bind)
 

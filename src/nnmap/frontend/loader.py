@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from nnmap.errors import ModelFormatError
+from nnmap.errors import ModelFormatError, NnmapError
 from nnmap.ir import Graph
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,18 @@ def resolve_model_path(spec: str | Path) -> Path:
 
 
 def load_model(spec: str | Path) -> Graph:
-    """Import a model file (``.tflite`` int8, ``.onnx`` QDQ int8 or fp32) or a ``zoo:`` name."""
+    """Import a model file (``.tflite`` int8, ``.onnx`` QDQ int8 or fp32) or a ``zoo:`` name;
+    every error names the file."""
     path = resolve_model_path(spec)
+    try:
+        return _import(path)
+    except NnmapError as error:
+        if str(path) in str(error):
+            raise
+        raise type(error)(f"{path}: {error}") from None
+
+
+def _import(path: Path) -> Graph:
     suffix = path.suffix.lower()
     if suffix == ".tflite":
         from nnmap.frontend.tflite_import import import_tflite

@@ -3,15 +3,18 @@ integer-only form of DORY / HTVM / MATCH read directly (``onnx_integer``)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import onnx
+from onnx import numpy_helper
 
 from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.lower import lower_function
 from nnmap.frontend.onnx_boundary import attach_boundary, split_boundary
 from nnmap.frontend.onnx_integer import import_integer_onnx, is_integer_only
 from nnmap.frontend.onnx_rewrites import fold_batch_norms
+from nnmap.frontend.tflite_reader import MAX_ELEMENTS
 from nnmap.ir import Graph
 
 
@@ -24,7 +27,38 @@ def _read(path: Path) -> onnx.ModelProto:
         raise ModelFormatError(f"{path}: not a valid ONNX model ({message[:160]})") from None
     if len(model.graph.node) == 0:
         raise ModelFormatError(f"{path}: the ONNX graph has no nodes (truncated or empty file?)")
+    _check_initializers(path, model)
+    _check_input_shapes(path, model)
     return model
+
+
+def _check_input_shapes(path: Path, model: onnx.ModelProto) -> None:
+    """Every model input has positive dimensions and at most MAX_ELEMENTS elements (a symbolic
+    dimension counts as 1, the batch nnmap compiles)."""
+    initializers = {initializer.name for initializer in model.graph.initializer}
+    for info in model.graph.input:
+        if info.name in initializers:
+            continue
+        dims = info.type.tensor_type.shape.dim
+        fixed = [d.dim_value for d in dims if d.WhichOneof("value") == "dim_value"]
+        if any(size <= 0 for size in fixed):
+            raise ModelFormatError(f"{path}: input {info.name} has the shape {fixed}; every "
+                                   "dimension must be positive")
+        if math.prod(fixed) > MAX_ELEMENTS:
+            raise ModelFormatError(f"{path}: input {info.name} has {math.prod(fixed):,} elements "
+                                   f"(shape {fixed}), more than an MCU model's {MAX_ELEMENTS:,}")
+
+
+def _check_initializers(path: Path, model: onnx.ModelProto) -> None:
+    """Every initializer's data must fill the shape it declares (the checker does not look)."""
+    for initializer in model.graph.initializer:
+        try:
+            numpy_helper.to_array(initializer)
+        except Exception as error:
+            raise ModelFormatError(
+                f"{path}: initializer {initializer.name} does not hold the data its shape "
+                f"{list(initializer.dims)} declares ({error}); the file is damaged"
+            ) from None
 
 
 def _check_activation_types(path: Path, model: onnx.ModelProto) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from nnmap.errors import QuantizationError, UnsupportedOperatorError
+from nnmap.errors import ModelFormatError, QuantizationError, UnsupportedOperatorError
 from nnmap.frontend.tflite_reader import TfliteModel, TfliteOperator, TfliteTensor
 from nnmap.ir import Clamp, Constant, Graph, Layer, Tensor
 
@@ -70,6 +70,9 @@ class TfliteImport:
             raise QuantizationError(
                 f"{self.model.path}: int8 tensor {source.name} has no quantization parameters"
             )
+        if int(np.prod(source.shape)) == 0:
+            raise ModelFormatError(f"{self.model.path}: tensor {source.name} has no elements "
+                                   f"(shape {source.shape}): the file is damaged")
         scale = source.scale if dtype == "int8" else None
         zero_point = source.zero_point if dtype == "int8" else None
         tensor = Tensor(source.name, source.shape, dtype, scale, zero_point)

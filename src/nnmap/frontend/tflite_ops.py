@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnmap.errors import ModelFormatError, QuantizationError
 from nnmap.frontend.tflite_context import TfliteImport
 from nnmap.frontend.tflite_reader import TfliteOperator
 from nnmap.ir import (
@@ -39,6 +40,23 @@ def same_padding(size: int, stride: int, dilation: int, kernel: int,
     return out, total // 2, total - total // 2
 
 
+def _check_output(ctx: TfliteImport, op: TfliteOperator, out: Tensor,
+                  computed: tuple[int, ...]) -> None:
+    """The file's output shape must be the one the layer computes (elements, when ``computed``
+    is a 1-tuple: a fully connected layer's rows may be shaped freely)."""
+    matches = out.size == computed[0] if len(computed) == 1 else out.shape == computed
+    if not matches:
+        raise ModelFormatError(f"{ctx.where(op)}: output tensor {out.name} has shape {out.shape}, "
+                               f"the layer computes {computed}: the file is inconsistent")
+
+
+def _spatial_output(op: TfliteOperator, inp: Tensor, kernel: tuple[int, int],
+                    stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    mode = op.options.Padding()
+    height = same_padding(inp.shape[1], stride[0], dilation[0], kernel[0], mode)[0]
+    return height, same_padding(inp.shape[2], stride[1], dilation[1], kernel[1], mode)[0]
+
+
 def _padding(op: TfliteOperator, inp: Tensor, kernel: tuple[int, int],
              stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int, int, int]:
     mode = op.options.Padding()
@@ -55,6 +73,16 @@ def _weight_scales(ctx: TfliteImport, op: TfliteOperator) -> np.ndarray:
                                   "nnmap needs int8 weights")
     if weight.zero_points is not None and np.any(weight.zero_points != 0):
         raise ctx.unsupported(op, f"weights {weight.name} have a nonzero zero point")
+    axis = 3 if op.name == "DEPTHWISE_CONV_2D" else 0  # the output channels
+    channels = weight.shape[axis] if len(weight.shape) > axis else 1
+    if weight.scales.size not in (1, channels):
+        raise QuantizationError(f"{ctx.where(op)}: weights {weight.name} have "
+                                f"{weight.scales.size} scales for {channels} output channels")
+    if weight.scales.size > 1 and weight.quantized_axis != axis:
+        raise QuantizationError(
+            f"{ctx.where(op)}: weights {weight.name} are quantized per axis "
+            f"{weight.quantized_axis}; {op.name} needs per-channel scales on axis {axis} "
+            "(its output channels): re-quantize the model")
     return weight.scales
 
 
@@ -81,6 +109,8 @@ def convert_conv(ctx: TfliteImport, op: TfliteOperator) -> None:
         groups = x.shape[3] // weight.shape[3]
     stride = (int(options.StrideH()), int(options.StrideW()))
     dilation = (int(options.DilationHFactor()), int(options.DilationWFactor()))
+    _check_output(ctx, op, out, (x.shape[0], *_spatial_output(op, x, weight.shape[1:3], stride,
+                                                                dilation), weight.shape[0]))
     ctx.add(Conv2D(
         name=ctx.fresh("conv2d"), inputs=(x.name,), output=out.name, weight=weight,
         bias=_bias(ctx, op, weight.shape[0]), stride=stride, dilation=dilation,
@@ -98,6 +128,7 @@ def convert_fully_connected(ctx: TfliteImport, op: TfliteOperator) -> None:
     if weight.ndim != 2 or x.size % weight.shape[1]:
         raise ctx.unsupported(op, f"weights of shape {weight.shape} for an input {x.shape}")
     out = ctx.output(op)
+    _check_output(ctx, op, out, (x.size // weight.shape[1] * weight.shape[0],))
     ctx.add(FullyConnected(
         name=ctx.fresh("dense"), inputs=(x.name,), output=out.name, weight=weight,
         bias=_bias(ctx, op, weight.shape[0]),
@@ -114,6 +145,8 @@ def convert_pool(ctx: TfliteImport, op: TfliteOperator) -> None:
     options = op.options
     kernel = (int(options.FilterHeight()), int(options.FilterWidth()))
     stride = (int(options.StrideH()), int(options.StrideW()))
+    _check_output(ctx, op, out, (x.shape[0], *_spatial_output(op, x, kernel, stride, (1, 1)),
+                                 x.shape[3]))
     kind = AveragePool if op.name == "AVERAGE_POOL_2D" else MaxPool
     ctx.add(kind(
         name=ctx.fresh(kind.__name__.lower()), inputs=(x.name,), output=out.name,

@@ -153,19 +153,32 @@ def _options(operator: Any) -> Any:
     return options
 
 
-def _constant_data(model: Any, tensor: Any, dtype: Any, shape: tuple[int, ...],
+def _constant_data(model: Any, tensor: Any, name: str, dtype: Any, shape: tuple[int, ...],
                    data: bytes) -> np.ndarray | None:
-    buffer = model.Buffers(tensor.Buffer())
+    """A constant's values in its shape; a ModelFormatError when its buffer is out of range,
+    lies past the end of the file or does not hold exactly the bytes its shape needs."""
+    index = tensor.Buffer()
+    if index >= model.BuffersLength():
+        raise ModelFormatError(f"tensor {name}: buffer {index} is out of range (the file has "
+                               f"{model.BuffersLength()} buffers)")
+    buffer = model.Buffers(index)
     if buffer is None:
         return None
     if buffer.DataLength() > 0:
         raw = buffer.DataAsNumpy().tobytes()
     elif buffer.Offset() > 1:
+        if buffer.Offset() + buffer.Size() > len(data):
+            raise ModelFormatError(
+                f"tensor {name}: buffer {index} claims {buffer.Size()} bytes at offset "
+                f"{buffer.Offset()}, past the end of the file ({len(data)} bytes)")
         raw = data[buffer.Offset(): buffer.Offset() + buffer.Size()]
     else:
         return None
-    values = np.frombuffer(raw, dtype=dtype)
-    return values.reshape(shape) if values.size == int(np.prod(shape)) else values
+    needed = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if len(raw) != needed:
+        raise ModelFormatError(f"constant tensor {name} holds {len(raw)} bytes; its shape "
+                               f"{shape} of {np.dtype(dtype).name} needs {needed}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def _quantization(tensor: Any) -> tuple[np.ndarray | None, np.ndarray | None, int]:
@@ -191,7 +204,7 @@ def _tensor(model: Any, subgraph: Any, index: int, data: bytes,
         name = f"{name or 'tensor'}_{index}"
     used_names.add(name)
     dtype = NUMPY_TYPES.get(type_name)
-    constant = (_constant_data(model, tensor, dtype, shape, data)
+    constant = (_constant_data(model, tensor, name, dtype, shape, data)
                 if dtype is not None else None)
     scales, zeros, axis = _quantization(tensor)
     return TfliteTensor(index, name, shape, type_name, scales, zeros, axis, constant)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from math import prod
+from math import inf, prod
 from typing import Any
 
 from nnmap.errors import TargetError
@@ -244,7 +244,8 @@ class Target:
 
     def __post_init__(self) -> None:
         where = f"target {self.name!r}"
-        _require(self.clock_hz > 0, where, f"clock_hz must be > 0 (got {self.clock_hz})")
+        _require(0 < self.clock_hz < inf, where,
+                 f"clock_hz must be > 0 and finite (got {self.clock_hz})")
         names = [module.name for module in self.modules()]
         _require(len(set(names)) == len(names), where, f"module names must be distinct ({names})")
 
