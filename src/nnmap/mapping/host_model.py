@@ -33,6 +33,11 @@ HOST_OPS_PER_CYCLE = 1.0  # assumed: in-order scalar core, one ALU operation iss
 OPS_PER_ELEMENT = {
     # assumed: index arithmetic, bounds test and select per gathered byte
     "gather": 4.0,
+    # assumed: a gather nested as its input is laid out (rows, taps, channels): the index
+    # arithmetic sits in the outer loops, the inner loop copies a tap's channels, one load and
+    # one store per byte (bench/heterogeneous.py: Gemmini's convolutions, modelled with 4 ops
+    # per byte, were 3.8x their measured gather)
+    "nested gather": 1.0,
     # assumed: TFLite requantization: 64-bit multiply, rounding doubling high, rounding shift,
     # zero point, clamp to the activation range
     "requantize": 14.0,

@@ -88,7 +88,7 @@ class GemminiBackend(Backend):
             return ()
         shape = gemm_shape(workload, GemminiGeometry.of(module).dim)
         outputs = shape.rows * workload["K"]
-        ops = OPS_PER_ELEMENT["gather" if workload.kind == "conv" else "copy"]
+        ops = OPS_PER_ELEMENT["nested gather" if workload.kind == "conv" else "copy"]
         gather = HostWork("im2col gather", shape.m * shape.r, ops, 1, 1)
         if numerics == "hardware":
             copy = HostWork("output copy and clamp", outputs, OPS_PER_ELEMENT["copy"], 1, 1)
