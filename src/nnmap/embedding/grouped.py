@@ -20,13 +20,23 @@ weight layout and the code generator's gather read the same definitions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from nnmap.embedding.dataflow import InstructionDataflow
 from nnmap.embedding.embedding import Embedding
+from nnmap.embedding.solver import search_embeddings
+from nnmap.ir.workload import Workload
 
 Index = Any  # an int, or a TIR expression of loop variables
+WorkloadKey = tuple[tuple[tuple[str, int], ...], int, tuple[int, int], tuple[int, int],
+                    tuple[int, int, int, int]]
+# Host cycles per element the solver charges a gather when it ranks embeddings (assumed: a
+# load, a store and index arithmetic); the mapper times the kernel's own gather.
+GATHER_CYCLES = 4.0
+LAYOUTS_KEPT = 4  # block-diagonal layouts of the solver's best embeddings a backend compares
 
 PIXEL_LOOPS = frozenset({"B", "OY", "OX"})
 
@@ -68,6 +78,16 @@ class BlockDiagonal:
     def width(self) -> int:
         """Result columns of the whole layer (every block's, whole)."""
         return self.blocks * self.columns
+
+    def describe(self) -> str:
+        """One line: the embedding as the code generator lays it out."""
+        taps_y, taps_x = self.taps
+        packed = "".join(f" {name}{f}" for name, f in (("FX", taps_x), ("FY", taps_y)) if f > 1)
+        return (
+            f"solver's block-diagonal embedding: G{self.group} diag on reduction and columns"
+            f"{packed and ', ' + packed.strip() + ' on the reduction'}; {self.blocks} channel "
+            f"block(s) x {self.tap_columns} reduction column(s), pixels on the rows"
+        )
 
     def position(self, r: Index) -> tuple[Index, Index, Index]:
         """(channel in the block, fy, fx) of reduction position ``r`` of a block."""
@@ -134,3 +154,38 @@ def block_diagonal(embedding: Embedding) -> BlockDiagonal | None:
         reduction=sizes[reduction[0]],
         columns=sizes[columns[0]],
     )
+
+
+def workload_key(workload: Workload) -> WorkloadKey:
+    """What a depthwise layout depends on, hashable (loops, groups, stride, dilation, padding)."""
+    return (tuple(workload.loops.items()), workload.groups, workload.stride, workload.dilation,
+            workload.padding)
+
+
+def workload_of_key(key: WorkloadKey) -> Workload:
+    loops, groups, stride, dilation, padding = key
+    return Workload("depthwise", "depthwise", dict(loops), groups, stride, dilation, padding)
+
+
+@lru_cache(maxsize=256)
+def _solved(key: WorkloadKey, instruction: InstructionDataflow) -> tuple[BlockDiagonal, ...]:
+    search = search_embeddings(
+        workload_of_key(key), instruction, host_cycles_per_element=GATHER_CYCLES
+    )
+    found: list[BlockDiagonal] = []
+    for ranked in search.ranked:
+        layout = block_diagonal(ranked.embedding)
+        if layout is not None and layout not in found:
+            found.append(layout)
+    return tuple(found[:LAYOUTS_KEPT])
+
+
+def solver_layouts(
+    workload: Workload, instruction: InstructionDataflow
+) -> tuple[BlockDiagonal, ...]:
+    """The block-diagonal layouts of the solver's best embeddings of a depthwise ``workload``
+    into ``instruction``, best first (at most ``LAYOUTS_KEPT``; empty: none of that form, or a
+    channel multiplier). A backend times each as its stream and emits the fastest."""
+    if workload.kind != "depthwise" or workload["K"] != 1 or workload["C"] != 1:
+        return ()
+    return _solved(workload_key(workload), instruction)

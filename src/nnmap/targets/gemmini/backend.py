@@ -87,6 +87,11 @@ class GemminiBackend(Backend):
             return RESADD
         return STREAM if cost.runs_as_gemm_stream(workload, module) else None
 
+    def kernel_note(self, workload: Workload, module: ExecModule) -> str:
+        if workload.kind == "depthwise":
+            return cost.chosen_layout(workload, module).describe()
+        return ""
+
     def kernel_cycles(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> float | None:

@@ -18,18 +18,18 @@ from itertools import product
 from math import prod
 
 from nnmap.embedding.dataflow import instruction_of
-from nnmap.embedding.grouped import BlockDiagonal
-from nnmap.hw import ExecModule
-from nnmap.ir.workload import LOOPS, Workload
-from nnmap.mapping.model import Cost, Mapping
-from nnmap.mapping.space import tile_candidates
-from nnmap.targets.gemmini.depthwise import (
+from nnmap.embedding.grouped import (
+    BlockDiagonal,
     WorkloadKey,
-    depthwise_shape,
     solver_layouts,
     workload_key,
     workload_of_key,
 )
+from nnmap.hw import ExecModule
+from nnmap.ir.workload import LOOPS, Workload
+from nnmap.mapping.model import Cost, Mapping
+from nnmap.mapping.space import tile_candidates
+from nnmap.targets.gemmini.depthwise import depthwise_shape
 from nnmap.targets.gemmini.stream import StreamShape, stream_bound, stream_cycles
 from nnmap.targets.gemmini.tiling import (
     M_LOOPS,

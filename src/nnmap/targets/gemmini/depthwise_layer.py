@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from tvm import te, tirx
 
+from nnmap.codegen.accel_depthwise import depthwise_gather, depthwise_taps, folded_column_bias
 from nnmap.codegen.accel_gemm import requantized
 from nnmap.codegen.kernels import KernelDef
 from nnmap.embedding.grouped import BlockDiagonal
@@ -22,45 +23,6 @@ from nnmap.ir.workload import workload_of
 from nnmap.targets.gemmini.depthwise import depthwise_shape
 from nnmap.targets.gemmini.lower import GemmStage, kernel_def
 from nnmap.targets.gemmini.tiling import GemmShape, pad_to
-
-
-def _taps(layer: Conv2D) -> np.ndarray:
-    """The layer's weights as [channels, FY, FX] (a depthwise kernel is OHWI with I = 1)."""
-    return layer.weight[:, :, :, 0]
-
-
-def folded_column_bias(layer: Conv2D, layout: BlockDiagonal, zp_in: int) -> np.ndarray:
-    """The int32 bias of every result column: the channel's bias with the input zero point's
-    share of its taps folded in (zero in the padding columns)."""
-    taps = _taps(layer).astype(np.int64).reshape(layout.channels, -1)
-    folded = layer.bias.astype(np.int64) - zp_in * taps.sum(axis=1)
-    columns = np.zeros(layout.width, np.int32)
-    for channel in range(layout.channels):
-        columns[layout.column_of_channel(channel)] = folded[channel]
-    return columns
-
-
-def _gather(
-    layer: Conv2D, graph: Graph, layout: BlockDiagonal, data: te.Tensor, rows: int, zp_in: int
-) -> te.Tensor:
-    _, height, width, _ = graph.tensor(layer.inputs[0]).shape
-    _, out_h, out_w, _ = graph.tensor(layer.output).shape
-    (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
-    kernel_y, kernel_x = layout.kernel
-
-    def value(m: tirx.PrimExpr, q: tirx.PrimExpr) -> tirx.PrimExpr:
-        block, r = q // layout.depth, q % layout.depth
-        member, fy, fx = layout.position(r)
-        channel = block * layout.group + member
-        real = tirx.all(m < rows, member < layout.group, fy < kernel_y, fx < kernel_x,
-                        channel < layout.channels)
-        b, oy, ox = m // (out_h * out_w), (m // out_w) % out_h, m % out_w
-        iy, ix = oy * sy + fy * dy - top, ox * sx + fx * dx - left
-        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
-        pixel = te.if_then_else(inside, data[b, iy, ix, channel], tirx.const(zp_in, "int8"))
-        return te.if_then_else(real, pixel, tirx.const(0, "int8"))
-
-    return value
 
 
 def depthwise_kernel(
@@ -78,7 +40,11 @@ def depthwise_kernel(
     data = te.placeholder(inp.shape, "int8", name="data")
     weight = te.placeholder((shape.r, shape.n), "int8", name="weight")
     bias = te.placeholder((shape.n,), "int32", name="bias")
-    value = _gather(layer, graph, layout, data, whole.rows, zp_in)
+    gather = depthwise_gather(layer, graph, layout, data, whole.rows, zp_in)
+
+    def value(m: tirx.PrimExpr, q: tirx.PrimExpr) -> tirx.PrimExpr:
+        return gather(m, q // shape.r, q % shape.r)
+
     staged = te.compute((shape.m, shape.input_width), value, name="staged")
     r = te.reduce_axis((0, shape.r), "r")
 
@@ -94,7 +60,7 @@ def depthwise_kernel(
                          column=layout.column_of_channel)
     stage = GemmStage(shape, whole.rows, channels, out.shape, data, weight, bias, gemm)
     constants = {
-        "weight": layout.weight_matrix(_taps(layer)),
+        "weight": layout.weight_matrix(depthwise_taps(layer)),
         "bias": folded_column_bias(layer, layout, zp_in),
         "mult": np.ascontiguousarray(
             np.broadcast_to(layer.requant.multiplier, (channels,)), dtype=np.int32
