@@ -97,5 +97,9 @@ def depthwise_layer_code(
     tiles = gemm_tiles(whole, mapping.mapping, geometry)
     symbol = f"nnmap_{layer_id(index, layer)}"
     kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
-    scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics_for(geometry))
+    # the gather nested as output rows x pixels and blocks x reduction columns x positions
+    gather = (int(graph.tensor(layer.output).shape[2]), (layout.tap_columns, layout.reduction))
+    scheduled = scheduled_gemm_module(
+        kernel, shape, tiles, symbol, intrinsics_for(geometry), gather=gather
+    )
     return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)
