@@ -5,9 +5,9 @@ from the target's data): the fixed embedding today's code generator uses (pixels
 channels and the packed window on the reduction, output channels on the columns; a depthwise
 layer has none), the solver's best, both as instruction calls and utilization of the calls, the
 legal embeddings counted and the solve time (wall, one CP-SAT thread, ``--runs`` solves, median).
-These are the solver's own figures, modelled: the calls are not yet lowered by the backends and
-run on the emulators (the bench's emulated columns come with that lowering). Writes
-bench/results/embedding.json.
+These are the solver's own figures, modelled: the backends lower the solver's embeddings of
+depthwise layers only (emulated in ``bench/depthwise.py``), dense layers run the fixed one.
+Writes bench/results/embedding.json.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ LONG_FILES = (
     "test_frontend_tflm.py",
     "test_plan.py",
     "test_tflm_accelerators.py",
+    "test_depthwise_accelerators.py",
 )
 
 

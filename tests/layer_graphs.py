@@ -64,3 +64,37 @@ def fc_graph(
         clamp=Clamp.int8(),
     )
     return Graph("fc", tensors, (layer,), ("x",), ("y",))
+
+
+def depthwise_graph(
+    rng: np.random.Generator,
+    requant: Callable[[int], Requant],
+    shape: tuple[int, int, int, int, int],
+    input_zero_point: int = -3,
+) -> Graph:
+    """A depthwise convolution (one output channel per input channel) over an input of
+    ``shape`` = (height, width, channels, kernel, stride), padded "same" (with its stride,
+    TFLite's ``ceil(size / stride)`` outputs); ReLU6-like clamped outputs."""
+    height, width, channels, kernel, stride = shape
+    pad = kernel // 2
+    out_h, out_w = -(-height // stride), -(-width // stride)
+    tensors = {
+        "x": Tensor("x", (1, height, width, channels), "int8", 0.05, input_zero_point),
+        "y": Tensor("y", (1, out_h, out_w, channels), "int8", 0.2, -5),
+    }
+    bottom = max(0, (out_h - 1) * stride + kernel - height - pad)
+    right = max(0, (out_w - 1) * stride + kernel - width - pad)
+    layer = Conv2D(
+        name="depthwise",
+        inputs=("x",),
+        output="y",
+        weight=rng.integers(-127, 128, (channels, kernel, kernel, 1)).astype(np.int8),
+        bias=rng.integers(-4000, 4000, channels).astype(np.int32),
+        stride=(stride, stride),
+        dilation=(1, 1),
+        padding=(pad, pad, bottom, right),
+        groups=channels,
+        requant=requant(channels),
+        clamp=Clamp(-5, 100),
+    )
+    return Graph("depthwise", tensors, (layer,), ("x",), ("y",))

@@ -43,7 +43,10 @@ def test_no_layer_planned_where_its_backend_refuses(model: str, target: str) -> 
             assert module.backend is not None
             assert module.backend.refusal(layer.layer, planned.graph, module) is None
         elif layer.layer.kind == "Conv2D" and getattr(layer.layer, "groups", 1) > 1:
-            assert layer.reason.startswith(f"{target} cannot run it: depthwise conv")
+            # a depthwise layer the host keeps: refused, or slower on the accelerator in all
+            assert layer.reason.startswith(
+                (f"{target} cannot run it: depthwise conv", "cost model: host cheaper")
+            )
 
 
 def _count_calls(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:

@@ -65,7 +65,7 @@ def test_report_command_writes_a_page_chromium_draws_without_errors(
     text = page.read_text()
     for layer in ("conv2d_0", "dense_0", "softmax_0"):
         assert layer in text
-    assert "depthwise conv" in text  # a placement reason, shown on hover and in the table
+    assert "block-diagonal embedding" in text  # a placement reason, on hover and in the table
     seen = check_page(page)
     assert seen.console_messages == ()
     assert seen.rendered_plots == FIGURES_WITHOUT_DEVIATION

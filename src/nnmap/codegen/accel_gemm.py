@@ -80,8 +80,10 @@ def requantized(
     mult: te.Tensor,
     shift: te.Tensor,
     bias: te.Tensor | None = None,
+    column: Callable[[tirx.PrimExpr], tirx.PrimExpr] | None = None,
 ) -> te.Tensor:
-    """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``."""
+    """``gemm`` (plus ``bias`` per channel, if given) requantized to int8 in ``out_shape``;
+    ``column`` gives the GEMM column of an output channel (by default the channel itself)."""
     if isinstance(rq, IntegerRequant):
         raise UnsupportedOperatorError(
             "an integer-only ONNX layer's multiply-add-shift requantization runs on the host; "
@@ -94,7 +96,8 @@ def requantized(
         for axis, size in zip(index[:-1], out_shape[:-1], strict=True):
             row = row * size + axis
         k = index[-1]
-        total = gemm[row, k] if bias is None else gemm[row, k] + bias[k]
+        n = k if column is None else column(k)
+        total = gemm[row, n] if bias is None else gemm[row, n] + bias[n]
         scaled = requant.multiply_by_quantized_multiplier(
             total, mult[k], shift[k], may_shift_left=may_shift_left, bind=False
         )

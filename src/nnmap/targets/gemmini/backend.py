@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.layers import Add
-from nnmap.ir.workload import Workload
+from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Mapping
@@ -20,7 +20,7 @@ from nnmap.mapping.stream_search import StreamModel
 from nnmap.plan.memory import workspace_bytes
 from nnmap.targets.gemmini import cost, resadd_stream
 from nnmap.targets.gemmini.resadd import choose_scales, exactness_refusal, resadd_refusal
-from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_shape, gemm_tiles, tiled_shape
+from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles, tiled_shape
 
 if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowered
     from nnmap.codegen.layers import LayerCode
@@ -33,9 +33,10 @@ RESADD = StreamModel(
 
 def gemmini_refusal(layer: Layer) -> str | None:
     """Why nnmap's Gemmini code generator does not lower ``layer`` as a GEMM (None: it does)."""
-    if isinstance(layer, Conv2D) and layer.groups != 1:
+    if isinstance(layer, Conv2D) and layer.groups != 1 and not _one_channel_per_group(layer):
         kind = "depthwise conv" if layer.is_depthwise else "grouped conv"
-        return f"{kind} (groups={layer.groups}): the Gemmini code generator lowers groups=1 only"
+        return (f"{kind} (groups={layer.groups}): the Gemmini code generator lowers groups=1 "
+                "and depthwise with one output channel per group only")
     if not isinstance(layer, Conv2D | FullyConnected):
         return (
             f"{layer.kind}: the Gemmini code generator lowers Conv2D, FullyConnected and Add only"
@@ -43,6 +44,11 @@ def gemmini_refusal(layer: Layer) -> str | None:
     if layer.requant is None:
         return f"float {layer.kind}: the Gemmini code generator lowers int8 layers only"
     return None
+
+
+def _one_channel_per_group(layer: Conv2D) -> bool:
+    """A depthwise layer without a channel multiplier (the block-diagonal GEMM's form)."""
+    return layer.is_depthwise and int(layer.weight.shape[0]) == layer.groups
 
 
 class GemminiBackend(Backend):
@@ -55,7 +61,14 @@ class GemminiBackend(Backend):
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
             return resadd_refusal(layer, graph)
-        return gemmini_refusal(layer)
+        reason = gemmini_refusal(layer)
+        workload = workload_of(graph, layer)
+        if reason is None and workload is not None and workload.kind == "depthwise" and not (
+            cost.runs_as_gemm_stream(workload, module)
+        ):
+            return ("depthwise conv: the embedding solver found no block-diagonal embedding "
+                    "into Gemmini's array")
+        return reason
 
     def numerics_refusal(
         self, layer: Layer, graph: Graph, module: ExecModule, numerics: str
@@ -64,12 +77,20 @@ class GemminiBackend(Backend):
         identical to TFLite's Add on every input pair."""
         if isinstance(layer, Add) and numerics == "exact":
             return exactness_refusal(layer, graph)
+        if isinstance(layer, Conv2D) and layer.groups > 1 and numerics != "exact":
+            return ("depthwise conv: its block-diagonal GEMM is lowered in exact numerics only "
+                    "(host requantization)")
         return None
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         if workload.kind == "add":
             return RESADD
-        return STREAM if cost.runs_as_gemm_stream(workload) else None
+        return STREAM if cost.runs_as_gemm_stream(workload, module) else None
+
+    def kernel_note(self, workload: Workload, module: ExecModule) -> str:
+        if workload.kind == "depthwise":
+            return cost.chosen_layout(workload, module).describe()
+        return ""
 
     def kernel_cycles(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
@@ -86,10 +107,10 @@ class GemminiBackend(Backend):
         (hardware: Gemmini added the bias and scaled on mvout). A residual add leaves none."""
         if workload.kind == "add":
             return ()
-        shape = gemm_shape(workload, GemminiGeometry.of(module).dim)
-        outputs = shape.rows * workload["K"]
-        ops = OPS_PER_ELEMENT["nested gather" if workload.kind == "conv" else "copy"]
-        gather = HostWork("im2col gather", shape.m * shape.r, ops, 1, 1)
+        shape = cost.layer_shape(workload, module)
+        outputs = shape.rows * workload["K"] * workload.groups
+        ops = OPS_PER_ELEMENT["copy" if workload.kind == "dense" else "nested gather"]
+        gather = HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1)
         if numerics == "hardware":
             copy = HostWork("output copy and clamp", outputs, OPS_PER_ELEMENT["copy"], 1, 1)
             return (gather, copy)
@@ -107,21 +128,23 @@ class GemminiBackend(Backend):
         if workload.kind == "add":
             return 0
         geometry = GemminiGeometry.of(module)
-        shape = gemm_shape(workload, geometry.dim)
+        shape = cost.layer_shape(workload, module)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
         result_bytes = 1 if numerics == "hardware" else 4
-        gathered, results = tiled.m * tiled.r, tiled.m * tiled.n * result_bytes
+        gathered, results = tiled.m * tiled.input_width, tiled.m * tiled.n * result_bytes
         return workspace_bytes(gathered) + workspace_bytes(results)
 
     def lower(
         self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
         numerics: str,
     ) -> LayerCode:
-        from nnmap.targets.gemmini.layer import gemmini_layer_code
+        from nnmap.targets.gemmini.layer import depthwise_layer_code, gemmini_layer_code
 
         if isinstance(layer, Add):
             return resadd_layer(layer, graph, index, mapped, module)
         assert isinstance(layer, Conv2D | FullyConnected), gemmini_refusal(layer)
+        if isinstance(layer, Conv2D) and layer.groups > 1:
+            return depthwise_layer_code(layer, graph, index, mapped, module)
         return gemmini_layer_code(layer, graph, index, mapped, module, numerics)
 
     def emulator_files(self, module: ExecModule) -> dict[str, str]:

@@ -13,13 +13,23 @@ column of it (both operands streamed), and keeps the cheapest.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 from itertools import product
 from math import prod
 
+from nnmap.embedding.dataflow import instruction_of
+from nnmap.embedding.grouped import (
+    BlockDiagonal,
+    WorkloadKey,
+    solver_layouts,
+    workload_key,
+    workload_of_key,
+)
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import LOOPS, Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
+from nnmap.targets.gemmini.depthwise import depthwise_shape
 from nnmap.targets.gemmini.stream import StreamShape, stream_bound, stream_cycles
 from nnmap.targets.gemmini.tiling import (
     M_LOOPS,
@@ -37,9 +47,46 @@ N_FIRST = ("K", "B", "OY", "OX", "C", "FY", "FX")
 BUFFERED = (frozenset({"I", "W"}), frozenset({"I", "W", "O"}))
 
 
-def runs_as_gemm_stream(workload: Workload) -> bool:
-    """Whether the module's code generator runs this workload as the GEMM stream."""
+def runs_as_gemm_stream(workload: Workload, module: ExecModule) -> bool:
+    """Whether the module's code generator runs this workload as the GEMM stream (a depthwise
+    layer: when the solver finds it a block-diagonal embedding)."""
+    if workload.kind == "depthwise":
+        return bool(solver_layouts(workload, instruction_of(module.array)))
     return workload.kind == "dense" or (workload.kind == "conv" and workload.groups == 1)
+
+
+def layer_shape(workload: Workload, module: ExecModule) -> GemmShape:
+    """The padded GEMM the code generator runs for ``workload``: the im2col GEMM, or for a
+    depthwise layer the block-diagonal GEMM of its chosen layout (``chosen_layout``)."""
+    dim = GemminiGeometry.of(module).dim
+    if workload.kind == "depthwise":
+        return depthwise_shape(workload, chosen_layout(workload, module), dim)
+    return gemm_shape(workload, dim)
+
+
+def chosen_layout(workload: Workload, module: ExecModule) -> BlockDiagonal:
+    """Of the solver's block-diagonal layouts of a depthwise ``workload``, the one whose
+    stream, at its best tiling, takes the fewest cycles (the first on a tie)."""
+    layouts = solver_layouts(workload, instruction_of(module.array))
+    geometry, engine = GemminiGeometry.of(module), GemminiEngine.of(module)
+    return _fastest(workload_key(workload), layouts, geometry, engine)
+
+
+@lru_cache(maxsize=256)
+def _fastest(
+    key: WorkloadKey, layouts: tuple[BlockDiagonal, ...], geometry: GemminiGeometry,
+    engine: GemminiEngine,
+) -> BlockDiagonal:
+    workload = workload_of_key(key)
+
+    def best_cycles(layout: BlockDiagonal) -> float:
+        shape = depthwise_shape(workload, layout, geometry.dim)
+        return min(
+            stream_cycles(engine, _stream_of_shape(shape, mapping, geometry)[2]).total
+            for mapping in _candidates(workload, shape, geometry)
+        )
+
+    return min(layouts, key=best_cycles)
 
 
 def stream_shape(shape: GemmShape, tiles: GemmTiles, dim: int) -> StreamShape:
@@ -69,15 +116,21 @@ def _spad_bytes(shape: GemmShape, tiles: GemmTiles, dim: int) -> int:
     return inputs + weights
 
 
+def _stream_of_shape(
+    layer: GemmShape, mapping: Mapping, geometry: GemminiGeometry
+) -> tuple[GemmShape, GemmTiles, StreamShape]:
+    tiles = gemm_tiles(layer, mapping, geometry)
+    shape = tiled_shape(layer, tiles)
+    return shape, tiles, stream_shape(shape, tiles, geometry.dim)
+
+
 def _stream_of(
     workload: Workload, mapping: Mapping, module: ExecModule
 ) -> tuple[GemmShape, GemmTiles, StreamShape]:
     """The GEMM the code generator runs for ``mapping`` (M padded to whole m tiles), its
     tiles and its stream."""
     geometry = GemminiGeometry.of(module)
-    tiles = gemm_tiles(gemm_shape(workload, geometry.dim), mapping, geometry)
-    shape = tiled_shape(gemm_shape(workload, geometry.dim), tiles)
-    return shape, tiles, stream_shape(shape, tiles, geometry.dim)
+    return _stream_of_shape(layer_shape(workload, module), mapping, geometry)
 
 
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
@@ -90,7 +143,7 @@ def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -
     acc = module.memory_for(0, "O")
     dram = module.memory_for(1, "I")
     acc_copies = 2 if tiles.double_acc else 1
-    whole = shape.m * shape.r + shape.r * shape.n + (shape.m + 1) * shape.n * acc_bytes
+    whole = shape.m * shape.input_width + shape.r * shape.n + (shape.m + 1) * shape.n * acc_bytes
     peak = module.peak_macs_per_cycle
     return Cost(
         macs=workload.macs,
@@ -137,9 +190,13 @@ def _m_tiles(workload: Workload, geometry: GemminiGeometry) -> list[dict[str, in
 
 def candidate_mappings(workload: Workload, module: ExecModule) -> list[Mapping]:
     """One mapping per distinct stream the code generator can emit for ``workload``."""
-    geometry = GemminiGeometry.of(module)
+    return _candidates(workload, layer_shape(workload, module), GemminiGeometry.of(module))
+
+
+def _candidates(
+    workload: Workload, shape: GemmShape, geometry: GemminiGeometry
+) -> list[Mapping]:
     dim = geometry.dim
-    shape = gemm_shape(workload, dim)
     spatial = (("rows", "C", min(dim, workload["C"])), ("cols", "K", min(dim, workload["K"])))
     n_tiles = {min(workload["K"], blocks * dim) for blocks in range(1, shape.n // dim + 1)}
     column = {"C": min(dim, workload["C"]), "FY": 1, "FX": 1}

@@ -18,6 +18,9 @@ from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
 from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
+from nnmap.targets.gemmini.cost import chosen_layout
+from nnmap.targets.gemmini.depthwise import depthwise_shape
+from nnmap.targets.gemmini.depthwise_layer import depthwise_kernel
 from nnmap.targets.gemmini.hardware import hardware_kernel, scaled_schedule
 from nnmap.targets.gemmini.lower import (
     gather_loops,
@@ -79,4 +82,24 @@ def gemmini_layer_code(
         scheduled = scheduled_gemm_module(
             kernel, shape, tiles, symbol, intrinsics, gather=gather
         )
+    return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)
+
+
+def depthwise_layer_code(
+    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule
+) -> LayerCode:
+    """The kernel of a depthwise layer in exact numerics: its block-diagonal GEMM on Gemmini in
+    the layout the cost model planned (``cost.chosen_layout``), gather and requantization on
+    the host."""
+    geometry = GemminiGeometry.of(module)
+    layout = chosen_layout(mapping.workload, module)
+    whole = depthwise_shape(mapping.workload, layout, geometry.dim)
+    tiles = gemm_tiles(whole, mapping.mapping, geometry)
+    symbol = f"nnmap_{layer_id(index, layer)}"
+    kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
+    # the gather nested as output rows x pixels and blocks x reduction columns x positions
+    gather = (int(graph.tensor(layer.output).shape[2]), (layout.tap_columns, layout.reduction))
+    scheduled = scheduled_gemm_module(
+        kernel, shape, tiles, symbol, intrinsics_for(geometry), gather=gather
+    )
     return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)

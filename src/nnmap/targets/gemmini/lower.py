@@ -214,7 +214,7 @@ def _fenced(func: tirx.PrimFunc) -> tirx.PrimFunc:
 def _with_prologue(func: tirx.PrimFunc, shape: GemmShape) -> tirx.PrimFunc:
     """Issue the layer's Gemmini configuration before the kernel, and the fence between its
     last mvouts and the host stage that reads them."""
-    configs = gi.config_calls(shape.r, shape.n, shape.n * 4)
+    configs = gi.config_calls(shape.input_width, shape.n, shape.n * 4)
     fenced = _fenced(func)
     return fenced.with_body(tirx.SeqStmt([*configs, fenced.body]))
 

@@ -10,7 +10,7 @@ schedule emits it and the cost model (``nnmap.targets.gemmini.stream``) times it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from typing import Any
 
@@ -28,12 +28,20 @@ MAX_M_PADDING = 1 / 8
 @dataclass(frozen=True)
 class GemmShape:
     """The padded GEMM of one layer: m rows, n output channels, r reduction (multiples of DIM),
-    and its real rows (output pixels) before padding."""
+    and its real rows (output pixels) before padding; a block-diagonal GEMM (a depthwise layer,
+    ``nnmap.embedding.grouped``) has ``blocks`` column blocks of DIM, each over its own r-deep
+    part of the staged input (one output tile is one block: ``gemm_tiles``)."""
 
     m: int
     n: int
     r: int
     rows: int
+    blocks: int = 1
+
+    @property
+    def input_width(self) -> int:
+        """Bytes of one staged input row: every block's reduction."""
+        return self.blocks * self.r
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,7 @@ def _m_blocks(total: int, wanted: int, limit: int) -> int:
 
 def tiled_shape(shape: GemmShape, tiles: GemmTiles) -> GemmShape:
     """``shape`` with M padded to a whole number of m tiles (the GEMM the stream runs)."""
-    return GemmShape(pad_to(shape.m, tiles.m), shape.n, shape.r, shape.rows)
+    return replace(shape, m=pad_to(shape.m, tiles.m))
 
 
 def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) -> GemmTiles:
@@ -159,14 +167,16 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     m loops outside K, weight panel for K outside them) stays resident across the inner tiles
     when the mapping's level-0 tile holds the whole reduction, there are several inner tiles and
     the panel fits ``panel_rows``. When the m tile is the whole (DIM-padded) M, its last block
-    computes only its real rows.
+    computes only its real rows. A block-diagonal GEMM's n tile is one block and keeps no
+    panel resident (each block reads its own input columns).
     """
     dim = geometry.dim
     wanted_m = -(-prod(mapping.tile(0, loop) for loop in M_LOOPS) // dim)
     wanted_n = -(-prod(mapping.tile(0, loop) for loop in N_LOOPS) // dim)
     acc_blocks = geometry.acc_rows // dim
     slot_blocks = slot_rows(geometry) // dim
-    n_blocks = _blocks_dividing(shape.n // dim, wanted_n, min(acc_blocks, slot_blocks))
+    n_limit = 1 if shape.blocks > 1 else min(acc_blocks, slot_blocks)
+    n_blocks = _blocks_dividing(shape.n // dim, wanted_n, n_limit)
     m_blocks = _m_blocks(shape.m // dim, wanted_m, min(acc_blocks // n_blocks, slot_blocks))
     order = mapping.orders[0]
     first_m = min((order.index(loop) for loop in M_LOOPS if loop in order), default=0)
@@ -178,6 +188,7 @@ def gemm_tiles(shape: GemmShape, mapping: Mapping, geometry: GemminiGeometry) ->
     inner_blocks = n_blocks if outer == "m" else m_blocks
     resident = (
         whole_r
+        and shape.blocks == 1
         and inner_total > inner_blocks * dim
         and outer_blocks * shape.r <= panel_rows(geometry)
     )

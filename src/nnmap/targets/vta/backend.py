@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING
 from nnmap.hw import Backend, DeviceBuild, ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.layers import Add, MaxPool
-from nnmap.ir.workload import Workload
+from nnmap.ir.workload import Workload, workload_of
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import OPS_PER_ELEMENT, HostWork, requantize_work
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.plan.memory import aligned
 from nnmap.targets.vta import cost
+from nnmap.targets.vta.depthwise import DEPTHWISE, chosen_layout, layer_tile, runs_as_depthwise
 from nnmap.targets.vta.direct_cost import (
     DIRECT,
+    GATHER_STAGE,
     GATHERED,
     ConvChoice,
     conv_choice,
@@ -38,9 +40,13 @@ if TYPE_CHECKING:  # code generation loads TVM: imported when a kernel is lowere
 
 def vta_refusal(layer: Layer) -> str | None:
     """Why nnmap's VTA code generator does not lower ``layer`` as a GEMM (None: it does)."""
-    if isinstance(layer, Conv2D) and layer.groups != 1:
+    one_per_group = isinstance(layer, Conv2D) and layer.is_depthwise and (
+        int(layer.weight.shape[0]) == layer.groups
+    )
+    if isinstance(layer, Conv2D) and layer.groups != 1 and not one_per_group:
         kind = "depthwise conv" if layer.is_depthwise else "grouped conv"
-        return f"{kind} (groups={layer.groups}): the VTA code generator lowers groups=1 only"
+        return (f"{kind} (groups={layer.groups}): the VTA code generator lowers groups=1 and "
+                "depthwise with one output channel per group only")
     if not isinstance(layer, Conv2D | FullyConnected):
         return f"{layer.kind}: the VTA code generator lowers Conv2D and FullyConnected only"
     if layer.requant is None:
@@ -85,13 +91,31 @@ class VtaBackend(Backend):
             return found if isinstance(found, str) else None
         if isinstance(layer, MaxPool):
             return pool_refusal(layer, graph, VtaConfig.from_module(module).block_in)
-        return vta_refusal(layer)
+        reason = vta_refusal(layer)
+        workload = workload_of(graph, layer)
+        if reason is None and workload is not None and workload.kind == "depthwise" and not (
+            runs_as_depthwise(workload, module)
+        ):
+            return ("depthwise conv: the embedding solver found no block-diagonal embedding "
+                    "into VTA's GEMM core")
+        return reason
+
+    def numerics_refusal(
+        self, layer: Layer, graph: Graph, module: ExecModule, numerics: str
+    ) -> str | None:
+        """A depthwise layer's block-diagonal GEMM is lowered in exact numerics only."""
+        if isinstance(layer, Conv2D) and layer.groups > 1 and numerics != "exact":
+            return ("depthwise conv: its block-diagonal GEMM is lowered in exact numerics only "
+                    "(host requantization)")
+        return None
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         if workload.kind == "add":
             return ADD_STREAM
         if workload.kind == "pool":
             return POOL_STREAM
+        if workload.kind == "depthwise":
+            return DEPTHWISE if runs_as_depthwise(workload, module) else None
         if not cost.runs_as_vta_stream(workload):
             return None
         return DIRECT if self.reads_directly(workload, module) else GATHERED
@@ -101,6 +125,8 @@ class VtaBackend(Backend):
             return "TFLite's Add exactly on VTA's GEMM and ALU (all 65,536 input pairs checked)"
         if workload.kind == "pool":
             return "window maxima by VTA's ALU MAX"
+        if workload.kind == "depthwise":
+            return chosen_layout(workload, module).describe()
         return self.conv_choice(workload, module).reason if workload.kind == "conv" else ""
 
     def host_work(
@@ -115,9 +141,13 @@ class VtaBackend(Backend):
             return ()
         config = VtaConfig.from_module(module)
         loops = workload.loops
-        rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"]
+        rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"] * workload.groups
         direct = self.reads_directly(workload, module)
         works = [] if direct else [gather_work(workload, config.block_in)]
+        if workload.kind == "depthwise":
+            layout = chosen_layout(workload, module)
+            gathered = rows * layout.blocks * layout.depth
+            works = [HostWork(GATHER_STAGE, gathered, OPS_PER_ELEMENT["gather"], 1, 1)]
         if numerics == "hardware":
             if channels % config.block_out:
                 copy = OPS_PER_ELEMENT["copy"]
@@ -136,16 +166,19 @@ class VtaBackend(Backend):
         if workload.kind in ("add", "pool"):
             return 0
         loops = workload.loops
-        rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"]
+        rows, channels = loops["B"] * loops["OY"] * loops["OX"], loops["K"] * workload.groups
         sram = VtaBuffers.of(module)
         direct = self.reads_directly(workload, module)
         if direct:
             tile = direct_workload_tile(workload, mapping, module)
+        elif workload.kind == "depthwise":
+            tile = layer_tile(workload, mapping, module)
         else:
             tile = workload_tile(workload, mapping, sram)
         block_in, block_out = sram.block_in, sram.block_out
+        gathered = tile.rows_padded * tile.input_blocks * tile.r_blocks * block_in
         buffers = [
-            0 if direct else tile.rows_padded * tile.r_blocks * block_in,  # the gathered input
+            0 if direct else gathered,  # the gathered input
             tile.m * tile.r * block_in,  # the input tile
             tile.n * tile.r * block_out * block_in,  # the weight tile
             tile.m * tile.n * block_out * 4,  # the accumulator tile
@@ -176,6 +209,10 @@ class VtaBackend(Backend):
             assert not isinstance(program, str), program
             return add_layer_code(layer, graph, index, program, module)
         assert isinstance(layer, Conv2D | FullyConnected), vta_refusal(layer)
+        if isinstance(layer, Conv2D) and layer.groups > 1:
+            from nnmap.targets.vta.layer import depthwise_layer_code
+
+            return depthwise_layer_code(layer, graph, index, mapped, module)
         direct = self.reads_directly(mapped.workload, module)
         return vta_layer_code(layer, graph, index, mapped, module, numerics, direct)
 

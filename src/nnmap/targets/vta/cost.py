@@ -68,7 +68,7 @@ def tile_cost(workload: Workload, tile: VtaTile, module: ExecModule) -> Cost:
     inp, wgt, acc = (module.memory_for(0, operand) for operand in ("I", "W", "O"))
     dram = module.memory_for(1, "I")
     rows, channels = tile.rows_padded, tile.n_blocks * bo
-    whole = rows * tile.r_blocks * bi + channels * tile.r_blocks * bi
+    whole = rows * tile.r_blocks * tile.input_blocks * bi + channels * tile.r_blocks * bi
     whole += channels * acc_bytes + shape.planes * rows * channels
     padded_macs = rows * channels * tile.r_blocks * bi
     return Cost(

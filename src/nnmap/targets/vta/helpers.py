@@ -279,7 +279,8 @@ def _stage_calls(p: str, gemm: VtaGemm, count: int) -> list[str]:
         "    (void)inp_tile;",
         f"    VTADepPop({cmd}, 2, 1);",
         f"    VTALoadBuffer2D({cmd}, {p}_buffers[0], {p}_at(0, src, {entry['inp']}u), {gemm.r}u,"
-        f" {gemm.m}u, {gemm.r_blocks}u, 0u, 0u, 0u, 0u, {slot} * {inp_slot}u, {MEM_INP}u);",
+        f" {gemm.m}u, {gemm.r_blocks * gemm.input_blocks}u, 0u, 0u, 0u, 0u, {slot} * {inp_slot}u,"
+        f" {MEM_INP}u);",
         "}",
     ]
     bias_stride = gemm.n_blocks if gemm.pixel_bias else 0

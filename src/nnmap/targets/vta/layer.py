@@ -19,6 +19,7 @@ from nnmap.codegen.layers import LayerCode, kernel_layer_code, layer_id
 from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
+from nnmap.targets.vta.depthwise_layer import depthwise_vta_kernel
 from nnmap.targets.vta.direct import ConvWindow, conv_window
 from nnmap.targets.vta.geometry import VtaGemm
 from nnmap.targets.vta.hardware import PARAMS, vta_hardware_kernel
@@ -101,4 +102,13 @@ def vta_layer_code(
         kernel, gemm, requant = vta_hardware_kernel(layer, graph, mapping.mapping, config, window)
         return _layer_code(layer, index, mapping, kernel, gemm, module.name, requant.ops())
     kernel, gemm = vta_gemm_kernel(layer, graph, mapping.mapping, config, window)
+    return _layer_code(layer, index, mapping, kernel, gemm, module.name)
+
+
+def depthwise_layer_code(
+    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule
+) -> LayerCode:
+    """The kernel of a depthwise layer in exact numerics: its block-diagonal GEMM on VTA in the
+    layout the cost model planned, gather and requantization on the host."""
+    kernel, gemm = depthwise_vta_kernel(layer, graph, mapping, module)
     return _layer_code(layer, index, mapping, kernel, gemm, module.name)

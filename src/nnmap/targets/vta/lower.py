@@ -16,6 +16,7 @@ per-pixel bias (``direct.border_bias``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -161,9 +162,20 @@ def vta_gemm_kernel(
     image = image_of(layer, graph)
     gemm = vta_gemm(layer.name, matrix, bias, rows, mapping, config, window, image)
     stage = gemm_stage(layer, graph, gemm, matrix, bias)
+    return exact_kernel(layer, stage, zp_out), stage.gemm
+
+
+def exact_kernel(
+    layer: Conv2D | FullyConnected, stage: GemmStage, zp_out: int,
+    column: Callable[[tirx.PrimExpr], tirx.PrimExpr] | None = None,
+) -> KernelDef:
+    """The kernel of a GEMM stage in exact numerics: the byte planes VTA stores, put together
+    and requantized on the host (``column``: the result column of an output channel)."""
+    assert layer.requant is not None
     gemm = stage.gemm
-    mult = te.placeholder((gemm.channels,), "int32", name="mult")
-    shift = te.placeholder((gemm.channels,), "int32", name="shift")
+    channels = int(layer.bias.shape[0])
+    mult = te.placeholder((channels,), "int32", name="mult")
+    shift = te.placeholder((channels,), "int32", name="shift")
     planes = te.compute(
         (gemm.planes, gemm.rows_padded, gemm.n_blocks, gemm.block_out),
         lambda p, m, nb, o: (stage.acc[m, nb, o] >> (p * 8)).astype("int8"),
@@ -171,7 +183,7 @@ def vta_gemm_kernel(
     )
     result = requantized(
         _reassembled(planes, gemm), stage.out_shape, layer.requant, layer.clamp, zp_out, mult,
-        shift,
+        shift, column=column,
     )
     tensors = (stage.data, stage.weight, stage.bias, mult, shift, result)
     roles = (ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT)
@@ -181,10 +193,10 @@ def vta_gemm_kernel(
     constants = {
         **stage.constants,
         "mult": np.ascontiguousarray(
-            np.broadcast_to(layer.requant.multiplier, (gemm.channels,)), dtype=np.int32
+            np.broadcast_to(layer.requant.multiplier, (channels,)), dtype=np.int32
         ),
         "shift": np.ascontiguousarray(
-            np.broadcast_to(layer.requant.shift, (gemm.channels,)), dtype=np.int32
+            np.broadcast_to(layer.requant.shift, (channels,)), dtype=np.int32
         ),
     }
-    return KernelDef(params, tensors, VTA_SCHEDULE, constants), gemm
+    return KernelDef(params, tensors, VTA_SCHEDULE, constants)

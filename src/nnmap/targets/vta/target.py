@@ -163,7 +163,7 @@ def vta_target(
             _buffers(batch, block, log_inp_buff_size, log_wgt_buff_size, log_acc_buff_size),
             (DRAM,),
         ),
-        supports=SupportRule(kinds=("conv", "dense", "add", "pool")),
+        supports=SupportRule(kinds=("conv", "depthwise", "dense", "add", "pool")),
         instructions=INSTRUCTIONS,
         timing=_timing(batch, block, (1 << log_uop_buff_size) // 4, out_bytes),
         backend=VtaBackend(host),

@@ -15,8 +15,9 @@ follows from the layer's static bound on |result| (``planes_for_bound``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from nnmap.embedding.grouped import BlockDiagonal
 from nnmap.hw import ExecModule
 from nnmap.ir.workload import Workload
 from nnmap.mapping.gemm_tiling import (
@@ -73,7 +74,9 @@ class VtaTile:
     """The tile in entries (m pixels, n channel blocks, r reduction blocks), the padded sizes
     in entries (multiples of the tile), whether pixel tiles are the outer tile loop and, for a
     convolution read directly from its input (``direct.py``), its window (None: the host
-    gathers the input)."""
+    gathers the input); a block-diagonal GEMM (a depthwise layer, ``nnmap.embedding.grouped``)
+    has ``input_blocks`` channel blocks, each over its own ``r_blocks`` of the gathered input
+    (a tile is then one channel block: ``n`` is 1)."""
 
     m: int
     n: int
@@ -83,6 +86,7 @@ class VtaTile:
     r_blocks: int
     m_outer: bool
     window: ConvWindow | None
+    input_blocks: int = field(default=1, kw_only=True)
 
     @property
     def inp_entries(self) -> int:
@@ -163,6 +167,32 @@ def direct_vta_tile(
         r_blocks=window.reduction,
         m_outer=tile.m_outer,
         window=window,
+    )
+
+
+def depthwise_tile(
+    layout: BlockDiagonal, rows: int, mapping: Mapping, buffers: VtaBuffers
+) -> VtaTile:
+    """The tile of a depthwise layer of ``rows`` output pixels in the block-diagonal ``layout``
+    under ``mapping``: one channel block, the reduction blocks of the window positions in the
+    mapping's FY x FX tile (one block per position around the calls), the pixels as for a
+    dense GEMM."""
+    taps_y, taps_x = layout.taps
+    columns = ceil_div(mapping.tile(0, "FY"), taps_y) * ceil_div(mapping.tile(0, "FX"), taps_x)
+    blocks_per_column = layout.reduction // buffers.block_in
+    r = reduction_blocks(layout.depth, columns * layout.reduction, buffers)
+    r = max(blocks_per_column, r // blocks_per_column * blocks_per_column)
+    m = pixel_rows(rows, tile_product(mapping, M_LOOPS), r, 1, buffers)
+    return VtaTile(
+        m=m,
+        n=1,
+        r=r,
+        rows_padded=ceil_div(rows, m) * m,
+        n_blocks=ceil_div(layout.width, buffers.block_out),
+        r_blocks=ceil_div(ceil_div(layout.depth, buffers.block_in), r) * r,
+        m_outer=m_loops_first(mapping),
+        window=None,
+        input_blocks=layout.blocks,
     )
 
 
