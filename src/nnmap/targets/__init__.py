@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnmap.hw import Target
-from nnmap.targets import diana, gap9, host, spec
+from nnmap.targets import diana, host, spec
+from nnmap.targets.gap9.target import gap9_target
 from nnmap.targets.gemmini.target import gemmini_target
 from nnmap.targets.vta.target import vta_target
 
@@ -18,7 +19,7 @@ GENERATORS: dict[str, spec.Generator] = {
     "gemmini": gemmini_target,
     "vta": vta_target,
     "diana": lambda: diana.TARGET,
-    "gap9": lambda: gap9.TARGET,
+    "gap9": gap9_target,
 }
 
 
