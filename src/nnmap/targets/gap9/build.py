@@ -12,9 +12,11 @@ from nnmap.hw import ExecModule
 from nnmap.runtime.emulator_build import CFLAGS, params_header, whole_number
 
 EMULATOR_DIR = Path(__file__).resolve().parent / "emulator"
-SHARED = ("pmsis.h", "gap9_emulator.c")
-MODULE_FILES = {"cluster": ("gap9_cluster.c",), "ne16": ("ne16.h", "gap9_ne16.c")}
-DMA_KEYS = ("dma_bytes_per_cycle", "dma_overhead", "dma_row_cycles", "dma_issue")
+SHARED = ("pmsis.h", "gap9_emulator.c", "gap9_cluster.c")
+MODULE_FILES = {"cluster": ("gap9_cluster_layers.c",), "ne16": ("ne16.h", "gap9_ne16.c")}
+SHARED_KEYS = ("dma_bytes_per_cycle", "dma_overhead", "dma_row_cycles", "dma_issue",
+               "conv_cycles_per_32_macs", "depthwise_cycles_per_32_macs", "output_cycles",
+               "convert_cycles_per_4_bytes", "fork")
 
 
 def _defines(module: ExecModule, keys: tuple[str, ...]) -> dict[str, int]:
@@ -22,15 +24,16 @@ def _defines(module: ExecModule, keys: tuple[str, ...]) -> dict[str, int]:
 
 
 def shared_header(module: ExecModule) -> str:
-    """gap9_params.h: the DMA's timing and the L1 capacity (the same for every module)."""
-    values = _defines(module, DMA_KEYS)
+    """gap9_params.h: the DMA's and the cores' timing and the L1 capacity (the same for every
+    module)."""
+    values = _defines(module, SHARED_KEYS)
     values["L1_BYTES"] = module.levels[0][0].size
     return params_header("GAP9", "gap9", values)
 
 
 def module_header(module: ExecModule) -> str:
     """gap9_<module>_params.h: the module's own timing parameters."""
-    keys = tuple(key for key in module.timing if key not in DMA_KEYS)
+    keys = tuple(key for key in module.timing if key not in SHARED_KEYS)
     return params_header(f"GAP9_{module.name.upper()}", module.name, _defines(module, keys))
 
 

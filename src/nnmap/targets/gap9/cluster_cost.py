@@ -74,7 +74,7 @@ def tile_transfers(layer: ClusterLayer, tiling: ClusterTiling, tile: tuple[int, 
 
 
 @dataclass
-class _Timeline:
+class Timeline:
     """The cluster controller's clock and the DMA queue's."""
 
     timing: Table[str, float]
@@ -99,7 +99,7 @@ class _Timeline:
         self.compute += step
 
 
-def _loads(line: _Timeline, layer: ClusterLayer, tiles: list[tuple[int, int]], index: int,
+def _loads(line: Timeline, layer: ClusterLayer, tiles: list[tuple[int, int]], index: int,
            tiling: ClusterTiling) -> tuple[int, int]:
     """Issue the loads tile ``index`` needs that the tile before it did not load; when its
     input and its weights (with their parameters) are ready."""
@@ -119,7 +119,7 @@ def _loads(line: _Timeline, layer: ClusterLayer, tiles: list[tuple[int, int]], i
 def cluster_timeline(layer: ClusterLayer, tiling: ClusterTiling, timing: Table[str, float]
                      ) -> tuple[int, int, int]:
     """Total, compute and DMA-busy cycles of the kernel's schedule."""
-    line = _Timeline(timing, now=int(timing["layer_overhead"]))
+    line = Timeline(timing, now=int(timing["layer_overhead"]))
     tiles = tiling.tiles(layer)
     ready = _loads(line, layer, tiles, 0, tiling)
     stored: list[int] = []

@@ -49,8 +49,7 @@ DMA_TIMING = {
     "dma_issue": 10,  # assumed: programming one transfer on the core (gap9.md DMA latency 10)
 }
 
-CLUSTER_TIMING = {
-    **DMA_TIMING,
+CORE_TIMING = {
     # gap9.md: PULP-NN's 4x2 matmul kernel, 8 accumulators: per step 2 input and 4 weight word
     # loads feed 8 sdotusp4 (32 MACs); 1 cycle each (cv32e40p manual, Xpulp assumed alike):
     # 14 cycles per 32 MACs per core (modelled, not measured: RV32IMC has no sdotusp4)
@@ -59,6 +58,13 @@ CLUSTER_TIMING = {
     "depthwise_cycles_per_32_macs": 96,
     "output_cycles": 34,  # assumed: requantization (mulh 5 cycles, cv32e40p) and store
     "fork": 100,  # assumed: fork on 8 cores plus the closing barrier per tile
+    # assumed: int8 -> uint8 for NE16 (xor 0x80) of a word: load, xor, store
+    "convert_cycles_per_4_bytes": 3,
+}
+
+CLUSTER_TIMING = {
+    **DMA_TIMING,
+    **CORE_TIMING,
     "layer_overhead": 100,  # assumed: cluster offload call from the fabric controller
 }
 
@@ -87,6 +93,7 @@ CLUSTER = ExecModule(
 
 NE16_TIMING = {
     **DMA_TIMING,
+    **CORE_TIMING,
     "layer_overhead": 100,  # assumed: job configuration through the register file
     "job_setup": 100,  # assumed: writing one job's registers (pulp-nnx task fields)
 }

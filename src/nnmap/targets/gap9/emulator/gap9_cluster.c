@@ -1,8 +1,8 @@
 /* The cluster team: pi_cl_team_fork runs the entry on each core in turn (core id set), each
- * core's cycles from the per-core model of gap9_cluster_params.h (rendered from the target's
- * cluster module): a core's outputs x (ceil(MACs x CYCLES_PER_32_MACS / 32) + OUTPUT_CYCLES).
+ * core's cycles from the per-core model of gap9_params.h (rendered from the target's
+ * modules): a core's outputs x (ceil(MACs x CYCLES_PER_32_MACS / 32) + OUTPUT_CYCLES).
  * A fork costs FORK cycles plus its slowest core. */
-#include "gap9_cluster_params.h"
+#include "gap9_params.h"
 #include "pmsis.h"
 
 #define CORES 8
@@ -26,7 +26,7 @@ void pi_cl_team_fork(int nb_cores, void (*entry)(void *), void *argument) {
         slowest = core_cycles[core] > slowest ? core_cycles[core] : slowest;
     }
     current_core = -1;
-    nnmap_gap9_advance(NNMAP_GAP9_CLUSTER_FORK + slowest);
+    nnmap_gap9_advance(NNMAP_GAP9_FORK + slowest);
 }
 
 void pi_cl_team_barrier(void) {
@@ -36,19 +36,20 @@ void pi_cl_team_barrier(void) {
 }
 
 void nnmap_gap9_core_work(int outputs, int macs_per_output, int depthwise) {
-    uint64_t per_32 = depthwise ? NNMAP_GAP9_CLUSTER_DEPTHWISE_CYCLES_PER_32_MACS
-                                : NNMAP_GAP9_CLUSTER_CONV_CYCLES_PER_32_MACS;
+    uint64_t per_32 = depthwise ? NNMAP_GAP9_DEPTHWISE_CYCLES_PER_32_MACS
+                                : NNMAP_GAP9_CONV_CYCLES_PER_32_MACS;
     uint64_t macs = ((uint64_t)macs_per_output * per_32 + 31) / 32;
     if (current_core < 0) {
         nnmap_gap9_fail("nnmap_gap9_core_work: called outside a fork");
         return;
     }
-    core_cycles[current_core] += (uint64_t)outputs * (macs + NNMAP_GAP9_CLUSTER_OUTPUT_CYCLES);
+    core_cycles[current_core] += (uint64_t)outputs * (macs + NNMAP_GAP9_OUTPUT_CYCLES);
 }
 
-void nnmap_cluster_layer_begin(const char *name) {
-    nnmap_gap9_layer_begin(name);
-    nnmap_gap9_advance(NNMAP_GAP9_CLUSTER_LAYER_OVERHEAD);
+void nnmap_gap9_core_convert(int bytes) {
+    if (current_core < 0) {
+        nnmap_gap9_fail("nnmap_gap9_core_convert: called outside a fork");
+        return;
+    }
+    core_cycles[current_core] += ((uint64_t)bytes + 3) / 4 * NNMAP_GAP9_CONVERT_CYCLES_PER_4_BYTES;
 }
-
-void nnmap_cluster_layer_end(void) { nnmap_gap9_layer_end(); }

@@ -32,11 +32,14 @@ void pi_cl_l1_free(void *device, void *chunk, uint32_t size);
 /* The emulator's per-core cycle model: a core reports the outputs it computed and their
  * multiply-accumulates (compiled out of device builds). */
 void nnmap_gap9_core_work(int outputs, int macs_per_output, int depthwise);
+void nnmap_gap9_core_convert(int bytes);
 #ifdef NNMAP_EMULATOR
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) \
     nnmap_gap9_core_work((outputs), (macs), (depthwise))
+#define NNMAP_GAP9_CORE_CONVERT(bytes) nnmap_gap9_core_convert(bytes)
 #else
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) ((void)0)
+#define NNMAP_GAP9_CORE_CONVERT(bytes) ((void)0)
 #endif
 
 /* Control of the emulator (an artifact's runner; nnmap's tests). */
