@@ -5,7 +5,6 @@ and barrier with the per-core model, and NE16 jobs against the numpy model of ne
 from __future__ import annotations
 
 import ctypes
-from pathlib import Path
 
 import numpy as np
 import pytest
