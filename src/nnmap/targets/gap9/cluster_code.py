@@ -64,7 +64,7 @@ def cluster_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
     """The kernel file and driver call of ``layer`` on the cluster, tiled as ``mapped`` says."""
     shape = real_shape(layer, graph, ClusterLayer.of(mapped.workload))
     tiling = ClusterTiling.of(shape, mapped.mapping)
-    symbol = f"nnmap_{layer_id(index, layer)}"
+    symbol = f"nnmap_gap9_{layer_id(index, layer)}"
     name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
     comment = (f"layer {name} ({layer.kind}) on the GAP9 cluster, mapping "
                f"{mapped.mapping.describe_level(0)}")

@@ -122,7 +122,7 @@ def ne16_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
     shape = real_shape(layer, graph, ClusterLayer.of(mapped.workload))
     tiling = ClusterTiling.of(shape, mapped.mapping)
     normquant = uses_normquant(layer, graph, numerics)
-    symbol = f"nnmap_{layer_id(index, layer)}"
+    symbol = f"nnmap_gap9_{layer_id(index, layer)}"
     name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
     how = "NE16 normquant" if normquant else "accumulators out, requantized by the cores"
     comment = (f"layer {name} ({layer.kind}) on NE16 ({how}), mapping "

@@ -122,8 +122,10 @@ def normquant_for(requant: Requant, folded_bias: np.ndarray, zero_point: int) ->
     multiplier = np.broadcast_to(requant.multiplier, (channels,)).astype(np.float64)
     exponent = np.broadcast_to(requant.shift, (channels,)).astype(np.float64)
     real = multiplier * np.exp2(exponent - 31)
-    shift = np.clip(np.floor(np.log2(255.0 / real)), 0, 31).astype(np.int64)
-    scale = np.clip(np.round(real * np.exp2(shift)), 1, 255).astype(np.int64)
+    positive = np.where(real > 0, real, 1.0)  # a zero multiplier: scale 0, the bias alone
+    shift = np.clip(np.floor(np.log2(255.0 / positive)), 0, 31).astype(np.int64)
+    scale = np.where(real > 0, np.clip(np.round(real * np.exp2(shift)), 1, 255), 0)
+    scale = scale.astype(np.int64)
     half = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
     bias = folded_bias.astype(np.int64) * scale + half + (np.int64(zero_point) << shift)
     return NormQuant(scale.astype(np.uint8), shift.astype(np.uint8), bias.astype(np.int64))
