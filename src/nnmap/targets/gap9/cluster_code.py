@@ -28,6 +28,14 @@ def channel_params(layer: Conv2D | FullyConnected, channels: int) -> np.ndarray:
     ], axis=1), dtype=np.int32)
 
 
+def render(template: Path, symbol: str, comment: str, values: dict[str, int]) -> str:
+    """A kernel template with its symbol, comment and every ``@NAME@`` value filled in."""
+    text = template.read_text().replace("@SYMBOL@", symbol).replace("@COMMENT@", comment)
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    return text
+
+
 def _values(layer: Conv2D | FullyConnected, graph: Graph, shape: ClusterLayer,
             tiling: ClusterTiling) -> dict[str, int]:
     low, high = clamp_range(layer.clamp)
@@ -68,9 +76,7 @@ def cluster_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
     name = re.sub(r"[^A-Za-z0-9_./:;-]", "_", layer.name)
     comment = (f"layer {name} ({layer.kind}) on the GAP9 cluster, mapping "
                f"{mapped.mapping.describe_level(0)}")
-    text = TEMPLATE.read_text().replace("@SYMBOL@", symbol).replace("@COMMENT@", comment)
-    for key, value in _values(layer, graph, shape, tiling).items():
-        text = text.replace(f"@{key}@", str(value))
+    text = render(TEMPLATE, symbol, comment, _values(layer, graph, shape, tiling))
     prototype = (f"int32_t {symbol}(const int8_t *restrict input, const int8_t *restrict weights, "
                  "const int32_t *restrict params, int8_t *restrict output)")
     weights = np.ascontiguousarray(layer.weight.astype(np.int8).reshape(-1))

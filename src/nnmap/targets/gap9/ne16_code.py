@@ -13,7 +13,7 @@ from nnmap.codegen.kernels import clamp_range
 from nnmap.codegen.layers import Argument, LayerCode, layer_id
 from nnmap.ir import Conv2D, FullyConnected, Graph, Requant
 from nnmap.mapping.graph import LayerMapping
-from nnmap.targets.gap9.cluster_code import real_shape
+from nnmap.targets.gap9.cluster_code import real_shape, render
 from nnmap.targets.gap9.cluster_tiles import ClusterLayer, ClusterTiling
 from nnmap.targets.gap9.ne16_cost import Ne16Buffers, mode_of, weight_row_bytes
 from nnmap.targets.gap9.ne16_model import (
@@ -127,9 +127,7 @@ def ne16_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
     how = "NE16 normquant" if normquant else "accumulators out, requantized by the cores"
     comment = (f"layer {name} ({layer.kind}) on NE16 ({how}), mapping "
                f"{mapped.mapping.describe_level(0)}")
-    text = TEMPLATE.read_text().replace("@SYMBOL@", symbol).replace("@COMMENT@", comment)
-    for key, value in _values(layer, graph, shape, tiling, normquant).items():
-        text = text.replace(f"@{key}@", str(value))
+    text = render(TEMPLATE, symbol, comment, _values(layer, graph, shape, tiling, normquant))
     prototype = (f"int32_t {symbol}(const int8_t *restrict input, const uint8_t *restrict "
                  "weights, const int32_t *restrict params, int8_t *restrict output)")
     arguments = (Argument("input", layer.inputs[0]), Argument("constant", f"{symbol}_weights"),
