@@ -1,19 +1,20 @@
-"""The cluster's ``Backend``: convolutions, depthwise convolutions and dense layers as C split
-over the 8 cores by core id, tiles moved by the cluster DMA into double L1 buffers, the
-requantization TFLite's (every numerics: the cores compute it in 32-bit integers)."""
+"""The cluster's ``Backend``: convolutions, depthwise convolutions, dense layers and residual
+adds as C split over the 8 cores by core id, tiles moved by the cluster DMA into double L1
+buffers, the requantization TFLite's (every numerics: the cores compute it in 32-bit
+integers)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from nnmap.hw import Backend, ExecModule
-from nnmap.ir import Conv2D, FullyConnected, Graph, Layer, Requant
+from nnmap.ir import Add, Conv2D, FullyConnected, Graph, Layer, Requant
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import HostWork
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
-from nnmap.targets.gap9 import cluster_cost
+from nnmap.targets.gap9 import cluster_add, cluster_cost
 from nnmap.targets.gap9.build import emulator_files
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 STREAM = StreamModel(cluster_cost.candidate_mappings, cluster_cost.cluster_bound,
                      cluster_cost.cluster_cost)
+ADD = StreamModel(cluster_add.add_mappings, cluster_add.add_bound, cluster_add.add_cost)
 EMULATOR_PREFIX = "nnmap_gap9"
 # The emulation's functions, and the kernels themselves: they run on the cluster, not on the
 # fabric controller (its measured host cycles keep only the driver's call).
@@ -50,10 +52,12 @@ class ClusterBackend(Backend):
     emulator_functions = EMULATOR_FUNCTIONS
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
+        if isinstance(layer, Add):
+            return cluster_add.add_refusal(layer, graph)
         return kernel_refusal(layer)
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
-        return STREAM
+        return ADD if workload.kind == "add" else STREAM
 
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str
@@ -73,6 +77,8 @@ class ClusterBackend(Backend):
     ) -> LayerCode:
         from nnmap.targets.gap9.cluster_code import cluster_layer_code
 
+        if isinstance(layer, Add):
+            return cluster_add.add_layer_code(layer, graph, index, mapped, module.name)
         assert isinstance(layer, Conv2D | FullyConnected), kernel_refusal(layer)
         return cluster_layer_code(layer, graph, index, mapped, module.name)
 

@@ -61,6 +61,9 @@ CORE_TIMING = {
     # 11.4 cycles (dense taps) and 27.6 (depthwise taps), which Xpulp's SIMD, hardware loops
     # and post-increment loads replace: those rates stay modelled above
     "output_cycles": 36,
+    # assumed: a residual add's element is three requantizations, each the measured per-output
+    # cost above
+    "add_cycles": 3 * 36,
     "fork": 100,  # assumed: fork on 8 cores plus the closing barrier per tile
     # assumed: int8 -> uint8 for NE16 (xor 0x80) of a word: load, xor, store
     "convert_cycles_per_4_bytes": 3,
@@ -84,7 +87,7 @@ CLUSTER = ExecModule(
         fill_cycles=100,  # assumed: fork + barrier per tile
     ),
     levels=((L1,), (L2,)),
-    supports=SupportRule(kinds=("conv", "depthwise", "dense"), dilation_one=False),
+    supports=SupportRule(kinds=("conv", "depthwise", "dense", "add"), dilation_one=False),
     instructions=(
         *DMA_INSTRUCTIONS,
         Instruction("fork", "pi_cl_team_fork", "run a kernel on the 8 worker cores"),

@@ -53,3 +53,11 @@ void nnmap_gap9_core_convert(int bytes) {
     }
     core_cycles[current_core] += ((uint64_t)bytes + 3) / 4 * NNMAP_GAP9_CONVERT_CYCLES_PER_4_BYTES;
 }
+
+void nnmap_gap9_core_add(int elements) {
+    if (current_core < 0) {
+        nnmap_gap9_fail("nnmap_gap9_core_add: called outside a fork");
+        return;
+    }
+    core_cycles[current_core] += (uint64_t)elements * NNMAP_GAP9_ADD_CYCLES;
+}

@@ -33,13 +33,16 @@ void pi_cl_l1_free(void *device, void *chunk, uint32_t size);
  * multiply-accumulates (compiled out of device builds). */
 void nnmap_gap9_core_work(int outputs, int macs_per_output, int depthwise);
 void nnmap_gap9_core_convert(int bytes);
+void nnmap_gap9_core_add(int elements);
 #ifdef NNMAP_EMULATOR
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) \
     nnmap_gap9_core_work((outputs), (macs), (depthwise))
 #define NNMAP_GAP9_CORE_CONVERT(bytes) nnmap_gap9_core_convert(bytes)
+#define NNMAP_GAP9_CORE_ADD(elements) nnmap_gap9_core_add(elements)
 #else
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) ((void)0)
 #define NNMAP_GAP9_CORE_CONVERT(bytes) ((void)0)
+#define NNMAP_GAP9_CORE_ADD(elements) ((void)0)
 #endif
 
 /* Control of the emulator (an artifact's runner; nnmap's tests). */
