@@ -227,3 +227,18 @@ def test_ne16_normquant_matches_the_numpy_model(gap9: ctypes.CDLL) -> None:
     gap9.ne16_nnx_dispatch(None, ctypes.byref(task))
     expected = normquant.apply(run_job(job, data, packed), -128, 127)
     np.testing.assert_array_equal(out.reshape(expected.shape), expected)
+
+
+def test_core_conversion_and_add_work_are_charged_per_core(gap9: ctypes.CDLL) -> None:
+    @ENTRY
+    def entry(_: int) -> None:
+        gap9.nnmap_gap9_core_convert(10)  # ceil(10 / 4) words
+        gap9.nnmap_gap9_core_add(gap9.pi_core_id())  # core 7: 7 elements
+
+    before = gap9.nnmap_gap9_now()
+    gap9.pi_cl_team_fork(8, entry, None)
+    timing = CLUSTER.timing
+    slowest = 3 * timing["convert_cycles_per_4_bytes"] + 7 * timing["add_cycles"]
+    assert gap9.nnmap_gap9_now() - before == timing["fork"] + slowest
+    gap9.nnmap_gap9_core_add(1)
+    assert b"outside a fork" in gap9.nnmap_gap9_error()

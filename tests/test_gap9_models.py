@@ -95,3 +95,13 @@ def test_dory_baseline_puts_every_cluster_layer_on_the_cluster_with_the_most_l1(
             assert mapped.cost.footprint[0][0][1] >= chosen.cost.footprint[0][0][1]
             compared += 1
     assert compared > 0
+
+
+def test_zoo_resnet8_residual_adds_on_the_cluster_bit_exact(compiled: Compiled) -> None:
+    artifact = compiled("zoo:resnet8")
+    graph = nnmap.load_model("zoo:resnet8")
+    inputs = random_inputs(graph, SAMPLES, seed=SEED)
+    for actual, expected in zip(artifact.run_batch(inputs), run_batch(graph, inputs), strict=True):
+        np.testing.assert_array_equal(actual, expected)
+    adds = [entry for entry in artifact.report["layers"] if entry["kind"] == "Add"]
+    assert adds and all(entry["module"] == "cluster" for entry in adds)
