@@ -8,20 +8,14 @@ from nnmap.hw import Target
 from nnmap.ir import Graph
 from nnmap.ir.workload import workload_of
 from nnmap.mapping.graph import LayerMapping, host_stages
-from nnmap.mapping.model import Mapping
-from nnmap.targets.gap9.cluster_cost import candidate_mappings, cluster_cost
-from nnmap.targets.gap9.cluster_tiles import BufferSizes, ClusterLayer, ClusterTiling
+from nnmap.mapping.model import Cost, Mapping
 
 REASON = "DORY-style: on the cluster, the tile that uses the most L1"
 
 
-def largest_tile(layer: ClusterLayer, mappings: list[Mapping]) -> Mapping:
-    """The candidate whose double-buffered tiles take the most L1 (rows outermost on a tie)."""
-    def used(mapping: Mapping) -> tuple[int, bool]:
-        tiling = ClusterTiling.of(layer, mapping)
-        return BufferSizes.of(layer, tiling).total, tiling.rows_outer
-
-    return max(mappings, key=used)
+def largest_tile(costed: list[tuple[Mapping, Cost]]) -> tuple[Mapping, Cost]:
+    """The candidate whose double-buffered tiles take the most L1 (the first on a tie)."""
+    return max(costed, key=lambda pair: pair[1].footprint[0][0][1])
 
 
 def dory_cluster_only(graph: Graph, target: Target, numerics: str = "exact"
@@ -35,11 +29,13 @@ def dory_cluster_only(graph: Graph, target: Target, numerics: str = "exact"
         workload = workload_of(graph, layer)
         if workload is None or cluster.backend.refusal(layer, graph, cluster) is not None:
             continue
-        candidates = candidate_mappings(workload, cluster)
-        if not candidates:
+        stream = cluster.backend.stream_model(workload, cluster)
+        assert stream is not None
+        costed = [(mapping, stream.cost(workload, mapping, cluster))
+                  for mapping in stream.candidates(workload, cluster)]
+        if not costed:
             continue
-        mapping = largest_tile(ClusterLayer.of(workload), candidates)
-        spent = cluster_cost(workload, mapping, cluster)
+        mapping, spent = largest_tile(costed)
         stages = host_stages(cluster, workload, target, numerics, layer, graph)
         result.append(LayerMapping(layer.name, cluster.name, workload, mapping, spent, 0.0,
                                    spent.total_cycles, stages, REASON))
