@@ -27,10 +27,10 @@ TEMPLATE = Path(__file__).resolve().parent / "add_kernel.c.in"
 def add_refusal(layer: Add, graph: Graph) -> str | None:
     """Why the cluster's add kernel does not take ``layer`` (None: it does)."""
     if not isinstance(layer.rescale, AddRescale):
-        return "Add: the cluster takes TFLite's int8 Add only"
+        return "Add: it takes TFLite's int8 Add only"
     shapes = {graph.tensor(name).shape for name in (*layer.inputs, layer.output)}
     if len(shapes) != 1:
-        return "Add with broadcasting: the cluster adds tensors of one shape only"
+        return "Add with broadcasting: it adds tensors of one shape only"
     return None
 
 

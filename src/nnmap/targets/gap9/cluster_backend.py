@@ -30,15 +30,16 @@ EMULATOR_FUNCTIONS = ("nnmap_gap9_", "gap9_", "nnmap_cluster_", "nnmap_ne16_", "
                       "pi_core_id", "ne16_")
 
 
-def kernel_refusal(layer: Layer) -> str | None:
-    """Why nnmap's GAP9 kernels (cluster and NE16) do not take ``layer`` (None: they do)."""
+def kernel_refusal(layer: Layer, kinds: str = "Conv2D and FullyConnected") -> str | None:
+    """Why nnmap's GAP9 convolution kernels (cluster and NE16) do not take ``layer`` (None: they
+    do); ``kinds`` names the layer kinds the module takes."""
     if not isinstance(layer, Conv2D | FullyConnected):
-        return f"{layer.kind}: the GAP9 kernels take Conv2D and FullyConnected only"
+        return f"{layer.kind}: it takes {kinds} only"
     if not isinstance(layer.requant, Requant):
-        return f"{layer.kind}: the GAP9 kernels take int8 layers with TFLite requantization"
+        return f"{layer.kind}: it takes int8 layers with TFLite requantization only"
     if isinstance(layer, Conv2D):
         if layer.dilation != (1, 1):
-            return f"dilation {layer.dilation}: the GAP9 kernels take dilation 1 only"
+            return f"dilation {layer.dilation}: it takes dilation 1 only"
         if layer.groups != 1 and not (layer.is_depthwise
                                       and layer.weight.shape[0] == layer.groups):
             return f"grouped conv (groups={layer.groups}): only depthwise with multiplier 1"
@@ -54,7 +55,7 @@ class ClusterBackend(Backend):
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
             return cluster_add.add_refusal(layer, graph)
-        return kernel_refusal(layer)
+        return kernel_refusal(layer, "Conv2D, FullyConnected and Add")
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         return ADD if workload.kind == "add" else STREAM
