@@ -229,16 +229,18 @@ def test_ne16_normquant_matches_the_numpy_model(gap9: ctypes.CDLL) -> None:
     np.testing.assert_array_equal(out.reshape(expected.shape), expected)
 
 
-def test_core_conversion_and_add_work_are_charged_per_core(gap9: ctypes.CDLL) -> None:
+def test_core_conversion_add_and_pool_work_are_charged_per_core(gap9: ctypes.CDLL) -> None:
     @ENTRY
     def entry(_: int) -> None:
         gap9.nnmap_gap9_core_convert(10)  # ceil(10 / 4) words
         gap9.nnmap_gap9_core_add(gap9.pi_core_id())  # core 7: 7 elements
+        gap9.nnmap_gap9_core_pool(2, 9)  # two outputs of 3x3 windows
 
     before = gap9.nnmap_gap9_now()
     gap9.pi_cl_team_fork(8, entry, None)
     timing = CLUSTER.timing
     slowest = 3 * timing["convert_cycles_per_4_bytes"] + 7 * timing["add_cycles"]
+    slowest += 2 * (9 * timing["pool_tap_cycles"] + timing["pool_output_cycles"])
     assert gap9.nnmap_gap9_now() - before == timing["fork"] + slowest
     gap9.nnmap_gap9_core_add(1)
     assert b"outside a fork" in gap9.nnmap_gap9_error()

@@ -16,7 +16,8 @@ SHARED = ("pmsis.h", "gap9_emulator.c", "gap9_cluster.c")
 MODULE_FILES = {"cluster": ("gap9_cluster_layers.c",), "ne16": ("ne16.h", "gap9_ne16.c")}
 SHARED_KEYS = ("dma_bytes_per_cycle", "dma_overhead", "dma_row_cycles", "dma_issue",
                "conv_cycles_per_32_macs", "depthwise_cycles_per_32_macs", "output_cycles",
-               "convert_cycles_per_4_bytes", "add_cycles", "fork")
+               "convert_cycles_per_4_bytes", "add_cycles", "pool_tap_cycles",
+               "pool_output_cycles", "fork")
 
 
 def _defines(module: ExecModule, keys: tuple[str, ...]) -> dict[str, int]:

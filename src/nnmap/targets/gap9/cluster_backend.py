@@ -1,5 +1,5 @@
-"""The cluster's ``Backend``: convolutions, depthwise convolutions, dense layers and residual
-adds as C split over the 8 cores by core id, tiles moved by the cluster DMA into double L1
+"""The cluster's ``Backend``: convolutions, depthwise convolutions, dense layers, residual adds
+and pooling as C split over the 8 cores by core id, tiles moved by the cluster DMA into double L1
 buffers, the requantization TFLite's (every numerics: the cores compute it in 32-bit
 integers)."""
 
@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from nnmap.hw import Backend, ExecModule
 from nnmap.ir import Add, Conv2D, FullyConnected, Graph, Layer, Requant
+from nnmap.ir.layers import Pool2D
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
 from nnmap.mapping.host_model import HostWork
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
-from nnmap.targets.gap9 import cluster_add, cluster_cost
+from nnmap.targets.gap9 import cluster_add, cluster_cost, cluster_pool
 from nnmap.targets.gap9.build import emulator_files
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 STREAM = StreamModel(cluster_cost.candidate_mappings, cluster_cost.cluster_bound,
                      cluster_cost.cluster_cost)
 ADD = StreamModel(cluster_add.add_mappings, cluster_add.add_bound, cluster_add.add_cost)
+POOL = StreamModel(cluster_pool.pool_mappings, cluster_pool.pool_bound, cluster_pool.pool_cost)
 EMULATOR_PREFIX = "nnmap_gap9"
 # The emulation's functions, and the kernels themselves: they run on the cluster, not on the
 # fabric controller (its measured host cycles keep only the driver's call).
@@ -55,10 +57,12 @@ class ClusterBackend(Backend):
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
             return cluster_add.add_refusal(layer, graph)
-        return kernel_refusal(layer, "Conv2D, FullyConnected and Add")
+        if isinstance(layer, Pool2D):
+            return cluster_pool.pool_refusal(layer, graph)
+        return kernel_refusal(layer, "Conv2D, FullyConnected, Add and pooling")
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
-        return ADD if workload.kind == "add" else STREAM
+        return {"add": ADD, "pool": POOL}.get(workload.kind, STREAM)
 
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str
@@ -80,6 +84,8 @@ class ClusterBackend(Backend):
 
         if isinstance(layer, Add):
             return cluster_add.add_layer_code(layer, graph, index, mapped, module.name)
+        if isinstance(layer, Pool2D):
+            return cluster_pool.pool_layer_code(layer, graph, index, mapped, module.name)
         assert isinstance(layer, Conv2D | FullyConnected), kernel_refusal(layer)
         return cluster_layer_code(layer, graph, index, mapped, module.name)
 

@@ -64,6 +64,8 @@ CORE_TIMING = {
     # assumed: a residual add's element is three requantizations, each the measured per-output
     # cost above
     "add_cycles": 3 * 36,
+    "pool_tap_cycles": 2,  # assumed: a byte load and an add (or max) per window element
+    "pool_output_cycles": 40,  # assumed: a division (cv32e40p: up to 35 cycles) and the store
     "fork": 100,  # assumed: fork on 8 cores plus the closing barrier per tile
     # assumed: int8 -> uint8 for NE16 (xor 0x80) of a word: load, xor, store
     "convert_cycles_per_4_bytes": 3,
@@ -87,7 +89,7 @@ CLUSTER = ExecModule(
         fill_cycles=100,  # assumed: fork + barrier per tile
     ),
     levels=((L1,), (L2,)),
-    supports=SupportRule(kinds=("conv", "depthwise", "dense", "add"), dilation_one=False),
+    supports=SupportRule(kinds=("conv", "depthwise", "dense", "add", "pool"), dilation_one=False),
     instructions=(
         *DMA_INSTRUCTIONS,
         Instruction("fork", "pi_cl_team_fork", "run a kernel on the 8 worker cores"),

@@ -61,3 +61,12 @@ void nnmap_gap9_core_add(int elements) {
     }
     core_cycles[current_core] += (uint64_t)elements * NNMAP_GAP9_ADD_CYCLES;
 }
+
+void nnmap_gap9_core_pool(int outputs, int window) {
+    if (current_core < 0) {
+        nnmap_gap9_fail("nnmap_gap9_core_pool: called outside a fork");
+        return;
+    }
+    core_cycles[current_core] += (uint64_t)outputs
+        * ((uint64_t)window * NNMAP_GAP9_POOL_TAP_CYCLES + NNMAP_GAP9_POOL_OUTPUT_CYCLES);
+}

@@ -34,15 +34,18 @@ void pi_cl_l1_free(void *device, void *chunk, uint32_t size);
 void nnmap_gap9_core_work(int outputs, int macs_per_output, int depthwise);
 void nnmap_gap9_core_convert(int bytes);
 void nnmap_gap9_core_add(int elements);
+void nnmap_gap9_core_pool(int outputs, int window);
 #ifdef NNMAP_EMULATOR
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) \
     nnmap_gap9_core_work((outputs), (macs), (depthwise))
 #define NNMAP_GAP9_CORE_CONVERT(bytes) nnmap_gap9_core_convert(bytes)
 #define NNMAP_GAP9_CORE_ADD(elements) nnmap_gap9_core_add(elements)
+#define NNMAP_GAP9_CORE_POOL(outputs, window) nnmap_gap9_core_pool((outputs), (window))
 #else
 #define NNMAP_GAP9_CORE_WORK(outputs, macs, depthwise) ((void)0)
 #define NNMAP_GAP9_CORE_CONVERT(bytes) ((void)0)
 #define NNMAP_GAP9_CORE_ADD(elements) ((void)0)
+#define NNMAP_GAP9_CORE_POOL(outputs, window) ((void)0)
 #endif
 
 /* Control of the emulator (an artifact's runner; nnmap's tests). */
