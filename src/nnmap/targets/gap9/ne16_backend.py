@@ -61,7 +61,8 @@ class Ne16Backend(Backend):
         return ne16_cost.ne16_cost_in(workload, mapping, module, normquant=True).total_cycles
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
-        return "NE16 accumulators out, requantized by the cluster (TFLite's arithmetic)"
+        return ("exact numerics: NE16's accumulators requantized by the cluster (TFLite's "
+                "arithmetic) unless its normquant is proven identical; hardware: normquant")
 
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str
