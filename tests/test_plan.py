@@ -25,7 +25,7 @@ from nnmap.targets import resolve_target
 from nnmap.verify import random_inputs
 
 SOURCE = Path(nnmap.__file__).resolve().parent
-ACCELERATORS = ("gemmini", "vta")
+ACCELERATORS = ("gemmini", "vta", "gap9")
 
 
 def _kws(model: str) -> str | Path:
@@ -130,7 +130,7 @@ def _imports(path: Path) -> set[str]:
 def test_no_file_outside_an_accelerator_folder_names_it() -> None:
     """Outside ``targets/`` nothing imports an accelerator's package or names it; inside, only
     the registry imports them."""
-    word = re.compile(r"gemmini|\bvta\b", re.IGNORECASE)
+    word = re.compile(r"gemmini|\bvta\b|gap9|ne16", re.IGNORECASE)
     for path in SOURCE.rglob("*"):
         if path.suffix not in (".py", ".c", ".h") or "__pycache__" in path.parts:
             continue

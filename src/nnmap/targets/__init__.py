@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnmap.hw import Target
-from nnmap.targets import gap9, host, spec
+from nnmap.targets import host, spec
 from nnmap.targets.diana.target import diana_target
+from nnmap.targets.gap9.target import gap9_target
 from nnmap.targets.gemmini.target import gemmini_target
 from nnmap.targets.vta.target import vta_target
 
@@ -19,7 +20,7 @@ GENERATORS: dict[str, spec.Generator] = {
     "gemmini": gemmini_target,
     "vta": vta_target,
     "diana": diana_target,
-    "gap9": lambda: gap9.TARGET,
+    "gap9": gap9_target,
 }
 
 
