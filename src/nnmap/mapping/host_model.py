@@ -35,8 +35,8 @@ OPS_PER_ELEMENT = {
     "gather": 4.0,
     # assumed: a gather nested as its input is laid out (rows, taps, channels): the index
     # arithmetic sits in the outer loops, the inner loop copies a tap's channels, one load and
-    # one store per byte (bench/heterogeneous.py: Gemmini's convolutions, modelled with 4 ops
-    # per byte, were 3.8x their measured gather)
+    # one store per byte (bench/heterogeneous.py: nested gathers modelled at 4 ops per byte
+    # were 3.8x their measured cycles)
     "nested gather": 1.0,
     # assumed: TFLite requantization: 64-bit multiply, rounding doubling high, rounding shift,
     # zero point, clamp to the activation range
