@@ -1,7 +1,7 @@
 """Generated C and the accelerator emulators under AddressSanitizer and UndefinedBehaviorSanitizer.
 
 Every model of the test suite's model set (the four MLPerf Tiny models from ../shared/models and
-the zoo's four) is compiled for every target (host, gemmini, vta) as the tests compile it, then
+the zoo's four) is compiled for every target (host, gemmini, vta, diana, gap9) as the tests compile it, then
 built with the artifact's flags (``-Wall -Wextra -Werror``) plus ``-fsanitize=address,undefined``
 into a standalone program (``nnmap.codegen.sanitize``) and run on ``--samples`` random inputs.
 A row passes when the sanitizers report nothing (no leak either), ``nnmap_run`` refuses a NULL
@@ -35,7 +35,7 @@ MODELS = [
     "kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8",
     "zoo:kws", "zoo:vww", "zoo:resnet8", "zoo:autoencoder",
 ]
-TARGETS = ["host", "gemmini", "vta"]
+TARGETS = ["host", "gemmini", "vta", "diana", "gap9"]
 
 
 def model_source(name: str) -> str | Path:
