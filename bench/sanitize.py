@@ -1,9 +1,10 @@
 """Generated C and the accelerator emulators under AddressSanitizer and UndefinedBehaviorSanitizer.
 
 Every model of the test suite's model set (the four MLPerf Tiny models from ../shared/models and
-the zoo's four) is compiled for every target (host, gemmini, vta, diana, gap9) as the tests compile it, then
-built with the artifact's flags (``-Wall -Wextra -Werror``) plus ``-fsanitize=address,undefined``
-into a standalone program (``nnmap.codegen.sanitize``) and run on ``--samples`` random inputs.
+the zoo's four) is compiled for every target (host, gemmini, vta, diana, gap9) as the tests
+compile it, then built with the artifact's flags (``-Wall -Wextra -Werror``) plus
+``-fsanitize=address,undefined`` into a standalone program (``nnmap.codegen.sanitize``) and run
+on ``--samples`` random inputs.
 A row passes when the sanitizers report nothing (no leak either), ``nnmap_run`` refuses a NULL
 in every pointer position, and the outputs and each accelerator layer's emulated cycles are
 those of the ordinary ctypes build, bit for bit. Prints the table, writes
