@@ -48,11 +48,30 @@ def kernel_refusal(layer: Layer, kinds: str = "Conv2D and FullyConnected") -> st
     return None
 
 
-class ClusterBackend(Backend):
-    """Layers on the cluster's 8 cores (PMSIS team fork, cluster DMA)."""
+class ClusterL1Backend(Backend):
+    """What the cluster's modules (its cores, NE16) share: one emulation, and kernels whose
+    buffers live in the cluster's L1 and whose input conversion and requantization run on the
+    cores, inside the kernel, so they leave the fabric controller no host work."""
 
     emulator_prefix = EMULATOR_PREFIX
     emulator_functions = EMULATOR_FUNCTIONS
+
+    def host_work(
+        self, workload: Workload, module: ExecModule, numerics: str
+    ) -> tuple[HostWork, ...]:
+        return ()
+
+    def scratch_bytes(
+        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
+    ) -> int:
+        return 0
+
+    def emulator_files(self, module: ExecModule) -> dict[str, str]:
+        return emulator_files(module)
+
+
+class ClusterBackend(ClusterL1Backend):
+    """Layers on the cluster's 8 cores (PMSIS team fork, cluster DMA)."""
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
@@ -63,18 +82,6 @@ class ClusterBackend(Backend):
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
         return {"add": ADD, "pool": POOL}.get(workload.kind, STREAM)
-
-    def host_work(
-        self, workload: Workload, module: ExecModule, numerics: str
-    ) -> tuple[HostWork, ...]:
-        """None: the cores read the layer's tensors in place and requantize themselves."""
-        return ()
-
-    def scratch_bytes(
-        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
-    ) -> int:
-        """None: the kernel's buffers live in the cluster's L1."""
-        return 0
 
     def lower(
         self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
@@ -88,6 +95,3 @@ class ClusterBackend(Backend):
             return cluster_pool.pool_layer_code(layer, graph, index, mapped, module.name)
         assert isinstance(layer, Conv2D | FullyConnected), kernel_refusal(layer)
         return cluster_layer_code(layer, graph, index, mapped, module.name)
-
-    def emulator_files(self, module: ExecModule) -> dict[str, str]:
-        return emulator_files(module)

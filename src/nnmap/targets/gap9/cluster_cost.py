@@ -141,7 +141,15 @@ def cluster_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Co
     """The modelled cost of the cluster kernel ``mapping`` names."""
     layer = ClusterLayer.of(workload)
     tiling = ClusterTiling.of(layer, mapping)
-    total, compute, busy = cluster_timeline(layer, tiling, module.timing)
+    timeline = cluster_timeline(layer, tiling, module.timing)
+    return timeline_cost(workload, module, timeline, BufferSizes.of(layer, tiling).total)
+
+
+def timeline_cost(workload: Workload, module: ExecModule, timeline: tuple[int, int, int],
+                  l1_bytes: int) -> Cost:
+    """The Cost of a kernel of the cluster's modules from its replayed ``timeline`` (total,
+    compute and DMA-busy cycles) and the L1 bytes its buffers take."""
+    total, compute, busy = timeline
     l1, l2 = module.levels[0][0], module.levels[1][0]
     whole = workload.operand_elements("I") + workload.operand_elements("W") * workload.groups
     whole += workload.operand_elements("O") * workload.groups
@@ -153,8 +161,7 @@ def cluster_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Co
         total_cycles=float(total),
         utilization=workload.macs / (total * module.peak_macs_per_cycle),
         spatial_utilization=1.0,
-        footprint=(((l1.name, BufferSizes.of(layer, tiling).total, l1.size),),
-                   ((l2.name, whole, l2.size),)),
+        footprint=(((l1.name, l1_bytes, l1.size),), ((l2.name, whole, l2.size),)),
         energy_pj=None,
     )
 

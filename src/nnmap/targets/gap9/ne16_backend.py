@@ -7,20 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nnmap.hw import Backend, ExecModule
+from nnmap.hw import ExecModule
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.workload import Workload
 from nnmap.mapping.graph import LayerMapping
-from nnmap.mapping.host_model import HostWork
 from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.targets.gap9 import ne16_cost
-from nnmap.targets.gap9.build import emulator_files
-from nnmap.targets.gap9.cluster_backend import (
-    EMULATOR_FUNCTIONS,
-    EMULATOR_PREFIX,
-    kernel_refusal,
-)
+from nnmap.targets.gap9.cluster_backend import ClusterL1Backend, kernel_refusal
 
 if TYPE_CHECKING:
     from nnmap.codegen.layers import LayerCode
@@ -40,11 +34,8 @@ def ne16_refusal(layer: Layer) -> str | None:
     return None
 
 
-class Ne16Backend(Backend):
+class Ne16Backend(ClusterL1Backend):
     """Layers as NE16 jobs (pulp-nnx task fields), tiles moved by the cluster DMA."""
-
-    emulator_prefix = EMULATOR_PREFIX
-    emulator_functions = EMULATOR_FUNCTIONS
 
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         return ne16_refusal(layer)
@@ -64,18 +55,6 @@ class Ne16Backend(Backend):
         return ("exact numerics: NE16's accumulators requantized by the cluster (TFLite's "
                 "arithmetic) unless its normquant is proven identical; hardware: normquant")
 
-    def host_work(
-        self, workload: Workload, module: ExecModule, numerics: str
-    ) -> tuple[HostWork, ...]:
-        """None: the cluster's cores convert the input and requantize, inside the kernel."""
-        return ()
-
-    def scratch_bytes(
-        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
-    ) -> int:
-        """None: every buffer lives in the cluster's L1."""
-        return 0
-
     def lower(
         self, layer: Layer, graph: Graph, index: int, mapped: LayerMapping, module: ExecModule,
         numerics: str,
@@ -84,6 +63,3 @@ class Ne16Backend(Backend):
 
         assert isinstance(layer, Conv2D | FullyConnected), ne16_refusal(layer)
         return ne16_layer_code(layer, graph, index, mapped, module.name, numerics)
-
-    def emulator_files(self, module: ExecModule) -> dict[str, str]:
-        return emulator_files(module)

@@ -12,7 +12,12 @@ from nnmap.hw import ExecModule
 from nnmap.ir.workload import Workload
 from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.space import tile_candidates
-from nnmap.targets.gap9.cluster_cost import Timeline, cluster_mapping, tile_transfers
+from nnmap.targets.gap9.cluster_cost import (
+    Timeline,
+    cluster_mapping,
+    tile_transfers,
+    timeline_cost,
+)
 from nnmap.targets.gap9.cluster_tiles import CORES, ClusterLayer, ClusterTiling
 from nnmap.targets.gap9.ne16_model import BITS, LANES, blocks
 from nnmap.targets.gap9.ne16_timing import job_cycles
@@ -119,22 +124,9 @@ def ne16_cost_in(workload: Workload, mapping: Mapping, module: ExecModule,
     """The modelled cost of the NE16 kernel ``mapping`` names (normquant or accumulators out)."""
     layer = ClusterLayer.of(workload)
     tiling = ClusterTiling.of(layer, mapping)
-    total, compute, busy = ne16_timeline(layer, tiling, module.timing, normquant)
-    l1, l2 = module.levels[0][0], module.levels[1][0]
-    whole = workload.operand_elements("I") + workload.operand_elements("W") * workload.groups
-    whole += workload.operand_elements("O") * workload.groups
-    return Cost(
-        macs=workload.macs,
-        compute_cycles=float(compute),
-        transfer_cycles=(float(busy),),
-        transfer_bytes=(float(busy * int(module.timing["dma_bytes_per_cycle"])),),
-        total_cycles=float(total),
-        utilization=workload.macs / (total * module.peak_macs_per_cycle),
-        spatial_utilization=1.0,
-        footprint=(((l1.name, Ne16Buffers.of(layer, tiling, normquant).total, l1.size),),
-                   ((l2.name, whole, l2.size),)),
-        energy_pj=None,
-    )
+    timeline = ne16_timeline(layer, tiling, module.timing, normquant)
+    l1_bytes = Ne16Buffers.of(layer, tiling, normquant).total
+    return timeline_cost(workload, module, timeline, l1_bytes)
 
 
 def ne16_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:
