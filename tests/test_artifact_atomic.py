@@ -41,16 +41,23 @@ def _hidden(parent: Path) -> list[Path]:
     return [path for path in parent.iterdir() if path.name.startswith(".")]
 
 
-def test_killed_compile_leaves_the_old_artifact_and_its_leftovers_go(tmp_path: Path) -> None:
-    out = tmp_path / "artifact"
+def _second_compile_staging(out: Path) -> tuple[bytes, subprocess.Popen[bytes]]:
+    """Compile into ``out``, then start a second compile and return (the first's report.json,
+    the second's process) once the second has staged its artifact."""
     first = _compile(out)
     assert first.wait(timeout=600) == 0, first.stderr.read() if first.stderr else ""
     before = (out / "report.json").read_bytes()
     second = _compile(out)
     deadline = time.monotonic() + 300
-    while not any(p.name.startswith(".artifact.staging-") for p in _hidden(tmp_path)):
+    while not any(p.name.startswith(".artifact.staging-") for p in _hidden(out.parent)):
         assert time.monotonic() < deadline and second.poll() is None, "staging never appeared"
-        time.sleep(0.05)
+        time.sleep(0.01)
+    return before, second
+
+
+def test_killed_compile_leaves_the_old_artifact_and_its_leftovers_go(tmp_path: Path) -> None:
+    out = tmp_path / "artifact"
+    before, second = _second_compile_staging(out)
     time.sleep(0.5)
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=60)
@@ -81,14 +88,7 @@ def test_interrupted_compile_keeps_the_old_artifact_and_cleans_its_staging(tmp_p
     """SIGINT (Ctrl-C) while the new artifact is staged: one line, exit 2, the old artifact
     whole and unchanged, and no staging folder left behind (the compile removes its own)."""
     out = tmp_path / "artifact"
-    first = _compile(out)
-    assert first.wait(timeout=600) == 0, first.stderr.read() if first.stderr else ""
-    before = (out / "report.json").read_bytes()
-    second = _compile(out)
-    deadline = time.monotonic() + 300
-    while not any(p.name.startswith(".artifact.staging-") for p in _hidden(tmp_path)):
-        assert time.monotonic() < deadline and second.poll() is None, "staging never appeared"
-        time.sleep(0.01)
+    before, second = _second_compile_staging(out)
     second.send_signal(signal.SIGINT)
     assert second.wait(timeout=120) == 2
     stderr = second.stderr.read().decode() if second.stderr else ""
