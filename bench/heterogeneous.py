@@ -64,31 +64,38 @@ def measured(graph: nnmap.Graph, target: Target, numerics: str, out: Path,
     return artifact, outputs, plan
 
 
-def model_errors(report: dict, plan: Plan, where: dict[str, str],
-                 worst: list[dict]) -> dict[str, list[float]]:
-    """|modelled - measured| / measured host cycles of every layer with host work, by the
-    uncalibrated model on the same placements ("before") and by the plan's ("after"); each
-    calibrated error is also appended to ``worst`` with the layer it is of."""
+def layer_errors(report: dict, plan: Plan, where: dict[str, str]) -> list[dict]:
+    """Every layer with host work: its modelled and measured host cycles, |modelled - measured| /
+    measured by the plan's model (``error``) and by the uncalibrated model on the same placements
+    (``assumed_error``), with ``where`` it ran."""
     mappings = [layer.mapped for layer in plan.layers if layer.mapped is not None]
     assumed = nnmap.plan(plan.graph, uncalibrated(plan.target), plan.numerics, mappings)
     before = {layer.layer.name: layer.host_cycles for layer in assumed.layers}
-    errors: dict[str, list[float]] = {"before": [], "after": []}
+    entries = []
     for layer in report["layers"]:
-        if layer["host_cycles"] > 0:
-            for key, modelled in (("before", before[layer["name"]]),
-                                  ("after", layer["host_modelled_cycles"])):
-                errors[key].append(abs(modelled - layer["host_cycles"]) / layer["host_cycles"])
-            worst.append({**where, "layer": layer["name"], "kind": layer["kind"],
-                          "module": layer["module"], "stages": sorted(layer["host_stages"]),
-                          "modelled": layer["host_modelled_cycles"],
-                          "measured": layer["host_cycles"], "error": errors["after"][-1]})
-    return errors
+        measured_cycles = layer["host_cycles"]
+        if measured_cycles > 0:
+            entries.append({
+                **where, "layer": layer["name"], "kind": layer["kind"],
+                "module": layer["module"], "stages": sorted(layer["host_stages"]),
+                "modelled": layer["host_modelled_cycles"], "measured": measured_cycles,
+                "error": abs(layer["host_modelled_cycles"] - measured_cycles) / measured_cycles,
+                "assumed_error": abs(before[layer["name"]] - measured_cycles) / measured_cycles,
+            })
+    return entries
 
 
-def run(models: list[str], targets: list[str], numerics: list[str], worst: list[dict]
-        ) -> tuple[list[dict], dict[str, list[float]]]:
+def error_lists(layers: list[dict]) -> dict[str, list[float]]:
+    """The host model's errors over ``layers``: assumed rates ("before"), calibrated ("after")."""
+    return {"before": [entry["assumed_error"] for entry in layers],
+            "after": [entry["error"] for entry in layers]}
+
+
+def run(models: list[str], targets: list[str], numerics: list[str]
+        ) -> tuple[list[dict], list[dict]]:
+    """The table's rows, and every layer with host work (``layer_errors``)."""
     rows: list[dict] = []
-    errors: dict[str, list[float]] = {"before": [], "after": []}
+    layers: list[dict] = []
     for spec in targets:
         target = resolve_target(spec)
         for name in models:
@@ -101,8 +108,7 @@ def run(models: list[str], targets: list[str], numerics: list[str], worst: list[
                                                      Path(work) / "alone", sample)
                 host_only = alone.report["latency"]["total_cycles"]
                 where = {"model": name, "target": spec, "numerics": "host only"}
-                for key, values in model_errors(alone.report, plan, where, worst).items():
-                    errors[key] += values
+                layers += layer_errors(alone.report, plan, where)
                 for kind in numerics:
                     try:
                         artifact, out, plan = measured(graph, target, kind, Path(work) / kind,
@@ -113,9 +119,7 @@ def run(models: list[str], targets: list[str], numerics: list[str], worst: list[
                         continue
                     latency = artifact.report["latency"]
                     where = {"model": name, "target": spec, "numerics": kind}
-                    for key, values in model_errors(artifact.report, plan, where,
-                                                    worst).items():
-                        errors[key] += values
+                    layers += layer_errors(artifact.report, plan, where)
                     rows.append({
                         "model": name, "target": spec, "numerics": kind,
                         "accelerator_cycles": latency["accelerator_cycles"],
@@ -131,16 +135,16 @@ def run(models: list[str], targets: list[str], numerics: list[str], worst: list[
                         ),
                         "seconds": time.perf_counter() - start,
                     })
-    return rows, errors
+    return rows, layers
 
 
-def print_worst(worst: list[dict], count: int = 8) -> None:
+def print_worst(layers: list[dict], count: int = 8) -> None:
     """The layers the calibrated host model misses most, with what they are."""
     table = Table(title="calibrated host model: the largest errors")
     for column in ("model", "target", "numerics", "layer", "kind", "module", "host stages",
                    "modelled", "measured", "error"):
         table.add_column(column)
-    for entry in sorted(worst, key=lambda e: -e["error"])[:count]:
+    for entry in sorted(layers, key=lambda e: -e["error"])[:count]:
         table.add_row(entry["model"], entry["target"], entry["numerics"], entry["layer"],
                       entry["kind"], entry["module"], ", ".join(entry["stages"]),
                       f"{entry['modelled']:,.0f}", f"{entry['measured']:,.0f}",
@@ -178,17 +182,17 @@ def main() -> None:
     parser.add_argument("--targets", default="gemmini,vta")
     parser.add_argument("--numerics", default=",".join(NUMERICS))
     args = parser.parse_args()
-    worst: list[dict] = []
-    rows, errors = run(args.models.split(","), args.targets.split(","),
-                       args.numerics.split(","), worst)
+    rows, layers = run(args.models.split(","), args.targets.split(","),
+                       args.numerics.split(","))
     assert all(r.get("outputs_match_host_only", True) for r in rows), "exact outputs differ"
+    errors = error_lists(layers)
     print_table(rows, errors)
-    print_worst(worst)
+    print_worst(layers)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     summary = {key: error_summary(values) for key, values in errors.items()}
     RESULTS.write_text(json.dumps({"rows": rows, "host_model_error": summary,
                                    "host_model_errors": errors,
-                                   "host_model_layers": worst}, indent=1))
+                                   "host_model_layers": layers}, indent=1))
 
 
 if __name__ == "__main__":
