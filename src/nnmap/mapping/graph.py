@@ -113,6 +113,41 @@ def _refusals(
     return refusals
 
 
+def _best_on(
+    module: ExecModule,
+    workload: Workload,
+    target: Target,
+    numerics: str,
+    layer: Layer | None,
+    graph: Graph | None,
+    best: float,
+    place: str | None,
+    budget_s: float,
+) -> LayerMapping | str | None:
+    """The mapping of ``workload`` on ``module`` with the fewest cycles in all, searched only
+    below ``best`` (the fewest found so far on other modules); None when none beats it, or why
+    the module cannot hold the layer."""
+    stages = host_stages(module, workload, target, numerics, layer, graph)
+    cutoff = best - sum(cycles for _, cycles in stages)
+    calibrated_host = module is target.host and calibration_of(target) is not None
+    if calibrated_host:
+        # the host's kernel is costed by its calibration, not by the mapping searched
+        if host_mac_stage(workload, target, 0.0)[1] >= cutoff and place != module.name:
+            return None
+        cutoff = inf
+    try:
+        found = search_below(workload, module, cutoff, budget_s)
+    except MappingError as error:
+        return str(error).removeprefix(f"layer {workload.name}: ")
+    if found is None:
+        return f"no tiling fits the memories of module {module.name}" if best == inf else None
+    kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
+    if calibrated_host:
+        kernel = host_mac_stage(workload, target, kernel)[1]
+    return LayerMapping(workload.name, module.name, workload, found.mapping, found.cost, 0.0,
+                        kernel, stages)
+
+
 def map_layer(
     workload: Workload,
     target: Target,
@@ -137,29 +172,13 @@ def map_layer(
     for module in modules:
         if module.name in refusals or (costed and costed[0].module == place):
             continue
-        stages = host_stages(module, workload, target, numerics, layer, graph)
         best = min((choice.whole_cycles for choice in costed), default=inf)
-        cutoff = best - sum(cycles for _, cycles in stages)
-        calibrated_host = module is target.host and calibration_of(target) is not None
-        if calibrated_host:
-            # the host's kernel is costed by its calibration, not by the mapping searched
-            if host_mac_stage(workload, target, 0.0)[1] >= cutoff and place != module.name:
-                continue
-            cutoff = inf
-        try:
-            found = search_below(workload, module, cutoff, budget_s)
-        except MappingError as error:
-            reasons.append(str(error).removeprefix(f"layer {workload.name}: "))
-            continue
-        if found is None:
-            if not costed:
-                reasons.append(f"no tiling fits the memories of module {module.name}")
-            continue
-        kernel = kernel_cycles(module, workload, found.mapping, found.cost, numerics)
-        if calibrated_host:
-            kernel = host_mac_stage(workload, target, kernel)[1]
-        costed.append(LayerMapping(workload.name, module.name, workload, found.mapping,
-                                   found.cost, 0.0, kernel, stages))
+        outcome = _best_on(module, workload, target, numerics, layer, graph, best, place,
+                           budget_s)
+        if isinstance(outcome, LayerMapping):
+            costed.append(outcome)
+        elif outcome is not None:
+            reasons.append(outcome)
     if not costed:
         raise MappingError(
             f"layer {workload.name}: no module of target {target.name} can hold "
