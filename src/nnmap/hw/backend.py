@@ -14,6 +14,7 @@ type checking only, so the hardware model stays free of the stages that use it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,18 @@ class DeviceBuild:
 
     variables: tuple[tuple[str, str], ...] = ()
     flags: str = ""
+
+
+@dataclass(frozen=True)
+class TensorLayout:
+    """An activation tensor a layer reads (``role`` "input") or writes ("output") in a layout of
+    its module's own, kept between two layers of that module instead of the graph's channels-last
+    one: ``name`` is the backend's word for the layout, ``nbytes`` the tensor's storage in it."""
+
+    role: str
+    tensor: str
+    name: str
+    nbytes: int
 
 
 class Backend(ABC):
@@ -86,6 +99,24 @@ class Backend(ABC):
     ) -> tuple[HostWork, ...]:
         """The host loops the kernel of a layer leaves (gathers, requantization): part of the
         layer's whole cost, so the mapper weighs them when it chooses a module."""
+
+    def linked_host_work(
+        self, workload: Workload, module: ExecModule, numerics: str,
+        layouts: tuple[TensorLayout, ...],
+    ) -> tuple[HostWork, ...]:
+        """The host loops the kernel leaves when it reads or writes the tensors of ``layouts``
+        in its module's own layout (default: as ``host_work``)."""
+        return self.host_work(workload, module, numerics)
+
+    def tensor_layout(
+        self, producer: Layer, consumers: Sequence[tuple[Layer, LayerMapping]], graph: Graph,
+        module: ExecModule, numerics: str, asked: str | None,
+    ) -> TensorLayout | None:
+        """The layout of ``producer``'s output when it and every one of its ``consumers`` (with
+        their mappings) run on ``module``: the backend's own (role "output"), or None to keep
+        the graph's. ``asked`` names a layout a baseline's mappings ask for (None: the backend
+        chooses by whole cost). Default: the graph's."""
+        return None
 
     @abstractmethod
     def scratch_bytes(

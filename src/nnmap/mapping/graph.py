@@ -20,6 +20,7 @@ from math import inf
 
 from nnmap.errors import MappingError
 from nnmap.hw import ExecModule, Target
+from nnmap.hw.backend import TensorLayout
 from nnmap.ir.graph import Graph
 from nnmap.ir.layers import COMPUTE_KINDS, Layer
 from nnmap.ir.quant import IntegerRequant
@@ -44,7 +45,9 @@ class LayerMapping:
 
     ``kernel_cycles`` are the module's modelled cycles for the kernel that will be emitted (the
     mapping's cost, or the backend's figure where the numerics change the stream);
-    ``host_stages`` the modelled host cycles the layer adds by stage; ``reason`` why this module.
+    ``host_stages`` the modelled host cycles the layer adds by stage; ``reason`` why this module;
+    ``layouts`` the tensors it reads or writes in its module's own layout (decided by the plan
+    once its neighbours are placed, or asked for by a baseline).
     """
 
     layer: str
@@ -56,6 +59,7 @@ class LayerMapping:
     kernel_cycles: float = 0.0
     host_stages: tuple[tuple[str, float], ...] = ()
     reason: str = ""
+    layouts: tuple[TensorLayout, ...] = ()
 
     @property
     def whole_cycles(self) -> float:
@@ -64,10 +68,13 @@ class LayerMapping:
 
 def host_stages(
     module: ExecModule, workload: Workload, target: Target, numerics: str, layer: Layer | None,
-    graph: Graph | None,
+    graph: Graph | None, layouts: tuple[TensorLayout, ...] = (),
 ) -> tuple[tuple[str, float], ...]:
-    """The host cycles, by stage, of running ``workload`` on ``module`` of ``target``."""
-    if module.backend is not None:
+    """The host cycles, by stage, of running ``workload`` on ``module`` of ``target`` (reading or
+    writing the tensors of ``layouts`` in the module's own layout)."""
+    if module.backend is not None and layouts:
+        works = module.backend.linked_host_work(workload, module, numerics, layouts)
+    elif module.backend is not None:
         works = module.backend.host_work(workload, module, numerics)
     elif layer is not None and graph is not None:
         works = host_layer_work(layer, graph)

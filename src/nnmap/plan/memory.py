@@ -124,13 +124,16 @@ def _external_regions(graph: Graph, roots: dict[str, str]) -> dict[str, tuple[st
     return regions
 
 
-def plan_memory(graph: Graph, scratch_bytes: Mapping[str, int] | None = None) -> MemoryPlan:
-    """Plan the arena of ``graph``; ``scratch_bytes`` maps layer names to workspace sizes."""
+def plan_memory(graph: Graph, scratch_bytes: Mapping[str, int] | None = None,
+                tensor_bytes: Mapping[str, int] | None = None) -> MemoryPlan:
+    """Plan the arena of ``graph``; ``scratch_bytes`` maps layer names to workspace sizes,
+    ``tensor_bytes`` tensors kept in a larger layout than the graph's to their storage."""
     roots = alias_roots(graph)
     regions = _external_regions(graph, roots)
     lifetimes = _group_lifetimes(graph, roots)
     buffers = [
-        Buffer(root, graph.tensor(root).nbytes, *lifetimes[root])
+        Buffer(root, max(graph.tensor(root).nbytes, (tensor_bytes or {}).get(root, 0)),
+               *lifetimes[root])
         for root in lifetimes
         if root not in regions
     ]

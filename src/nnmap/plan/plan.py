@@ -106,7 +106,7 @@ def _layer_plan(
                          host_stages=stages)
     module = target.module(mapped.module)
     workload, mapping = mapped.workload, mapped.mapping
-    stages = dict(host_stages(module, workload, target, numerics, layer, graph))
+    stages = dict(host_stages(module, workload, target, numerics, layer, graph, mapped.layouts))
     cycles = kernel_cycles(module, workload, mapping, mapped.cost, numerics)
     if module.backend is None:
         name, cycles = host_mac_stage(workload, target, cycles)
@@ -114,6 +114,53 @@ def _layer_plan(
         return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
     scratch = module.backend.scratch_bytes(workload, mapping, module, numerics)
     return LayerPlan(index, layer, module.name, mapped.reason, mapped, cycles, stages, scratch)
+
+
+def _asked_layout(mapped: LayerMapping, tensor: str) -> str | None:
+    return next((layout.name for layout in mapped.layouts
+                 if layout.role == "output" and layout.tensor == tensor), None)
+
+
+def _link(graph: Graph, target: Target, numerics: str, layer: Layer,
+          by_layer: dict[str, LayerMapping]) -> None:
+    """Keep ``layer``'s output in its module's own layout when the layer and every consumer of
+    its output run on that module and its backend chooses so (``by_layer`` updated)."""
+    mapped = by_layer.get(layer.name)
+    if mapped is None or mapped.module == target.host.name:
+        return
+    module = target.module(mapped.module)
+    consumers = graph.consumers(layer.output)
+    placed = [by_layer.get(consumer.name) for consumer in consumers]
+    pairs = [(consumer, other) for consumer, other in zip(consumers, placed, strict=True)
+             if other is not None and other.module == module.name]
+    layout = None
+    if module.backend is not None and pairs and len(pairs) == len(consumers) and (
+            layer.output not in graph.outputs):
+        layout = module.backend.tensor_layout(layer, pairs, graph, module, numerics,
+                                              _asked_layout(mapped, layer.output))
+    kept = tuple(known for known in mapped.layouts if known.role != "output")
+    by_layer[layer.name] = replace(mapped, layouts=kept + ((layout,) if layout else ()))
+    if layout is None:
+        return
+    for consumer, other in pairs:
+        by_layer[consumer.name] = replace(other, layouts=(
+            *other.layouts, replace(layout, role="input")))
+
+
+def linked_mappings(graph: Graph, target: Target, numerics: str,
+                    mappings: Sequence[LayerMapping]) -> dict[str, LayerMapping]:
+    """Per layer name its mapping, with the tensors kept in a module's own layout between two
+    of its layers (a backend's choice, once every layer is placed) in ``layouts``."""
+    by_layer = {mapped.layer: mapped for mapped in mappings}
+    for layer in graph.layers:
+        _link(graph, target, numerics, layer, by_layer)
+    return by_layer
+
+
+def _tensor_bytes(layers: Sequence[LayerPlan]) -> dict[str, int]:
+    """Tensors written in a layout of their module's own, to their storage in it."""
+    return {layout.tensor: layout.nbytes for layer in layers if layer.mapped is not None
+            for layout in layer.mapped.layouts if layout.role == "output"}
 
 
 def make_plan(
@@ -129,20 +176,22 @@ def make_plan(
     cycles, then the static memory plan. ``mappings`` replaces the mapper's choices (a
     baseline's, for comparison). A layer no module's memories can hold runs as host C, its
     reason saying why it was not mapped. ``place`` names a module that takes every layer it can
-    lower, whatever the cost."""
+    lower, whatever the cost. Where a layer and every reader of its output run on one
+    accelerator, that accelerator's backend may keep the tensor in its own layout."""
     check_numerics(numerics)
     unmapped: dict[str, str] = {}
     host_reasons: dict[str, str] = {}
     if mappings is None:
         mappings = map_graph(graph, target, budget_s, numerics, place, unmapped, host_reasons)
-    by_layer = {mapped.layer: mapped for mapped in mappings}
+    by_layer = linked_mappings(graph, target, numerics, mappings)
     layers = tuple(
         _layer_plan(
             index, layer, graph, by_layer.get(layer.name), target, numerics, unmapped, host_reasons
         )
         for index, layer in enumerate(graph.layers)
     )
-    memory = plan_memory(graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
+    memory = plan_memory(graph, {lp.layer.name: lp.scratch_bytes for lp in layers},
+                         _tensor_bytes(layers))
     return Plan(graph, target, numerics, layers, memory)
 
 
@@ -164,7 +213,8 @@ def with_host_scratch(plan: Plan, workspace_bytes: Mapping[str, int]) -> Plan:
         else layer
         for layer in plan.layers
     )
-    memory = plan_memory(plan.graph, {lp.layer.name: lp.scratch_bytes for lp in layers})
+    memory = plan_memory(plan.graph, {lp.layer.name: lp.scratch_bytes for lp in layers},
+                         _tensor_bytes(layers))
     return replace(plan, layers=layers, memory=memory)
 
 

@@ -4,10 +4,12 @@ model, its kernels, its emulator) and the analog core's, which lowers nothing an
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nnmap.errors import NnmapError
 from nnmap.hw import Backend, ExecModule
+from nnmap.hw.backend import TensorLayout
 from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.ir.layers import Add
 from nnmap.ir.quant import Requant
@@ -18,6 +20,7 @@ from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.targets.diana import timing
 from nnmap.targets.diana.add import ADD_STREAM, EXACT_REFUSAL, add_refusal
+from nnmap.targets.diana.layout import channels_first_layout, linked_work
 from nnmap.targets.diana.numerics import ShiftRequant, exact_shift, hardware_shift
 from nnmap.targets.diana.timing import DianaShape, DianaTile
 
@@ -167,6 +170,22 @@ class DianaBackend(Backend):
             works.append(HostWork("output copy", outputs, OPS_PER_ELEMENT["copy"], 1, 1))
         return tuple(works)
 
+    def linked_host_work(
+        self, workload: Workload, module: ExecModule, numerics: str,
+        layouts: tuple[TensorLayout, ...],
+    ) -> tuple[HostWork, ...]:
+        """As ``host_work``, with the input or the output kept channels first (``layout``)."""
+        shape = DianaShape.of(workload)
+        outputs = shape.outputs * shape.rows * shape.width * shape.batch
+        return linked_work(self.host_work(workload, module, numerics), layouts, outputs)
+
+    def tensor_layout(
+        self, producer: Layer, consumers: Sequence[tuple[Layer, LayerMapping]], graph: Graph,
+        module: ExecModule, numerics: str, asked: str | None,
+    ) -> TensorLayout | None:
+        """Channels first between two conv or depthwise layers on the array (``layout``)."""
+        return channels_first_layout(producer, consumers, graph, asked)
+
     def scratch_bytes(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
@@ -194,7 +213,7 @@ class DianaBackend(Backend):
         shape = DianaShape.of(mapped.workload)
         tile = DianaTile.of(mapped.workload, mapped.mapping)
         requant = self.array_requant(layer, graph, numerics)
-        kernel = diana_kernel(layer, graph, shape, tile, requant)
+        kernel = diana_kernel(layer, graph, shape, tile, requant, mapped.layouts)
         return diana_layer_code(layer, graph, index, kernel, module.name)
 
     def emulator_files(self, module: ExecModule) -> dict[str, str]:

@@ -3,12 +3,16 @@ digital array can run goes there (HTVM offloads every pattern its checks accept:
 numerics the element-wise adds too), tiled by
 DORY's heuristic — our rendering of it: the largest tile that fits L1, the output channels
 first (the whole layer's weights when they fit the weight memory), then the most output rows,
-channel tiles as the outer loop. The baseline nnmap's placement and tile search must beat."""
+channel tiles as the outer loop. Between two layers on the array the activations stay channels
+first and dense, as DORY keeps its tensors in L2 (HTVM hands DORY NCHW layers); DORY pads in L1
+with zeros, which is not TFLite's zero point, so each reader pads its input on the host (a
+row-by-row copy, ``layout.DENSE``). The baseline nnmap's placement, tiles and layouts must beat."""
 
 from __future__ import annotations
 
 from nnmap.errors import MappingError
 from nnmap.hw import Target
+from nnmap.hw.backend import TensorLayout
 from nnmap.ir import Graph
 from nnmap.ir.layers import COMPUTE_KINDS, Add
 from nnmap.ir.workload import workload_of
@@ -16,6 +20,7 @@ from nnmap.mapping.graph import LayerMapping, host_stages, map_layer
 from nnmap.targets.diana import timing
 from nnmap.targets.diana.add import add_candidates, add_cost
 from nnmap.targets.diana.backend import ACCUMULATOR_BYTES
+from nnmap.targets.diana.layout import DENSE
 from nnmap.targets.diana.timing import DianaShape, DianaTile
 
 
@@ -62,9 +67,10 @@ def dory_mappings(graph: Graph, target: Target, numerics: str,
         cost = timing.layer_cost(workload, tile, module, ACCUMULATOR_BYTES)
         kernel = module.backend.kernel_cycles(workload, mapping, module, numerics)
         stages = host_stages(module, workload, target, numerics, layer, graph)
+        kept = TensorLayout("output", layer.output, DENSE, graph.tensor(layer.output).nbytes)
         mappings.append(LayerMapping(
             layer.name, module_name, workload, mapping, cost, 0.0,
             cost.total_cycles if kernel is None else kernel, stages,
-            "DORY/HTVM-style: every layer the array accepts, DORY's largest tile",
+            "DORY/HTVM-style: every layer the array accepts, DORY's largest tile", (kept,),
         ))
     return mappings

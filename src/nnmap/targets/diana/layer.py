@@ -1,7 +1,8 @@
 """The C of one layer on DIANA's digital array: the host stages the input channels first (padded
-with its zero point, one block per row tile), the tiles run as memcpy_dig / digital_* /
-global_sync_digital calls, then the host requantizes the int32 accumulators with TFLite's
-arithmetic or copies the array's int8 results into the NHWC output."""
+with its zero point, one block per row tile) unless it is stored so already (``layout``), the
+tiles run as memcpy_dig / digital_* / global_sync_digital calls, then the host requantizes the
+int32 accumulators with TFLite's arithmetic or copies the array's int8 results into the output,
+channels last or channels first as its readers take it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnmap.codegen.layers import Argument, LayerCode, layer_id
+from nnmap.hw.backend import TensorLayout
 from nnmap.ir import Conv2D, FullyConnected, Graph
 from nnmap.ir.quant import Requant
-from nnmap.targets.diana.numerics import ShiftRequant, folded_bias
+from nnmap.targets.diana.layout import ChannelsFirst, border_fill, geometry
+from nnmap.targets.diana.numerics import ShiftRequant, channel_bounds, folded_bias
+from nnmap.targets.diana.requant_c import channel_constants, fits_int32, requantize_expression
 from nnmap.targets.diana.timing import GROUP, DianaShape, DianaTile, aligned
 from nnmap.targets.diana.weights import weight_stream
 
@@ -28,7 +32,10 @@ int TVMBackendFreeWorkspace(int device_type, int device_id, void *ptr);"""
 @dataclass(frozen=True)
 class DianaKernel:
     """What one layer's C needs: its shape and tile, the array's requantization (None: the
-    array writes int32 accumulators for the host) and the output's zero point and clamp."""
+    array writes int32 accumulators for the host), the output's zero point and clamp, and how
+    its input and output are stored when channels first (``source``, ``target``; None: the
+    graph's channels last); ``bounded``: the host's requantization is proven not to overflow
+    int32 in its shorter form (``requant_c.fits_int32``)."""
 
     shape: DianaShape
     tile: DianaTile
@@ -39,6 +46,9 @@ class DianaKernel:
     clamp: tuple[int, int]
     input_height: int
     input_width: int
+    source: ChannelsFirst | None = None
+    target: ChannelsFirst | None = None
+    bounded: bool = False
 
     @property
     def result_bytes(self) -> int:
@@ -48,11 +58,35 @@ class DianaKernel:
     def result_type(self) -> str:
         return "int32_t" if self.requant is None else "int8_t"
 
+    @property
+    def reads_in_place(self) -> bool:
+        """The input is stored as the array reads it (channels first, padded, one row tile):
+        DMA'd as it is, no staging."""
+        shape = self.shape
+        staged = ChannelsFirst(shape.channels, shape.input_rows(shape.rows), shape.padded_width,
+                               self.padding[0], self.padding[1], self.input_height,
+                               self.input_width)
+        return self.source == staged and self.tile.row_tiles(shape) == 1
+
+    @property
+    def staging(self) -> bool:
+        return self.shape.kind != "dense" and not self.reads_in_place
+
     def scratch(self) -> tuple[int, int]:
         """Bytes of the staged input and of the results (each 16-byte aligned)."""
         shape = self.shape
         results = shape.output_bytes(shape.outputs, shape.rows, self.result_bytes) * shape.batch
-        return -(-shape.staged_bytes(self.tile.rows) // 16) * 16, -(-results // 16) * 16
+        staged = shape.staged_bytes(self.tile.rows) if self.staging else 0
+        return -(-staged // 16) * 16, -(-results // 16) * 16
+
+
+def _stage_source(kernel: DianaKernel) -> list[str]:
+    """The first byte of input row ``y`` of channel ``c``: channels last, or channels first."""
+    if kernel.source is None:
+        offset = f"y * {kernel.input_width * kernel.shape.channels} + c"
+    else:
+        offset = f"(c * {kernel.input_height} + y) * {kernel.input_width}"
+    return [f"        const int8_t *source = input + {offset};"]
 
 
 def _stage_loop(kernel: DianaKernel) -> list[str]:
@@ -80,11 +114,11 @@ def _stage_loop(kernel: DianaKernel) -> list[str]:
         "          continue;",
         "        }",
         *fill_left,
-        f"        const int8_t *source = input + y * {kernel.input_width * shape.channels} + c;",
+        *_stage_source(kernel),
         f"        int8_t *target = line + {left};",
         f"        for (int32_t x = 0; x < {inside}; ++x) {{",
         "          *target++ = *source;",
-        f"          source += {shape.channels};",
+        f"          source += {1 if kernel.source else shape.channels};",
         "        }",
         *right,
         "      }",
@@ -178,33 +212,43 @@ def _layer_parameters(kernel: DianaKernel) -> str:
     return "  Layer_parameters layer = {" + ", ".join(map(str, values)) + "};"
 
 
-def _channel_constants(left_shifts: bool) -> list[str]:
-    """One output channel's requantization constants (``channel`` set)."""
-    lines = [
-        "    int32_t factor = multiplier[channel];",
-        "    int32_t right = shift[channel] > 0 ? 0 : -shift[channel];",
-        "    int32_t mask = (int32_t)((1LL << right) - 1);",
-        "    int32_t half = mask >> 1;",
-    ]
-    if left_shifts:
-        lines.append("    int32_t left = shift[channel] > 0 ? shift[channel] : 0;")
-    return lines
-
-
-def _requantize_expression(left_shifts: bool) -> list[str]:
-    """TFLite's MultiplyByQuantizedMultiplier of ``acc`` (its multipliers are positive, so the
-    saturating case of the doubling high multiply never arises)."""
-    shifted = "(int32_t)((uint32_t)acc << left)" if left_shifts else "acc"
-    return [
-        f"    int64_t product = (int64_t){shifted} * factor;",
-        "    product += product >= 0 ? (1LL << 30) : (1LL - (1LL << 30));",
-        "    int32_t high = (int32_t)(product / (1LL << 31));",
-        "    int32_t value = (high >> right) + ((high & mask) > half + (high < 0) ? 1 : 0);",
-    ]
-
-
 def _indented(lines: list[str], spaces: int) -> list[str]:
     return [" " * spaces + line for line in lines]
+
+
+def _store_loop(kernel: DianaKernel, value: list[str]) -> list[str]:
+    """Every result of channel ``channel`` (``source`` at its first, ``tile`` and ``out_rows``
+    set) through ``value`` into the output: channels last, or channels first."""
+    shape, tile, stored = kernel.shape, kernel.tile, kernel.target
+    if stored is None:
+        return [
+            f"        int8_t *target = output + tile * {tile.rows * shape.width * shape.outputs} "
+            "+ channel;",
+            f"        for (int32_t pixel = 0; pixel < out_rows * {shape.width}; ++pixel) {{",
+            "          int32_t acc = *source++;",
+            *_indented(value, 6),
+            "          *target = (int8_t)value;",
+            f"          target += {shape.outputs};",
+            "        }",
+        ]
+    columns = min(shape.width, stored.width - stored.left)
+    past_rows = ([f"          if (y >= {stored.rows}) break;"]
+                 if stored.top + shape.rows > stored.rows else [])
+    skip = [f"          source += {shape.width - columns};"] if columns < shape.width else []
+    return [
+        "        for (int32_t row = 0; row < out_rows; ++row) {",
+        f"          int32_t y = tile * {tile.rows} + row + {stored.top};",
+        *past_rows,
+        f"          int8_t *target = output + channel * {stored.plane} + y * {stored.width} + "
+        f"{stored.left};",
+        f"          for (int32_t x = 0; x < {columns}; ++x) {{",
+        "            int32_t acc = *source++;",
+        *_indented(value, 8),
+        "            *target++ = (int8_t)value;",
+        "          }",
+        *skip,
+        "        }",
+    ]
 
 
 def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
@@ -214,21 +258,21 @@ def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
     low, high = kernel.clamp
     constants: list[str] = []
     if kernel.requant is None:
-        constants = _channel_constants(left_shifts)
-        value = [*_requantize_expression(left_shifts),
+        constants = channel_constants(left_shifts, kernel.bounded)
+        value = [*requantize_expression(left_shifts, kernel.bounded),
                  f"    value += {kernel.zero_point_out};"]
     else:
         value = ["    int32_t value = acc;"]
     value.append(f"    value = value < {low} ? {low} : value > {high} ? {high} : value;")
     if shape.kind == "dense":
-        channel = ([f"    int32_t channel = index % {shape.outputs};"]
-                   if kernel.requant is None else [])
         return [
-            f"  for (int32_t index = 0; index < {shape.batch * shape.outputs}; ++index) {{",
-            *channel, *constants,
-            "    int32_t acc = results[index];",
-            *value,
-            "    output[index] = (int8_t)value;",
+            f"  for (int32_t channel = 0; channel < {shape.outputs}; ++channel) {{",
+            *constants,
+            f"    for (int32_t sample = 0; sample < {shape.batch}; ++sample) {{",
+            f"      int32_t acc = results[sample * {shape.outputs} + channel];",
+            *_indented(value, 2),
+            f"      output[sample * {shape.outputs} + channel] = (int8_t)value;",
+            "    }",
             "  }",
         ]
     return [
@@ -243,17 +287,12 @@ def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
         f"        int32_t channel = kt * {tile.k_tile} + kk;",
         *_indented(constants, 4),
         f"        const {kernel.result_type} *source = block + kk * out_rows * {shape.width};",
-        f"        int8_t *target = output + tile * {tile.rows * shape.width * shape.outputs} "
-        "+ channel;",
-        f"        for (int32_t pixel = 0; pixel < out_rows * {shape.width}; ++pixel) {{",
-        "          int32_t acc = *source++;",
-        *_indented(value, 6),
-        "          *target = (int8_t)value;",
-        f"          target += {shape.outputs};",
-        "        }",
+        *_store_loop(kernel, value),
         "      }",
         "    }",
         "  }",
+        *(border_fill(kernel.target, shape.outputs, kernel.zero_point_out)
+          if kernel.target is not None else []),
     ]
 
 
@@ -269,9 +308,10 @@ def kernel_source(kernel: DianaKernel, symbol: str, comment: str,
     prototype = f"int32_t {symbol}({', '.join(params)})"
     staged_bytes, result_bytes = kernel.scratch()
     staging = []
-    if kernel.shape.kind != "dense":
+    if kernel.staging:
         staging = [f"  int8_t *staged = (int8_t *)TVMBackendAllocWorkspace(1, 0, {staged_bytes}, "
                    "0, 8);"]
+    in_place = ["  const int8_t *staged = input;"] if kernel.reads_in_place else []
     lines = [
         f"/* {comment} */",
         "#include <stdint.h>",
@@ -283,7 +323,8 @@ def kernel_source(kernel: DianaKernel, symbol: str, comment: str,
         *staging,
         f"  {kernel.result_type} *results = ({kernel.result_type} *)TVMBackendAllocWorkspace("
         f"1, 0, {result_bytes}, 0, 8);",
-        *(_stage_loop(kernel) if kernel.shape.kind != "dense" else []),
+        *in_place,
+        *(_stage_loop(kernel) if kernel.staging else []),
         _layer_parameters(kernel),
         *_tile_loops(kernel),
         *_finish_loop(kernel, left_shifts),
@@ -297,13 +338,23 @@ def kernel_source(kernel: DianaKernel, symbol: str, comment: str,
 
 
 def diana_kernel(layer: Conv2D | FullyConnected, graph: Graph, shape: DianaShape,
-                 tile: DianaTile, requant: ShiftRequant | None) -> DianaKernel:
+                 tile: DianaTile, requant: ShiftRequant | None,
+                 layouts: tuple[TensorLayout, ...] = ()) -> DianaKernel:
+    """The kernel of ``layer`` as planned, its input and output stored as ``layouts`` say (the
+    graph's channels last for a tensor they do not name)."""
+    stored = {layout.role: geometry(layout, layer, graph) for layout in layouts}
+    assert isinstance(layer.requant, Requant)
+    outputs = layer.weight.shape[0]
+    bounded = fits_int32(channel_bounds(layer, graph),
+                         np.broadcast_to(layer.requant.multiplier, (outputs,)),
+                         np.broadcast_to(layer.requant.shift, (outputs,)))
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     height, width = (inp.shape[1], inp.shape[2]) if len(inp.shape) == 4 else (1, 1)
     padding = layer.padding if isinstance(layer, Conv2D) else (0, 0, 0, 0)
     clamp = (int(max(-128, layer.clamp.low)), int(min(127, layer.clamp.high)))
     return DianaKernel(shape, tile, requant, int(inp.zero_point or 0), int(out.zero_point or 0),
-                       padding, clamp, height, width)
+                       padding, clamp, height, width, stored.get("input"), stored.get("output"),
+                       bounded)
 
 
 def diana_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
