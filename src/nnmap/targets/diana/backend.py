@@ -64,7 +64,10 @@ def _bound(workload: Workload, mapping: Mapping, module: ExecModule) -> float:
 
 def _candidates(workload: Workload, module: ExecModule) -> list[Mapping]:
     shape = DianaShape.of(workload)
-    tiles = timing.candidate_tiles(shape, module, ACCUMULATOR_BYTES)
+    # the largest tiles first: of tiles the model costs alike, the search keeps the first (the
+    # fewest host loop iterations)
+    tiles = sorted(timing.candidate_tiles(shape, module, ACCUMULATOR_BYTES),
+                   key=lambda tile: (-tile.k_tile, -tile.rows, not tile.channels_outer))
     return [timing.mapping_of(shape, tile, workload) for tile in tiles]
 
 
