@@ -54,7 +54,9 @@ class ChannelsFirst:
 
     @property
     def padded(self) -> bool:
-        return (self.rows, self.width) != (self.height, self.columns)
+        """Whether some row or column is padding (not the graph's)."""
+        return bool(self.top or self.left or self.top + self.height < self.rows
+                    or self.left + self.columns < self.width)
 
 
 def _reader_shape(reader: Conv2D, graph: Graph) -> DianaShape:
