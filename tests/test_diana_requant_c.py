@@ -21,10 +21,12 @@ from nnmap.targets.diana.requant_c import (
 
 MULTIPLIERS = (1 << 30, (1 << 30) + 1, 1518500250, 2147483647, 1073741825, 1342177280)
 SHIFTS = (-31, -20, -9, -8, -1, 0, 1, 3)
+ZERO_POINT = -7
 
 
 def _function(name: str, left_shifts: bool, bounded: bool) -> list[str]:
-    body = [*channel_constants(left_shifts, bounded), *requantize_expression(left_shifts, bounded)]
+    body = [*channel_constants(left_shifts, bounded, ZERO_POINT),
+            *requantize_expression(left_shifts, bounded, ZERO_POINT)]
     return [
         f"void {name}(const int32_t *accumulators, int32_t count, const int32_t *multiplier,",
         "                const int32_t *shift, int32_t *out) {",
@@ -80,28 +82,32 @@ def test_requantization_c_is_tflites_multiply_by_quantized_multiplier(
         requantize: ctypes.CDLL, shift: int) -> None:
     accumulators = _accumulators(shift)
     for multiplier in MULTIPLIERS:
-        expected = multiply_by_quantized_multiplier(accumulators, multiplier, shift)
+        expected = multiply_by_quantized_multiplier(accumulators, multiplier, shift) + ZERO_POINT
         out = _run(requantize.requantize, accumulators, multiplier, shift)
         np.testing.assert_array_equal(out, expected.astype(np.int32))
 
 
-@pytest.mark.parametrize("shift", [shift for shift in SHIFTS if shift <= 0])
+@pytest.mark.parametrize("shift", [shift for shift in SHIFTS if -20 <= shift <= 0])
 def test_shorter_form_is_exact_where_its_bound_holds(requantize: ctypes.CDLL, shift: int) -> None:
     accumulators = _accumulators(shift)
     for multiplier in MULTIPLIERS:
         bound = np.abs(accumulators.astype(np.int64)).max()
-        fits = fits_int32(np.array([bound]), np.array([multiplier]), np.array([shift]))
+        fits = fits_int32(np.array([bound]), np.array([multiplier]), np.array([shift]),
+                          ZERO_POINT)
         if not fits:  # only the accumulators of a smaller range are proven
             bound = (1 << 29) + 5
-            assert fits_int32(np.array([bound]), np.array([multiplier]), np.array([shift]))
+            assert fits_int32(np.array([bound]), np.array([multiplier]), np.array([shift]),
+                              ZERO_POINT)
         inside = accumulators[np.abs(accumulators.astype(np.int64)) <= bound]
-        expected = multiply_by_quantized_multiplier(inside, multiplier, shift)
+        expected = multiply_by_quantized_multiplier(inside, multiplier, shift) + ZERO_POINT
         out = _run(requantize.requantize_bounded, inside, multiplier, shift)
         np.testing.assert_array_equal(out, expected.astype(np.int32))
 
 
 def test_bound_refuses_the_sums_that_overflow() -> None:
     multiplier = np.array([2147483647])
-    assert not fits_int32(np.array([(1 << 31) - 1]), multiplier, np.array([-8]))
-    assert fits_int32(np.array([1 << 24]), multiplier, np.array([-8]))
-    assert not fits_int32(np.array([1 << 10]), multiplier, np.array([2]))  # left shifts wrap
+    assert not fits_int32(np.array([(1 << 31) - 1]), multiplier, np.array([-8]), 0)
+    assert fits_int32(np.array([1 << 24]), multiplier, np.array([-8]), -128)
+    assert not fits_int32(np.array([1 << 10]), multiplier, np.array([2]), 0)  # left shifts wrap
+    assert not fits_int32(np.array([1 << 10]), multiplier, np.array([-26]), -128)  # 128 << 26
+    assert not fits_int32(np.array([1]), multiplier, np.array([-31]), ZERO_POINT)

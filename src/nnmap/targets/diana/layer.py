@@ -258,9 +258,8 @@ def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
     low, high = kernel.clamp
     constants: list[str] = []
     if kernel.requant is None:
-        constants = channel_constants(left_shifts, kernel.bounded)
-        value = [*requantize_expression(left_shifts, kernel.bounded),
-                 f"    value += {kernel.zero_point_out};"]
+        constants = channel_constants(left_shifts, kernel.bounded, kernel.zero_point_out)
+        value = requantize_expression(left_shifts, kernel.bounded, kernel.zero_point_out)
     else:
         value = ["    int32_t value = acc;"]
     value.append(f"    value = value < {low} ? {low} : value > {high} ? {high} : value;")
@@ -343,12 +342,13 @@ def diana_kernel(layer: Conv2D | FullyConnected, graph: Graph, shape: DianaShape
     """The kernel of ``layer`` as planned, its input and output stored as ``layouts`` say (the
     graph's channels last for a tensor they do not name)."""
     stored = {layout.role: geometry(layout, layer, graph) for layout in layouts}
+    inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     assert isinstance(layer.requant, Requant)
     outputs = layer.weight.shape[0]
     bounded = fits_int32(channel_bounds(layer, graph),
                          np.broadcast_to(layer.requant.multiplier, (outputs,)),
-                         np.broadcast_to(layer.requant.shift, (outputs,)))
-    inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
+                         np.broadcast_to(layer.requant.shift, (outputs,)),
+                         int(out.zero_point or 0))
     height, width = (inp.shape[1], inp.shape[2]) if len(inp.shape) == 4 else (1, 1)
     padding = layer.padding if isinstance(layer, Conv2D) else (0, 0, 0, 0)
     clamp = (int(max(-128, layer.clamp.low)), int(min(127, layer.clamp.high)))

@@ -21,37 +21,51 @@ from __future__ import annotations
 import numpy as np
 
 
-def channel_constants(left_shifts: bool, bounded: bool) -> list[str]:
-    """One output channel's requantization constants (``channel`` set)."""
+def _short(left_shifts: bool, bounded: bool) -> bool:
+    return bounded and not left_shifts
+
+
+def channel_constants(left_shifts: bool, bounded: bool, zero_point: int) -> list[str]:
+    """One output channel's requantization constants (``channel`` set); in the shorter form
+    the output ``zero_point``, shifted left, joins half a step (both are added before the
+    shift, and a multiple of 2^e passes it unchanged)."""
+    step = "(right > 0 ? 1 << (right - 1) : 0)"
+    if _short(left_shifts, bounded):
+        step += f" + (int32_t)((uint32_t){zero_point} << right)"
     lines = [
         "    int32_t factor = multiplier[channel];",
         "    int32_t right = shift[channel] > 0 ? 0 : -shift[channel];",
-        "    int32_t half = right > 0 ? 1 << (right - 1) : 0;",
+        f"    int32_t half = {step};",
         "    int32_t negative = right > 0;",
     ]
-    if left_shifts or not bounded:
+    if not _short(left_shifts, bounded):
         lines.append("    int32_t mask = (int32_t)((1LL << right) - 1);")
     if left_shifts:
         lines.append("    int32_t left = shift[channel] > 0 ? shift[channel] : 0;")
     return lines
 
 
-def requantize_expression(left_shifts: bool, bounded: bool) -> list[str]:
-    """TFLite's MultiplyByQuantizedMultiplier of ``acc`` into ``value`` (``bounded``: the
-    doubling high product plus half a step is proven to fit int32, ``fits_int32``)."""
+def requantize_expression(left_shifts: bool, bounded: bool, zero_point: int) -> list[str]:
+    """TFLite's MultiplyByQuantizedMultiplier of ``acc`` plus the output ``zero_point`` into
+    ``value`` (``bounded``: the shorter form is proven to stay in int32, ``fits_int32``)."""
     shifted = "(int32_t)((uint32_t)acc << left)" if left_shifts else "acc"
     high = f"    int32_t high = (int32_t)(((int64_t){shifted} * factor + (1LL << 30)) >> 31);"
-    if bounded and not left_shifts:
+    if _short(left_shifts, bounded):
         return [high, "    int32_t value = (high + half - ((high < 0) & negative)) >> right;"]
     return [high, "    int32_t value = (high >> right) + (int32_t)(((uint32_t)(high & mask) + "
-                  "(uint32_t)half - (uint32_t)((high < 0) & negative)) >> right);"]
+                  "(uint32_t)half - (uint32_t)((high < 0) & negative)) >> right);",
+            f"    value += {zero_point};"]
 
 
-def fits_int32(bounds: np.ndarray, multipliers: np.ndarray, shifts: np.ndarray) -> bool:
+def fits_int32(bounds: np.ndarray, multipliers: np.ndarray, shifts: np.ndarray,
+               zero_point: int) -> bool:
     """Whether, for accumulators within ``bounds`` (per output channel, in absolute value) and
-    right shifts only, the doubling high product plus half a rounding step stays in int32."""
+    right shifts only, the doubling high product plus half a rounding step and the shifted
+    ``zero_point`` stays in int32."""
     if np.any(shifts > 0):
         return False
     high = (bounds.astype(object) * multipliers.astype(object) + (1 << 30)) // (1 << 31) + 1
-    half = [1 << (-int(shift) - 1) if shift < 0 else 0 for shift in shifts]
-    return all(int(value) + step < (1 << 31) - 1 for value, step in zip(high, half, strict=True))
+    added = [(1 << (-int(shift) - 1) if shift < 0 else 0) + (abs(zero_point) << -int(shift))
+             for shift in shifts]
+    return all(int(value) + extra < (1 << 31) - 1
+               for value, extra in zip(high, added, strict=True))
