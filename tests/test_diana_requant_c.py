@@ -14,6 +14,8 @@ import pytest
 
 from nnmap.ir.quant import multiply_by_quantized_multiplier
 from nnmap.targets.diana.requant_c import (
+    array_names,
+    channel_arrays,
     channel_constants,
     fits_int32,
     requantize_expression,
@@ -25,11 +27,11 @@ ZERO_POINT = -7
 
 
 def _function(name: str, left_shifts: bool, bounded: bool) -> list[str]:
-    body = [*channel_constants(left_shifts, bounded, ZERO_POINT),
+    body = [*channel_constants(left_shifts, bounded),
             *requantize_expression(left_shifts, bounded, ZERO_POINT)]
+    arrays = ", ".join(f"const int32_t *{array}" for array in array_names(left_shifts))
     return [
-        f"void {name}(const int32_t *accumulators, int32_t count, const int32_t *multiplier,",
-        "                const int32_t *shift, int32_t *out) {",
+        f"void {name}(const int32_t *accumulators, int32_t count, {arrays}, int32_t *out) {{",
         "  for (int32_t index = 0; index < count; ++index) {",
         "    int32_t channel = 0;",
         "    int32_t acc = accumulators[index];",
@@ -67,12 +69,14 @@ def _accumulators(shift: int) -> np.ndarray:
 
 
 def _run(function: ctypes._CFuncPtr, accumulators: np.ndarray, multiplier: int,
-         shift: int) -> np.ndarray:
+         shift: int, short: bool) -> np.ndarray:
     out = np.zeros_like(accumulators)
     pointer = ctypes.POINTER(ctypes.c_int32)
+    arrays = channel_arrays(np.array([multiplier]), np.array([shift]), ZERO_POINT, short)
+    if not short:  # the general function takes the left shifts too
+        arrays.setdefault("left_shift", np.zeros(1, dtype=np.int32))
     function(accumulators.ctypes.data_as(pointer), ctypes.c_int32(accumulators.size),
-             np.array([multiplier], dtype=np.int32).ctypes.data_as(pointer),
-             np.array([shift], dtype=np.int32).ctypes.data_as(pointer),
+             *(array.ctypes.data_as(pointer) for array in arrays.values()),
              out.ctypes.data_as(pointer))
     return out
 
@@ -83,7 +87,7 @@ def test_requantization_c_is_tflites_multiply_by_quantized_multiplier(
     accumulators = _accumulators(shift)
     for multiplier in MULTIPLIERS:
         expected = multiply_by_quantized_multiplier(accumulators, multiplier, shift) + ZERO_POINT
-        out = _run(requantize.requantize, accumulators, multiplier, shift)
+        out = _run(requantize.requantize, accumulators, multiplier, shift, False)
         np.testing.assert_array_equal(out, expected.astype(np.int32))
 
 
@@ -100,7 +104,7 @@ def test_shorter_form_is_exact_where_its_bound_holds(requantize: ctypes.CDLL, sh
                               ZERO_POINT)
         inside = accumulators[np.abs(accumulators.astype(np.int64)) <= bound]
         expected = multiply_by_quantized_multiplier(inside, multiplier, shift) + ZERO_POINT
-        out = _run(requantize.requantize_bounded, inside, multiplier, shift)
+        out = _run(requantize.requantize_bounded, inside, multiplier, shift, True)
         np.testing.assert_array_equal(out, expected.astype(np.int32))
 
 

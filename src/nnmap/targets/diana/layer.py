@@ -17,7 +17,14 @@ from nnmap.ir import Conv2D, FullyConnected, Graph
 from nnmap.ir.quant import Requant
 from nnmap.targets.diana.layout import ChannelsFirst, border_fill, geometry
 from nnmap.targets.diana.numerics import ShiftRequant, channel_bounds, folded_bias
-from nnmap.targets.diana.requant_c import channel_constants, fits_int32, requantize_expression
+from nnmap.targets.diana.requant_c import (
+    array_names,
+    channel_arrays,
+    channel_constants,
+    fits_int32,
+    requantize_expression,
+    short_form,
+)
 from nnmap.targets.diana.timing import GROUP, DianaShape, DianaTile, aligned
 from nnmap.targets.diana.weights import weight_stream
 
@@ -258,7 +265,7 @@ def _finish_loop(kernel: DianaKernel, left_shifts: bool) -> list[str]:
     low, high = kernel.clamp
     constants: list[str] = []
     if kernel.requant is None:
-        constants = channel_constants(left_shifts, kernel.bounded, kernel.zero_point_out)
+        constants = channel_constants(left_shifts, kernel.bounded)
         value = requantize_expression(left_shifts, kernel.bounded, kernel.zero_point_out)
     else:
         value = ["    int32_t value = acc;"]
@@ -302,7 +309,7 @@ def kernel_source(kernel: DianaKernel, symbol: str, comment: str,
     exact_host = kernel.requant is None
     params = ["const int8_t *restrict input", "const uint8_t *restrict weights"]
     if exact_host:
-        params += ["const int32_t *restrict multiplier", "const int32_t *restrict shift"]
+        params += [f"const int32_t *restrict {name}" for name in array_names(left_shifts)]
     params.append("int8_t *restrict output")
     prototype = f"int32_t {symbol}({', '.join(params)})"
     staged_bytes, result_bytes = kernel.scratch()
@@ -374,12 +381,12 @@ def diana_layer_code(layer: Conv2D | FullyConnected, graph: Graph, index: int,
         assert isinstance(layer.requant, Requant)
         outputs = kernel.shape.outputs
         requant = layer.requant
-        multiplier = np.broadcast_to(requant.multiplier, (outputs,)).astype(np.int32)
-        shift = np.broadcast_to(requant.shift, (outputs,)).astype(np.int32)
-        constants[f"{symbol}_multiplier"] = np.ascontiguousarray(multiplier)
-        constants[f"{symbol}_shift"] = np.ascontiguousarray(shift)
-        arguments += [Argument("constant", f"{symbol}_multiplier"),
-                      Argument("constant", f"{symbol}_shift")]
+        arrays = channel_arrays(np.broadcast_to(requant.multiplier, (outputs,)),
+                                np.broadcast_to(requant.shift, (outputs,)),
+                                kernel.zero_point_out, short_form(left_shifts, kernel.bounded))
+        for name, values in arrays.items():
+            constants[f"{symbol}_{name}"] = values
+            arguments.append(Argument("constant", f"{symbol}_{name}"))
     arguments.append(Argument("output", layer.output))
     return LayerCode(layer, index, symbol, prototype, f"{layer_id(index, layer)}.c", definition,
                      tuple(arguments), constants, sum(kernel.scratch()), module=module_name)
