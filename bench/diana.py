@@ -2,10 +2,11 @@
 the digital array, on the four MLPerf Tiny models, in exact and hardware numerics.
 
 Per model: the host-only build (plain TVM-generated C, every layer on the RI5CY core), nnmap's
-plan (placement by whole cost, tiles searched) and the DORY/HTVM-style plan (every layer the
-array accepts offloaded, DORY's largest tile: ``nnmap.targets.diana.baseline``), each compiled,
-run on x86 (outputs; exact numerics must equal TFLite Micro's), its accelerator emulated
-(the digital array's cycles) and its C cross-compiled for the cv32e40p and run on the
+plan (placement by whole cost, tiles searched, activations kept channels first and padded
+between array layers) and the DORY/HTVM-style plan (every layer the array accepts offloaded,
+DORY's largest tile, DORY's dense channels-first tensors: ``nnmap.targets.diana.baseline``),
+each compiled, run on x86 (outputs; exact numerics must equal TFLite Micro's), its accelerator
+emulated (the digital array's cycles) and its C cross-compiled for the cv32e40p and run on the
 instruction-set emulator (host cycles, measured). Also: the cost model's cycles of every
 digital layer against the emulator's, and which layers the array's own shift runs exactly.
 MATCH's goals (diana.md): >= 60x over host-only on the best model, below the DORY-style latency
