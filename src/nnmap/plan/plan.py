@@ -142,9 +142,12 @@ def _link(graph: Graph, target: Target, numerics: str, layer: Layer,
     by_layer[layer.name] = replace(mapped, layouts=kept + ((layout,) if layout else ()))
     if layout is None:
         return
+    written = f"{mapped.reason}; its output written {layout.name} for its readers"
+    by_layer[layer.name] = replace(by_layer[layer.name], reason=written)
     for consumer, other in pairs:
         by_layer[consumer.name] = replace(other, layouts=(
-            *other.layouts, replace(layout, role="input")))
+            *other.layouts, replace(layout, role="input")),
+            reason=f"{other.reason}; its input read {layout.name}")
 
 
 def linked_mappings(graph: Graph, target: Target, numerics: str,
