@@ -80,6 +80,8 @@ def test_plan_keeps_channels_first_only_between_array_layers() -> None:
     assert first.mapped is not None
     (kept,) = first.mapped.layouts
     assert kept.nbytes == CHANNELS * 11 * 9  # the rows and columns its reader reads
+    strided = next(layer for layer in plan.layers if layer.layer.name == "strided")
+    assert strided.scratch_bytes == CHANNELS * 5 * 4 * 4  # its int32 results, no staging
 
 
 def _bordered() -> Graph:

@@ -108,6 +108,14 @@ class Backend(ABC):
         in its module's own layout (default: as ``host_work``)."""
         return self.host_work(workload, module, numerics)
 
+    def linked_scratch_bytes(
+        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str,
+        layouts: tuple[TensorLayout, ...],
+    ) -> int:
+        """As ``scratch_bytes``, the kernel reading or writing the tensors of ``layouts`` in its
+        module's own layout (default: as ``scratch_bytes``)."""
+        return self.scratch_bytes(workload, mapping, module, numerics)
+
     def tensor_layout(
         self, producer: Layer, consumers: Sequence[tuple[Layer, LayerMapping]], graph: Graph,
         module: ExecModule, numerics: str, asked: str | None,

@@ -112,7 +112,8 @@ def _layer_plan(
         name, cycles = host_mac_stage(workload, target, cycles)
         stages = {name: cycles, **stages}
         return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
-    scratch = module.backend.scratch_bytes(workload, mapping, module, numerics)
+    scratch = module.backend.linked_scratch_bytes(workload, mapping, module, numerics,
+                                                  mapped.layouts)
     return LayerPlan(index, layer, module.name, mapped.reason, mapped, cycles, stages, scratch)
 
 

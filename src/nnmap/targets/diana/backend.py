@@ -20,7 +20,7 @@ from nnmap.mapping.model import Cost, Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.targets.diana import timing
 from nnmap.targets.diana.add import ADD_STREAM, EXACT_REFUSAL, add_refusal
-from nnmap.targets.diana.layout import channels_first_layout, linked_work
+from nnmap.targets.diana.layout import PADDED, channels_first_layout, linked_work
 from nnmap.targets.diana.numerics import ShiftRequant, exact_shift, hardware_shift
 from nnmap.targets.diana.timing import DianaShape, DianaTile
 
@@ -181,6 +181,18 @@ class DianaBackend(Backend):
         shape = DianaShape.of(workload)
         outputs = shape.outputs * shape.rows * shape.width * shape.batch
         return linked_work(self.host_work(workload, module, numerics), layouts, outputs)
+
+    def linked_scratch_bytes(
+        self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str,
+        layouts: tuple[TensorLayout, ...],
+    ) -> int:
+        """As ``scratch_bytes``, without the staging buffer when the input comes padded (the
+        reader DMAs it as it is)."""
+        scratch = self.scratch_bytes(workload, mapping, module, numerics)
+        if any(layout.role == "input" and layout.name == PADDED for layout in layouts):
+            shape = DianaShape.of(workload)
+            scratch -= -(-shape.staged_bytes(DianaTile.of(workload, mapping).rows) // 16) * 16
+        return scratch
 
     def tensor_layout(
         self, producer: Layer, consumers: Sequence[tuple[Layer, LayerMapping]], graph: Graph,
