@@ -167,3 +167,23 @@ def test_claimed_layer_bit_exact_with_tflite_micro(tmp_path: Path) -> None:
     emulated = artifact.measure_cycles([x[:1] for x in inputs])
     for entry in (first, second):
         assert emulated[entry["name"]] == entry["modelled_cycles"]
+
+
+@pytest.mark.parametrize("real", [0.0, 1e-9])
+def test_vanishing_multipliers_are_checked_too(real: float) -> None:
+    """A channel whose multiplier is zero or so small that its zero-point offset is beyond int32
+    (dead channels of trained models) gets an answer, and a claim only where it holds."""
+    weights = np.array([[3, -2, 5]])
+    bias = np.array([40])
+    requant = Requant.from_scales(1.0, np.array([real]), 1.0)
+    for zero_point, low, high in OUTPUT_RANGES:
+        found = exact_scaling(requant, weights, bias, zero_point, low, high, dim=1)
+        if isinstance(found, str):
+            continue
+        start, stop = accumulator_ranges(weights, bias)
+        acc = np.arange(start[0], stop[0] + 1)
+        expected = tflite_requantized(acc, int(requant.multiplier[0]), int(requant.shift[0]),
+                                      zero_point, low, high)
+        actual = gemmini_requantized(acc + found.offsets[0], found.scales[0], low >= 0, low,
+                                     high)
+        np.testing.assert_array_equal(actual, expected)

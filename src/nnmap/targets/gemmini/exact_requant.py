@@ -137,8 +137,11 @@ class _Channels:
 
 
 def _offsets_for(scale: np.float32, zero_point: int, count: int) -> list[np.ndarray]:
-    centre = int(np.rint(zero_point / float(scale))) if scale > 0 else 0
-    return [np.full((count, 1), centre + step, dtype=np.int64)
+    """Offsets near ``zero_point / scale`` (none where that is beyond int32)."""
+    centre = zero_point / float(scale) if scale > 0 else 0.0
+    if abs(centre) >= INT32_LIMIT:
+        return []
+    return [np.full((count, 1), int(np.rint(centre)) + step, dtype=np.int64)
             for step in range(-OFFSET_STEPS, OFFSET_STEPS + 1)]
 
 
@@ -215,7 +218,8 @@ def _counterexample(block: _Channels, zero_point: int, relu: bool, low: int, hig
     it rounded) differs from TFLite's, as a reason."""
     multiplier, shift = int(block.multiplier[0, 0]), int(block.shift[0, 0])
     scale = np.float32(block.reals[0])
-    offset = int(np.rint(zero_point / float(scale))) if scale > 0 else 0
+    offsets = _offsets_for(scale, zero_point, 1)
+    offset = int(offsets[OFFSET_STEPS][0, 0]) if offsets else 0
 
     def expected(acc: np.ndarray) -> np.ndarray:
         return tflite_requantized(acc, multiplier, shift, zero_point, low, high)
