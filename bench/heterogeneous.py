@@ -85,6 +85,33 @@ def layer_errors(report: dict, plan: Plan, where: dict[str, str]) -> list[dict]:
     return entries
 
 
+def requantized_on_accelerator(report: dict) -> tuple[int, int]:
+    """Of the convolution and fully connected layers on an accelerator, how many leave no
+    requantization to the host, and how many there are."""
+    gemms = [layer for layer in report["layers"] if layer["module"] != "host"
+             and layer["kind"] in ("Conv2D", "FullyConnected")]
+    return sum(not any("requantization" in stage for stage in layer["host_stages"])
+               for layer in gemms), len(gemms)
+
+
+def host_breakdown(report: dict) -> dict[str, float]:
+    """The measured host cycles by what they do: each host layer by its kind, each accelerator
+    layer's split over its host stages in proportion to their modelled cycles."""
+    totals: dict[str, float] = {}
+    for layer in report["layers"]:
+        cycles = layer["host_cycles"]
+        if layer["module"] == "host":
+            parts = {f"{layer['kind']} on the host": 1.0}
+        else:
+            stages = {stage: modelled for stage, modelled in layer["host_stages"].items()
+                      if stage != "call overhead"}
+            whole = sum(stages.values()) or 1.0
+            parts = {stage: modelled / whole for stage, modelled in stages.items()}
+        for part, share in parts.items():
+            totals[part] = totals.get(part, 0.0) + cycles * share
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 def error_lists(layers: list[dict]) -> dict[str, list[float]]:
     """The host model's errors over ``layers``: assumed rates ("before"), calibrated ("after")."""
     return {"before": [entry["assumed_error"] for entry in layers],
@@ -118,6 +145,7 @@ def run(models: list[str], targets: list[str], numerics: list[str]
                                      "error": str(error)})
                         continue
                     latency = artifact.report["latency"]
+                    requantized, gemms = requantized_on_accelerator(artifact.report)
                     where = {"model": name, "target": spec, "numerics": kind}
                     layers += layer_errors(artifact.report, plan, where)
                     rows.append({
@@ -130,6 +158,9 @@ def run(models: list[str], targets: list[str], numerics: list[str]
                         "host_share": latency["host_cycles"] / latency["total_cycles"],
                         "accelerated_layers": sum(layer["module"] != "host"
                                                   for layer in artifact.report["layers"]),
+                        "requantized_on_accelerator": requantized,
+                        "gemm_layers_on_accelerator": gemms,
+                        "host_breakdown": host_breakdown(artifact.report),
                         "outputs_match_host_only": bool(
                             kind == "hardware" or np.array_equal(out, baseline_out)
                         ),
@@ -154,18 +185,22 @@ def print_worst(layers: list[dict], count: int = 8) -> None:
 
 def print_table(rows: list[dict], errors: dict[str, list[float]]) -> None:
     table = Table(title="SoC vs host core alone (accelerator emulated, host measured)")
-    for column in ("model", "target", "numerics", "accelerated layers", "accelerator", "host",
-                   "total", "host only", "speed-up", "host share"):
+    for column in ("model", "target", "numerics", "accelerated layers",
+                   "requantized on the accelerator", "accelerator", "host", "total", "host only",
+                   "speed-up", "host share", "largest host stage"):
         table.add_column(column, justify="left" if column in ("model", "target", "numerics")
                          else "right")
     for r in rows:
         if "error" in r:
             table.add_row(r["model"], r["target"], r["numerics"], f"fails: {r['error']}")
             continue
+        stage, stage_cycles = next(iter(r["host_breakdown"].items()), ("-", 0.0))
         table.add_row(r["model"], r["target"], r["numerics"], str(r["accelerated_layers"]),
+                      f"{r['requantized_on_accelerator']} of {r['gemm_layers_on_accelerator']}",
                       f"{r['accelerator_cycles']:,.0f}", f"{r['host_cycles']:,.0f}",
                       f"{r['total_cycles']:,.0f}", f"{r['host_only_cycles']:,.0f}",
-                      f"{r['speedup']:.2f}x", f"{r['host_share']:.0%}")
+                      f"{r['speedup']:.2f}x", f"{r['host_share']:.0%}",
+                      f"{stage} ({stage_cycles / max(r['host_cycles'], 1):.0%} of host)")
     Console(width=200).print(table)
     for key, label in (("before", "assumed rates"), ("after", "calibrated")):
         summary = error_summary(errors[key])

@@ -6,6 +6,7 @@ a target is built: listing or planning a target stays light.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from nnmap.mapping.model import Mapping
 from nnmap.mapping.stream_search import StreamModel
 from nnmap.plan.memory import workspace_bytes
 from nnmap.targets.gemmini import cost, resadd_stream
+from nnmap.targets.gemmini.exact_requant import ExactScaling, layer_scaling
 from nnmap.targets.gemmini.resadd import choose_scales, exactness_refusal, resadd_refusal
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles, tiled_shape
 
@@ -58,6 +60,30 @@ class GemminiBackend(Backend):
     emulator_prefix = "nnmap_gemmini"
     emulator_functions = ("nnmap_gemmini_", "gemmini_")
 
+    def __init__(self) -> None:
+        # the mvout scaling proven TFLite's (or why none is) per layer object; per workload (by
+        # its text) the numerics last asked and that answer, for the questions asked with a
+        # workload only (host work, kernel cycles, notes)
+        self._scaling: weakref.WeakKeyDictionary[Layer, ExactScaling | str] = (
+            weakref.WeakKeyDictionary())
+        self._by_workload: dict[str, tuple[str, ExactScaling | str | None]] = {}
+
+    def mvout_scaling(self, layer: Conv2D | FullyConnected, graph: Graph, module: ExecModule
+                      ) -> ExactScaling | str:
+        """The mvout scales and zero-point offsets proven to give TFLite's requantization of
+        ``layer`` (exact numerics), or why there are none; found once per layer."""
+        if layer not in self._scaling:
+            dim = GemminiGeometry.of(module).dim
+            self._scaling[layer] = layer_scaling(layer, graph, dim)
+        return self._scaling[layer]
+
+    def _requantizes(self, workload: Workload, numerics: str) -> bool:
+        """Whether Gemmini's mvout requantizes the layer (hardware numerics, or proven exact)."""
+        if numerics == "hardware":
+            return True
+        _, found = self._by_workload.get(repr(workload), (numerics, None))
+        return isinstance(found, ExactScaling)
+
     def refusal(self, layer: Layer, graph: Graph, module: ExecModule) -> str | None:
         if isinstance(layer, Add):
             return resadd_refusal(layer, graph)
@@ -77,6 +103,14 @@ class GemminiBackend(Backend):
         identical to TFLite's Add on every input pair."""
         if isinstance(layer, Add) and numerics == "exact":
             return exactness_refusal(layer, graph)
+        workload = workload_of(graph, layer)
+        if workload is not None:
+            found = None
+            if numerics == "exact" and gemmini_refusal(layer) is None and (
+                    workload.kind in ("conv", "dense")):
+                assert isinstance(layer, Conv2D | FullyConnected)
+                found = self.mvout_scaling(layer, graph, module)
+            self._by_workload[repr(workload)] = (numerics, found)
         if isinstance(layer, Conv2D) and layer.groups > 1 and numerics != "exact":
             return ("depthwise conv: its block-diagonal GEMM is lowered in exact numerics only "
                     "(host requantization)")
@@ -90,12 +124,18 @@ class GemminiBackend(Backend):
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
         if workload.kind == "depthwise":
             return cost.chosen_layout(workload, module).describe()
-        return ""
+        numerics, found = self._by_workload.get(repr(workload), ("hardware", None))
+        if numerics != "exact" or found is None:
+            return ""
+        if isinstance(found, ExactScaling):
+            return ("requantized on Gemmini's mvout (scales proven TFLite's on the whole "
+                    "accumulator range)")
+        return f"requantized on the host: {found}"
 
     def kernel_cycles(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> float | None:
-        if numerics != "hardware" or workload.kind == "add":
+        if workload.kind == "add" or not self._requantizes(workload, numerics):
             return None
         return cost.scaled_stream_cycles(workload, mapping, module)
 
@@ -103,15 +143,16 @@ class GemminiBackend(Backend):
         self, workload: Workload, module: ExecModule, numerics: str
     ) -> tuple[HostWork, ...]:
         """The im2col gather into whole DIM x DIM tiles, then the bias add and TFLite's
-        requantization (exact) or only the copy into the output tensor with its clamp
-        (hardware: Gemmini added the bias and scaled on mvout). A residual add leaves none."""
+        requantization (exact) or only the copy into the output tensor with its clamp (hardware,
+        or exact where Gemmini's scaling is proven TFLite's: Gemmini added the bias and scaled on
+        mvout). A residual add leaves none."""
         if workload.kind == "add":
             return ()
         shape = cost.layer_shape(workload, module)
         outputs = shape.rows * workload["K"] * workload.groups
         ops = OPS_PER_ELEMENT["copy" if workload.kind == "dense" else "nested gather"]
         gather = HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1)
-        if numerics == "hardware":
+        if self._requantizes(workload, numerics):
             copy = HostWork("output copy and clamp", outputs, OPS_PER_ELEMENT["copy"], 1, 1)
             return (gather, copy)
         requantize = requantize_work(outputs)
@@ -123,14 +164,14 @@ class GemminiBackend(Backend):
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
         """The kernel's two host buffers: the gathered input (m x r int8) and the results
-        moved out (m x n: int32 in exact numerics, int8 scaled by mvout in hardware), each unless
+        moved out (m x n: int32 requantized by the host, or int8 scaled by mvout), each unless
         TVM keeps it on the stack. A residual add needs none."""
         if workload.kind == "add":
             return 0
         geometry = GemminiGeometry.of(module)
         shape = cost.layer_shape(workload, module)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
-        result_bytes = 1 if numerics == "hardware" else 4
+        result_bytes = 1 if self._requantizes(workload, numerics) else 4
         gathered, results = tiled.m * tiled.input_width, tiled.m * tiled.n * result_bytes
         return workspace_bytes(gathered) + workspace_bytes(results)
 
@@ -145,7 +186,11 @@ class GemminiBackend(Backend):
         assert isinstance(layer, Conv2D | FullyConnected), gemmini_refusal(layer)
         if isinstance(layer, Conv2D) and layer.groups > 1:
             return depthwise_layer_code(layer, graph, index, mapped, module)
-        return gemmini_layer_code(layer, graph, index, mapped, module, numerics)
+        scaling = None
+        if numerics == "exact":
+            found = self.mvout_scaling(layer, graph, module)
+            scaling = found if isinstance(found, ExactScaling) else None
+        return gemmini_layer_code(layer, graph, index, mapped, module, numerics, scaling)
 
     def emulator_files(self, module: ExecModule) -> dict[str, str]:
         from nnmap.targets.gemmini.build import emulator

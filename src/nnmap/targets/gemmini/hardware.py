@@ -36,6 +36,7 @@ from nnmap.codegen.kernels import KernelDef, clamp_range
 from nnmap.ir import Conv2D, FullyConnected, Graph
 from nnmap.targets.gemmini import instructions as isa
 from nnmap.targets.gemmini import tensor_intrinsics as gi
+from nnmap.targets.gemmini.exact_requant import ExactScaling
 from nnmap.targets.gemmini.lower import GemmStage, ScheduleGemm, gemm_stage, kernel_def, padded
 from nnmap.targets.gemmini.schedule import schedule_gemm
 from nnmap.targets.gemmini.tensor_intrinsics import GemminiIntrinsics
@@ -153,16 +154,29 @@ def _output_copy(stage: GemmStage, scaled: te.Tensor, low: int, high: int) -> te
     return te.compute(stage.out_shape, value, name="out")
 
 
-def hardware_kernel(
-    layer: Conv2D | FullyConnected, graph: Graph, geometry: GemminiGeometry, m_tile: int
+ScaledOperands = tuple[np.ndarray, np.ndarray, np.ndarray]  # [r, n] int8, int32 bias, scales
+
+
+def exact_operands(
+    layer: Conv2D | FullyConnected, graph: Graph, scaling: ExactScaling
+) -> ScaledOperands:
+    """The layer's own int8 weights, its folded bias plus the zero-point offsets and the mvout
+    scales proven to give TFLite's requantization (``exact_requant.layer_scaling``)."""
+    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    matrix = weight_matrix(layer.weight)
+    bias = folded_bias(matrix, layer.bias, zp_in) + scaling.offsets
+    return matrix.astype(np.int8), bias.astype(np.int32), scaling.scales
+
+
+def scaled_kernel(
+    layer: Conv2D | FullyConnected, graph: Graph, geometry: GemminiGeometry, m_tile: int,
+    operands: ScaledOperands,
 ) -> tuple[KernelDef, GemmShape, str]:
-    """The layer's TE pipeline with Gemmini's scaling, its GEMM shape (M padded to whole m
-    tiles) and its mvout intrinsic."""
+    """The layer's TE pipeline with Gemmini's scaling of ``operands`` (weights, bias, per
+    channel scales), its GEMM shape (M padded to whole m tiles) and its mvout intrinsic."""
     stage = gemm_stage(layer, graph, geometry.dim, m_tile)
     shape = stage.shape
-    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
-    zp_out = int(graph.tensor(layer.output).zero_point or 0)
-    matrix, bias, scales = hardware_operands(layer, zp_in, zp_out, geometry.dim)
+    matrix, bias, scales = operands
     low, high = clamp_range(layer.clamp)
     relu = low >= 0
     scale = te.placeholder((shape.n,), "float32", name="scale")
@@ -180,6 +194,16 @@ def hardware_kernel(
     }
     kernel = kernel_def(stage, (scale,), result, constants)
     return kernel, shape, scaled_mvout(geometry, relu)
+
+
+def hardware_kernel(
+    layer: Conv2D | FullyConnected, graph: Graph, geometry: GemminiGeometry, m_tile: int
+) -> tuple[KernelDef, GemmShape, str]:
+    """The layer's TE pipeline in hardware numerics (``hardware_operands``)."""
+    zp_in = int(graph.tensor(layer.inputs[0]).zero_point or 0)
+    zp_out = int(graph.tensor(layer.output).zero_point or 0)
+    operands = hardware_operands(layer, zp_in, zp_out, geometry.dim)
+    return scaled_kernel(layer, graph, geometry, m_tile, operands)
 
 
 def scaled_schedule(intrinsic: str) -> ScheduleGemm:

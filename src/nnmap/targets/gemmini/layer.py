@@ -21,7 +21,13 @@ from nnmap.mapping.graph import LayerMapping
 from nnmap.targets.gemmini.cost import chosen_layout
 from nnmap.targets.gemmini.depthwise import depthwise_shape
 from nnmap.targets.gemmini.depthwise_layer import depthwise_kernel
-from nnmap.targets.gemmini.hardware import hardware_kernel, scaled_schedule
+from nnmap.targets.gemmini.exact_requant import ExactScaling
+from nnmap.targets.gemmini.hardware import (
+    exact_operands,
+    hardware_kernel,
+    scaled_kernel,
+    scaled_schedule,
+)
 from nnmap.targets.gemmini.lower import (
     gather_loops,
     gemm_geometry,
@@ -62,17 +68,22 @@ def _layer_code(
 
 def gemmini_layer_code(
     layer: Conv2D | FullyConnected, graph: Graph, index: int, mapping: LayerMapping,
-    module: ExecModule, numerics: str,
+    module: ExecModule, numerics: str, scaling: ExactScaling | None = None,
 ) -> LayerCode:
-    """The kernel of one layer with its GEMM on Gemmini: host gather and requantization
-    (exact numerics), or Gemmini's own scaling on mvout (hardware numerics)."""
+    """The kernel of one layer with its GEMM on Gemmini: host gather, then host requantization
+    (exact numerics) or Gemmini's own scaling on mvout (hardware numerics; exact numerics with
+    the ``scaling`` proven TFLite's)."""
     geometry = GemminiGeometry.of(module)
     intrinsics = intrinsics_for(geometry)
     tiles = gemm_tiles(gemm_geometry(layer, graph, geometry.dim)[0], mapping.mapping, geometry)
     symbol = f"nnmap_{layer_id(index, layer)}"
     gather = gather_loops(layer, graph)
-    if numerics == "hardware":
-        kernel, shape, mvout = hardware_kernel(layer, graph, geometry, tiles.m)
+    if numerics == "hardware" or scaling is not None:
+        if scaling is None:
+            kernel, shape, mvout = hardware_kernel(layer, graph, geometry, tiles.m)
+        else:
+            operands = exact_operands(layer, graph, scaling)
+            kernel, shape, mvout = scaled_kernel(layer, graph, geometry, tiles.m, operands)
         schedule = scaled_schedule(mvout)
         scheduled = scheduled_gemm_module(
             kernel, shape, tiles, symbol, intrinsics, schedule, gather
