@@ -18,9 +18,10 @@ from tvm import s_tir, te
 
 from nnmap.cache import cache_dir, write_atomically
 from nnmap.codegen.c_text import c_comment
+from nnmap.codegen.host_microkernel import MICROKERNEL_C, MICROKERNEL_SYMBOL
 from nnmap.codegen.kernels import OUTPUT, KernelDef, KernelParam
 from nnmap.errors import NnmapError
-from nnmap.tuning.space import KernelSchedule, apply_schedule
+from nnmap.tuning.space import KernelSchedule, apply_schedule, default_point
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int32": "int32_t", "float32": "float",
            "float64": "double"}
@@ -74,6 +75,8 @@ def scheduled_module(
     sch.work_on(symbol)
     if tuned is not None:
         apply_schedule(sch, kernel, tuned)
+    elif kernel.schedule == "mac_rows":
+        apply_schedule(sch, kernel, default_point(kernel))
     elif kernel.schedule == "reduce_inner":
         _schedule_reduce_inner(sch)
     elif kernel.schedule == "dot_inner":
@@ -139,6 +142,8 @@ def plain_c_kernel(
     workspace = sum(-(-int(size) // 16) * 16 for size in _WORKSPACE_SIZE.findall(body))
     prototype = f"int32_t {symbol}({', '.join(_parameter(p) for p in params)})"
     includes = "".join(f'#include "{header}"\n' for header in ("nnmap_kernels.h", *headers))
+    if MICROKERNEL_SYMBOL in body:
+        includes += MICROKERNEL_C
     definition = f"/* {c_comment(comment)} */\n{includes}\n{prototype} {{{body}\n}}\n"
     return KernelSource(symbol, prototype, definition, workspace)
 

@@ -9,7 +9,9 @@ computed, only the loop nest around it (so every point keeps TFLite's numerics b
 - ``channels``: output channels per block (the innermost, vectorized loop);
 - ``pixels_inside``: 1 puts the pixel loop inside the reduction loops (every weight loaded once
   for the block's pixels), 0 outside (one pixel's whole window, then the next);
-- ``unroll``: 1 unrolls the pixel loop of the block.
+- ``unroll``: 1 unrolls the pixel loop of the block;
+- ``microkernel``: 1 turns each tap's ``C x channels`` block into the host micro-kernel
+  (``nnmap.codegen.host_microkernel``; kernels of schedule "mac_rows", pixels outside).
 
 A fully connected layer's reduction stays innermost unless ``pixels_inside`` (then the block
 of outputs is innermost). nnmap's fixed schedule (``nnmap.codegen.emit_c``) is measured beside
@@ -27,9 +29,14 @@ from dataclasses import asdict, dataclass
 
 from tvm import s_tir, te
 
+from nnmap.codegen.host_microkernel import (
+    DENSE_CHANNEL_BLOCK,
+    padded_rows_per_output_row,
+    tensorize_rows,
+)
 from nnmap.codegen.kernels import KernelDef
 
-TUNABLE_SCHEDULES = ("reduce_inner", "dot_inner")
+TUNABLE_SCHEDULES = ("mac_rows", "reduce_inner", "dot_inner")
 PIXEL_BLOCKS = (1, 2, 4, 5, 8)
 CHANNEL_BLOCKS = (8, 16, 32, 64)
 
@@ -42,6 +49,7 @@ class KernelSchedule:
     channels: int
     pixels_inside: int
     unroll: int
+    microkernel: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -49,7 +57,7 @@ class KernelSchedule:
     @staticmethod
     def from_dict(knobs: dict[str, int]) -> KernelSchedule:
         return KernelSchedule(knobs["pixels"], knobs["channels"], knobs["pixels_inside"],
-                              knobs["unroll"])
+                              knobs["unroll"], knobs.get("microkernel", 0))
 
 
 def is_tunable(kernel: KernelDef) -> bool:
@@ -67,9 +75,7 @@ def workload_key(kernel: KernelDef) -> str:
 
 def _pixel_and_channel_extents(kernel: KernelDef) -> tuple[int, int]:
     output_shape = [int(d) for d in kernel.tensors[-1].shape]
-    if kernel.schedule == "dot_inner":
-        return output_shape[0], output_shape[1]
-    return output_shape[2], output_shape[3]
+    return output_shape[-2], output_shape[-1]
 
 
 def candidates(kernel: KernelDef) -> list[KernelSchedule]:
@@ -84,8 +90,22 @@ def candidates(kernel: KernelDef) -> list[KernelSchedule]:
         for channels in channel_blocks:
             for pixels_inside in (1, 0):
                 for unroll in (0, 1) if pixels > 1 else (0,):
-                    points.append(KernelSchedule(pixels, channels, pixels_inside, unroll))
-    return points
+                    for micro in (1, 0) if kernel.schedule == "mac_rows" and not pixels_inside \
+                            else (0,):
+                        points.append(
+                            KernelSchedule(pixels, channels, pixels_inside, unroll, micro))
+    return [p for p in points if p != default_point(kernel)]
+
+
+def default_point(kernel: KernelDef) -> KernelSchedule:
+    """nnmap's fixed schedule of a "mac_rows" kernel as a point of the space: one pixel, every
+    output channel (a fully connected layer's in blocks of ``DENSE_CHANNEL_BLOCK``), the
+    micro-kernel."""
+    _, channels = _pixel_and_channel_extents(kernel)
+    dense = len(kernel.tensors[-1].shape) == 2
+    if dense and channels > DENSE_CHANNEL_BLOCK and channels % DENSE_CHANNEL_BLOCK == 0:
+        channels = DENSE_CHANNEL_BLOCK
+    return KernelSchedule(1, channels, 0, 0, 1)
 
 
 def apply_schedule(sch: s_tir.Schedule, kernel: KernelDef, point: KernelSchedule) -> None:
@@ -100,12 +120,17 @@ def apply_schedule(sch: s_tir.Schedule, kernel: KernelDef, point: KernelSchedule
     channel_outer, channel_inner = sch.split(channel, [None, point.channels])
     if point.pixels_inside:
         inner = [*reductions, pixel_inner, channel_inner]
-    elif kernel.schedule == "reduce_inner":
+    elif kernel.schedule != "dot_inner":
         inner = [pixel_inner, *reductions, channel_inner]
     else:
         inner = [pixel_inner, channel_inner, *reductions]
     sch.reorder(*outer, pixel_outer, channel_outer, *inner)
     sch.reverse_compute_at(out, channel_outer)
     sch.decompose_reduction(acc, inner[0])
+    if kernel.schedule == "mac_rows" and len(kernel.tensors[1].shape) == 4:
+        padded_rows_per_output_row(sch, pixel_outer, int(kernel.tensors[1].shape[0]))
     if point.unroll:
         sch.unroll(pixel_inner)
+    if point.microkernel:
+        rows = int(kernel.tensors[1].shape[-2])
+        tensorize_rows(sch, rows, point.channels)
