@@ -17,6 +17,7 @@ from nnmap.ir import Graph, Requant
 from nnmap.reference.run import run_batch
 from nnmap.tuning.budget import Budget
 from nnmap.tuning.database import TuningDatabase, TuningRecord, cpu_features, using_database
+from nnmap.tuning.lookup import MEASURED_STAGE
 from nnmap.tuning.space import KernelSchedule, candidates, workload_key
 from nnmap.tuning.tuner import host_workloads, tune_graph
 from nnmap.verify import random_inputs
@@ -121,3 +122,17 @@ def test_tune_command_shows_the_database_and_refuses_a_bad_budget(
     assert code == 0 and "pixels=2" in out
     code, _, err = _cli(monkeypatch, capsys, "tune", "zoo:kws", "--trials", "0")
     assert code == 2 and "--trials 0" in err and "Traceback" not in err
+
+
+def test_the_plan_costs_a_tuned_kernel_at_its_measured_time(tmp_path: Path) -> None:
+    graph = GRAPHS["conv"]
+    database = TuningDatabase(tmp_path / "tuning.jsonl")
+    record = _record(graph, cpu_features())
+    database.append(TuningRecord(record.workload, "host", record.cpu_features, record.schedule,
+                                 2.5e-6, "test"))
+    with using_database(None, enabled=False):
+        modelled = nnmap.plan(graph, "host").layers[0].host_stages
+    with using_database(database.path):
+        plan = nnmap.plan(graph, "host")
+    assert MEASURED_STAGE not in modelled
+    assert plan.layers[0].host_stages == {MEASURED_STAGE: 2.5e-6 * plan.target.clock_hz}
