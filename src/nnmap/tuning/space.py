@@ -61,7 +61,8 @@ class KernelSchedule:
 
 
 def is_tunable(kernel: KernelDef) -> bool:
-    """Whether ``kernel`` has a schedule space (convolutions and fully connected layers)."""
+    """Whether ``kernel`` has a schedule space: convolutions, fully connected layers (and
+    pooling, whose window reduction has the same loop structure)."""
     return kernel.schedule in TUNABLE_SCHEDULES
 
 
@@ -79,7 +80,7 @@ def _pixel_and_channel_extents(kernel: KernelDef) -> tuple[int, int]:
 
 
 def candidates(kernel: KernelDef) -> list[KernelSchedule]:
-    """Every point of ``kernel``'s space in a fixed order (only blocks that
+    """Every point of ``kernel``'s space but its default, in a fixed order (only blocks that
     divide the loops they split, so no point adds bounds checks)."""
     pixels_extent, channels_extent = _pixel_and_channel_extents(kernel)
     pixel_blocks = [p for p in PIXEL_BLOCKS if pixels_extent % p == 0]
