@@ -35,6 +35,15 @@ def test_round_trip_keeps_every_field_and_best_is_the_fastest(tmp_path: Path) ->
     assert database.best(fast.workload, "host", FEATURES) == fast
 
 
+def test_a_schedule_is_judged_on_the_median_of_its_measurements(tmp_path: Path) -> None:
+    database = TuningDatabase(tmp_path / "tuning.jsonl")
+    for seconds in (1e-6, 5e-6, 5e-6):  # one lucky measurement among slow ones
+        database.append(_record(seconds=seconds, pixels=1))
+    database.append(_record(seconds=3e-6, pixels=4))
+    best = database.best(_record().workload, "host", FEATURES)
+    assert best is not None and best.schedule["pixels"] == 4 and best.seconds == 3e-6
+
+
 def test_a_key_mismatch_finds_nothing(tmp_path: Path) -> None:
     database = TuningDatabase(tmp_path / "tuning.jsonl")
     record = _record()

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import fcntl
 import functools
 import json
 import logging
 import os
 import platform
+import statistics
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -146,10 +148,22 @@ class TuningDatabase:
                 "another file with --db") from error
 
     def best(self, workload: str, target: str, features: tuple[str, ...]) -> TuningRecord | None:
-        """The fastest record whose workload, target and CPU features all match exactly."""
-        matching = [r for r in self.records()
-                    if (r.workload, r.target, r.cpu_features) == (workload, target, features)]
-        return min(matching, key=lambda r: r.seconds, default=None)
+        """Among the records whose workload, target and CPU features all match exactly, the
+        schedule with the lowest median time over its measurements (a schedule measured again,
+        e.g. by the tuner's confirmation, is judged on all of them); a record of it at that
+        median."""
+        by_schedule: dict[str, list[TuningRecord]] = {}
+        for record in self.records():
+            if (record.workload, record.target, record.cpu_features) == (
+                    workload, target, features):
+                key = json.dumps(record.schedule, sort_keys=True)
+                by_schedule.setdefault(key, []).append(record)
+        if not by_schedule:
+            return None
+        medians = {key: statistics.median(r.seconds for r in records)
+                   for key, records in by_schedule.items()}
+        fastest = min(medians, key=lambda key: medians[key])
+        return dataclasses.replace(by_schedule[fastest][-1], seconds=medians[fastest])
 
 
 _ACTIVE: contextvars.ContextVar[TuningDatabase | None] = contextvars.ContextVar(

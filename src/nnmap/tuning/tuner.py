@@ -7,6 +7,8 @@ as the C nnmap emits. gcc builds run in parallel processes; the timing runs one 
 measured kernels on two cores would disturb each other). A candidate whose output differs from
 the fixed schedule's on the same inputs is rejected. Every measurement is appended to the
 database at once, so an interrupted run resumes where it stopped: measured points are skipped.
+The best point is then timed again against the default, alternately (``CONFIRM_ROUNDS``), and
+the database judges each schedule on the median of all its measurements.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from nnmap.codegen.kernels import KernelDef, lower_layer
 from nnmap.errors import NnmapError
@@ -37,6 +41,8 @@ from nnmap.tuning.measure import (
 from nnmap.tuning.space import KernelSchedule, candidates, is_tunable, workload_key
 
 log = logging.getLogger(__name__)
+
+CONFIRM_ROUNDS = 2
 
 # Progress: (workload key, measurements done in this workload, points it may measure)
 Progress = Callable[[str, int, int], None]
@@ -157,8 +163,28 @@ def tune_workload(workload: Workload, run: TuningRun, progress: Progress | None 
                 if progress is not None:
                     progress(workload.key, measured, len(points))
     best = run.database.best(workload.key, run.target, features)
+    if best is not None and best.schedule and measured > 1:
+        _confirm(workload, best, run, features, buffers)
+        best = run.database.best(workload.key, run.target, features)
     return WorkloadResult(workload.key, workload.layers, default_seconds, best, measured,
                           rejected)
+
+
+def _confirm(workload: Workload, best: TuningRecord, run: TuningRun,
+             features: tuple[str, ...], buffers: list[np.ndarray]) -> None:
+    """Time the best point and the default again, alternately, ``CONFIRM_ROUNDS`` times each:
+    a point that won one noisy measurement must keep winning on the medians."""
+    points: list[KernelSchedule | None] = [None, KernelSchedule.from_dict(best.schedule)]
+    with scratch_folder() as folder:
+        built = _build_all(workload, points, Path(folder), run.workers)
+        for _ in range(CONFIRM_ROUNDS):
+            for candidate in built:
+                if candidate.library is None:
+                    return
+                result = measure(candidate.library, workload.kernel, buffers)
+                schedule = {} if candidate.schedule is None else candidate.schedule.as_dict()
+                run.database.append(TuningRecord(workload.key, run.target, features, schedule,
+                                                 result.seconds, nnmap_version()))
 
 
 def tune_graph(graph: Graph, target: str, database: TuningDatabase, budget: Budget,
