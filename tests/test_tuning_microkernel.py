@@ -41,3 +41,18 @@ def test_micro_kernel_convolution_is_bit_exact_in_every_build(shape: tuple[int, 
     np.testing.assert_array_equal(artifact.run_batch(inputs)[0], expected)
     if "avx2" in cpu_features():
         np.testing.assert_array_equal(artifact.run_batch(inputs, cflags=NATIVE)[0], expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 40, 24), (3, 1, 16)])
+def test_micro_kernel_fully_connected_is_bit_exact(shape: tuple[int, int, int],
+                                                   tmp_path: Path) -> None:
+    """A fully connected layer through the micro-kernel, and one with a single output (the
+    plain dot product), in both builds."""
+    graph = layer_graphs.fc_graph(RNG, _requant, shape, input_zero_point=-7)
+    with using_database(None, enabled=False):
+        artifact = nnmap.compile(graph, "host", tmp_path / "fc")
+    inputs = random_inputs(graph, 8, seed=4)
+    expected = run_batch(graph, inputs)[0]
+    np.testing.assert_array_equal(artifact.run_batch(inputs)[0], expected)
+    if "avx2" in cpu_features():
+        np.testing.assert_array_equal(artifact.run_batch(inputs, cflags=NATIVE)[0], expected)

@@ -60,10 +60,13 @@ static inline void nnmap_mac_rows_i8(int32_t *restrict acc, const int8_t *restri
     _mm_storeu_si128((__m128i *)(acc + j + 8 - 4), high);
   }
 #endif
-  for (int32_t c = 0; c < rows; ++c) {
-    const int32_t value = (int32_t)x[c];
-    for (int32_t i = j; i < k; ++i) {
-      acc[i] += value * (int32_t)w[c * stride + i];
+  if (j < k) {
+    const int8_t *restrict row = w;
+    for (int32_t c = 0; c < rows; ++c, row += stride) {
+      const int32_t value = (int32_t)x[c];
+      for (int32_t i = j; i < k; ++i) {
+        acc[i] += value * (int32_t)row[i];
+      }
     }
   }
 }

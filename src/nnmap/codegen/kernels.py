@@ -173,7 +173,8 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
     c = te.reduce_axis((0, c_group), "c")
     (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
 
-    rows_of_channels = not layer.is_depthwise and layer.groups == 1 and c_group > 1
+    rows_of_channels = (not layer.is_depthwise and layer.groups == 1 and c_group > 1
+                        and k_total > 1)
     source = _padded_input(layer, data, out, zp_in) if rows_of_channels else data
 
     def pixel(n: tirx.Var, y: tirx.Var, x: tirx.Var, channel: tirx.PrimExpr) -> tirx.PrimExpr:
@@ -210,12 +211,13 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
 def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool = True
                     ) -> KernelDef:
     """``out[b, n] = requant(sum_c x[b, c] * w[n, c] + bias[n])``. With more than one input
-    channel the weights are transposed at compile time to [C, N] (output channels innermost, the
-    host micro-kernel's layout, schedule "mac_rows"); else one dot product per output."""
+    channel and output the weights are transposed at compile time to [C, N] (output channels
+    innermost, the host micro-kernel's layout, schedule "mac_rows"); else one dot product per
+    output."""
     assert layer.requant is not None
     n_out, n_in = layer.weight.shape
     rows = inp.size // n_in
-    channels_last = n_in > 1
+    channels_last = n_in > 1 and n_out > 1
     source = layer.weight.T if channels_last else layer.weight
     weight = np.ascontiguousarray(source.astype(np.int8))
     sums = layer.weight.astype(np.int64).sum(axis=1)
