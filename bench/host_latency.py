@@ -1,12 +1,18 @@
-"""Latency of one inference on the host CPU: nnmap's C vs TFLite Micro vs LiteRT (XNNPACK).
+"""Latency of one inference on the host CPU: nnmap's C (default and tuned) vs TFLite Micro vs
+LiteRT (XNNPACK).
 
 For each MLPerf Tiny model in ../shared/models/mlperf_tiny, on one fixed random int8 input:
-- nnmap: the compiled artifact built with ``gcc -O3 -march=native`` plus a small timing harness
-  that calls ``nnmap_run`` in a loop and times each call with ``clock_gettime`` (in C);
-- TFLite Micro: ``Interpreter.invoke()`` timed from Python with ``time.perf_counter``;
-- LiteRT: ``Interpreter(model_path, num_threads=1).invoke()`` (default XNNPACK delegate).
-All three are single-threaded. Each reports the median over its runs (the count is in the JSON).
-Usage: ``python bench/host_latency.py [--budget SECONDS]``; writes bench/results/host_latency.json.
+- nnmap default: the artifact compiled without a tuning database, built with
+  ``gcc -O3 -march=native`` plus a small timing harness that calls ``nnmap_run`` in a loop and
+  times each call with the thread's CPU clock (``CLOCK_THREAD_CPUTIME_ID``, in C);
+- nnmap tuned: ``nnmap tune`` on the model with a budget of ``--tune-minutes`` (at most 10) into a
+  fresh database, then compiled with it and timed the same way;
+- TFLite Micro: ``Interpreter.invoke()`` timed from Python with ``time.thread_time``;
+- LiteRT: ``Interpreter(model_path, num_threads=1).invoke()`` (default XNNPACK delegate), same.
+All are single-threaded; thread CPU time, not wall time, so other processes on a shared machine
+do not inflate it (the load average is recorded). Each reports the median over >= 50 invokes.
+Usage: ``python bench/host_latency.py [--budget SECONDS] [--tune-minutes M]``; writes
+bench/results/host_latency.json.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -28,12 +35,16 @@ from rich.table import Table
 
 import nnmap
 from nnmap.codegen.build import compile_objects, link_shared
+from nnmap.tuning.budget import Budget
+from nnmap.tuning.database import TuningDatabase, cpu_features, using_database
+from nnmap.tuning.tuner import tune_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT.parent / "shared" / "models" / "mlperf_tiny"
 NAMES = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 RESULTS = ROOT / "bench" / "results" / "host_latency.json"
 FAST_CFLAGS = "-std=c11 -O3 -march=native -Wall -Wextra -Werror"
+MIN_RUNS = 50
 HARNESS = """#define _POSIX_C_SOURCE 199309L
 #include <time.h>
 #include "network.h"
@@ -53,9 +64,9 @@ double nnmap_bench_median_ns(const int8_t *input, int8_t *output, int runs, doub
   }
   for (int i = 0; i < runs; ++i) {
     struct timespec start, end;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
     nnmap_run(input, output);
-    clock_gettime(CLOCK_MONOTONIC, &end);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
     times[i] = (double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec);
   }
   qsort(times, (unsigned long)runs, sizeof(double), compare);
@@ -85,14 +96,15 @@ def nnmap_latency(artifact: nnmap.codegen.artifact.Artifact, x: np.ndarray, runs
 
 
 def python_latency(invoke: Callable[[], None], budget: float) -> tuple[float, int]:
-    """Median seconds of ``invoke()`` over as many runs as fit ``budget`` (at least 10)."""
+    """Median thread CPU seconds of ``invoke()`` over as many runs as fit ``budget`` (at least
+    MIN_RUNS)."""
     invoke()
     samples: list[float] = []
     deadline = time.perf_counter() + budget
-    while len(samples) < 10 or (time.perf_counter() < deadline and len(samples) < 5000):
-        start = time.perf_counter()
+    while len(samples) < MIN_RUNS or (time.perf_counter() < deadline and len(samples) < 5000):
+        start = time.thread_time()
         invoke()
-        samples.append(time.perf_counter() - start)
+        samples.append(time.thread_time() - start)
     return statistics.median(samples), len(samples)
 
 
@@ -113,31 +125,47 @@ def litert_latency(path: Path, x: np.ndarray, budget: float) -> tuple[float, int
     return python_latency(interpreter.invoke, budget)
 
 
-def measure(name: str, budget: float, work: Path) -> dict[str, object]:
+def tuned_artifact(graph: nnmap.Graph, work: Path, minutes: float
+                   ) -> nnmap.codegen.artifact.Artifact:
+    """The model tuned for ``minutes`` into a fresh database, compiled with it."""
+    database = TuningDatabase(work / f"{graph.name}-tuning.jsonl")
+    tune_graph(graph, "host", database, Budget(seconds=minutes * 60))
+    with using_database(database.path):
+        return nnmap.compile(graph, "host", work / f"{graph.name}-tuned")
+
+
+def measure(name: str, budget: float, tune_minutes: float, work: Path) -> dict[str, object]:
     path = MODELS / f"{name}.tflite"
     graph = nnmap.load_model(path)
     shape = graph.input_tensors()[0].shape
     x = np.random.default_rng(0).integers(-128, 128, size=shape, dtype=np.int8)
-    artifact = nnmap.compile(graph, "host", work / name)
+    with using_database(None, enabled=False):
+        default = nnmap.compile(graph, "host", work / name)
     runs = 2000 if name == "ad01_int8" else 500
-    ours, _ = nnmap_latency(artifact, x, runs)
+    ours, expected = nnmap_latency(default, x, runs)
+    tuned, actual = nnmap_latency(tuned_artifact(graph, work, tune_minutes), x, runs)
+    if not np.array_equal(expected, actual):
+        raise RuntimeError(f"{name}: the tuned build's output differs from the default's")
     micro, micro_runs = tflite_micro_latency(path, x, budget)
     lite, lite_runs = litert_latency(path, x, budget)
-    return {"model": name, "nnmap_us": ours * 1e6, "nnmap_runs": runs,
+    return {"model": name, "nnmap_us": ours * 1e6, "nnmap_tuned_us": tuned * 1e6,
+            "nnmap_runs": runs, "tune_minutes": tune_minutes,
             "tflite_micro_us": micro * 1e6, "tflite_micro_runs": micro_runs,
             "litert_xnnpack_us": lite * 1e6, "litert_runs": lite_runs,
-            "speedup_vs_tflite_micro": micro / ours, "ratio_vs_litert": ours / lite}
+            "speedup_vs_tflite_micro": micro / ours, "ratio_vs_litert": ours / lite,
+            "tuned_ratio_vs_litert": tuned / lite, "load_average": os.getloadavg()[0]}
 
 
 def table(rows: list[dict[str, object]]) -> Table:
-    out = Table(title="median latency of one inference, one thread (us)")
-    for column in ("model", "nnmap C", "TFLite Micro", "LiteRT+XNNPACK", "TFLM / nnmap",
-                   "nnmap / LiteRT"):
+    out = Table(title="median thread CPU time of one inference, one thread (us)")
+    for column in ("model", "nnmap default", "nnmap tuned", "TFLite Micro", "LiteRT+XNNPACK",
+                   "TFLM / nnmap", "nnmap / LiteRT", "tuned / LiteRT", "load"):
         out.add_column(column, justify="left" if column == "model" else "right")
     for r in rows:
-        out.add_row(str(r["model"]), f"{r['nnmap_us']:.1f}", f"{r['tflite_micro_us']:.1f}",
-                    f"{r['litert_xnnpack_us']:.1f}", f"{r['speedup_vs_tflite_micro']:.1f}x",
-                    f"{r['ratio_vs_litert']:.2f}x")
+        out.add_row(str(r["model"]), f"{r['nnmap_us']:.1f}", f"{r['nnmap_tuned_us']:.1f}",
+                    f"{r['tflite_micro_us']:.1f}", f"{r['litert_xnnpack_us']:.1f}",
+                    f"{r['speedup_vs_tflite_micro']:.1f}x", f"{r['ratio_vs_litert']:.2f}x",
+                    f"{r['tuned_ratio_vs_litert']:.2f}x", f"{r['load_average']:.1f}")
     return out
 
 
@@ -145,16 +173,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=3.0,
                         help="seconds of Python-timed runs per runtime and model")
+    parser.add_argument("--tune-minutes", type=float, default=5.0,
+                        help="tuning budget per model (at most 10)")
+    parser.add_argument("--models", nargs="*", default=NAMES, help="a subset of the models")
     args = parser.parse_args()
+    if not 0 < args.tune_minutes <= 10:
+        parser.error("--tune-minutes must be in (0, 10]")
     console = Console()
     if not MODELS.is_dir():
         console.print(f"{MODELS} not found: ../shared is absent")
         return
     with tempfile.TemporaryDirectory(prefix="nnmap-bench-") as work:
-        rows = [measure(name, args.budget, Path(work)) for name in NAMES]
+        rows = [measure(name, args.budget, args.tune_minutes, Path(work))
+                for name in args.models]
     console.print(table(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                   "cpu_features": list(cpu_features()),
                                    "cflags": FAST_CFLAGS, "rows": rows}, indent=1))
     console.print(f"wrote {RESULTS}")
 

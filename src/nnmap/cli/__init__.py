@@ -24,7 +24,13 @@ def build_app() -> typer.Typer:
     """The typer application with every command registered."""
     import typer
 
-    from nnmap.cli import compile_commands, model_commands, report_commands, target_commands
+    from nnmap.cli import (
+        compile_commands,
+        model_commands,
+        report_commands,
+        target_commands,
+        tune_commands,
+    )
 
     app = typer.Typer(
         no_args_is_help=True,
@@ -32,7 +38,8 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         help="Compile quantized neural networks for heterogeneous edge SoCs.",
     )
-    for module in (model_commands, target_commands, compile_commands, report_commands):
+    for module in (model_commands, target_commands, compile_commands, report_commands,
+                   tune_commands):
         module.register(app)
     return app
 

@@ -31,11 +31,15 @@ NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerato
 TARGET_HELP = "target spec (NAME or NAME:key=value,...) or a target .py file"
 
 
-def _compile_with_progress(graph: Graph, target: str | Target, out_dir: Path, numerics: str
-                           ) -> tuple[Artifact, float]:
+DB_HELP = "tuning database to read (default: the user's, where `nnmap tune` writes)"
+
+
+def _compile_with_progress(graph: Graph, target: str | Target, out_dir: Path, numerics: str,
+                           database: str | None = None) -> tuple[Artifact, float]:
     columns = (TextColumn("[bold]compiling[/] {task.description}"), BarColumn(),
                TextColumn("{task.completed}/{task.total} layers"), TimeElapsedColumn())
     from nnmap.compiler import compile as compile_model
+    from nnmap.tuning.database import using_database
 
     start = time.perf_counter()
     with Progress(*columns, console=console, transient=True) as progress:
@@ -44,7 +48,9 @@ def _compile_with_progress(graph: Graph, target: str | Target, out_dir: Path, nu
         def advance(index: int, count: int, name: str) -> None:
             progress.update(task, completed=index, description=f"{graph.name}: {name}")
 
-        artifact = compile_model(graph, target, out_dir, progress=advance, numerics=numerics)
+        with using_database(None if database is None else Path(database)):
+            artifact = compile_model(graph, target, out_dir, progress=advance,
+                                     numerics=numerics)
         progress.update(task, completed=len(graph.layers))
     return artifact, time.perf_counter() - start
 
@@ -54,11 +60,12 @@ def compile_command(
     target: str = typer.Option("host", "--target", help=TARGET_HELP),
     out: str = typer.Option("nnmap_out", "-o", "--out", help="artifact directory"),
     numerics: str = typer.Option("exact", "--numerics", help=NUMERICS_HELP),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Compile MODEL to standalone C (network.h/.c, kernels, weights.c, Makefile, report.json)."""
     check_numerics(numerics)
     graph = load_model(model)
-    artifact, seconds = _compile_with_progress(graph, target, Path(out), numerics)
+    artifact, seconds = _compile_with_progress(graph, target, Path(out), numerics, db)
     report = artifact.report
     console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
                   f"{report['arena_bytes']:,} B, weights {report['weight_bytes']:,} B, code "
@@ -122,6 +129,7 @@ def run_command(
                                  "on the target's host core"),
     host: str = typer.Option("measured", "--host", help="host cycles: measured (the host core "
                              "emulated, when the target declares one) or modelled"),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Compile MODEL, build it, run random inputs and compare with TFLite Micro or the reference
     (with ``--numerics hardware``: how far the accelerator's own scaling takes the outputs)."""
@@ -135,7 +143,7 @@ def run_command(
     core = chosen.host_core if host == "measured" else None
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:
         artifact, seconds = _compile_with_progress(graph, target, Path(work) / graph.name,
-                                                   numerics)
+                                                   numerics, db)
         samples = random_inputs(graph, inputs, seed)
         actual = artifact.run_batch(samples)
         path = resolve_model_path(model)
@@ -151,7 +159,7 @@ def run_command(
             console.print(_cycle_table(artifact.report))
         if baseline is not None:
             alone, _ = _compile_with_progress(graph, chosen.host_only(), Path(work) / "host",
-                                              numerics)
+                                              numerics, db)
             if core is not None:
                 alone.measure_host_cycles(core, first)
             console.print(baseline_table(artifact.report, alone.report))

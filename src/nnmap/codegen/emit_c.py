@@ -18,8 +18,10 @@ from tvm import s_tir, te
 
 from nnmap.cache import cache_dir, write_atomically
 from nnmap.codegen.c_text import c_comment
+from nnmap.codegen.host_microkernel import MICROKERNEL_C, MICROKERNEL_SYMBOL
 from nnmap.codegen.kernels import OUTPUT, KernelDef, KernelParam
 from nnmap.errors import NnmapError
+from nnmap.tuning.space import KernelSchedule, apply_schedule, default_point
 
 C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int32": "int32_t", "float32": "float",
            "float64": "double"}
@@ -63,12 +65,19 @@ def _schedule_fused_stages(sch: s_tir.Schedule) -> None:
         pending.extend(sch.get_producers(block))
 
 
-def scheduled_module(kernel: KernelDef, symbol: str) -> tvm.IRModule:
-    """The kernel's PrimFunc under ``symbol``, with its schedule applied."""
+def scheduled_module(
+    kernel: KernelDef, symbol: str, tuned: KernelSchedule | None = None
+) -> tvm.IRModule:
+    """The kernel's PrimFunc under ``symbol``, with its schedule applied (``tuned``: a point of
+    the tuning space instead of the fixed schedule of its kind)."""
     func = te.create_prim_func(list(kernel.tensors)).with_attr("global_symbol", symbol)
     sch = s_tir.Schedule(tvm.IRModule({symbol: func}))
     sch.work_on(symbol)
-    if kernel.schedule == "reduce_inner":
+    if tuned is not None:
+        apply_schedule(sch, kernel, tuned)
+    elif kernel.schedule == "mac_rows":
+        apply_schedule(sch, kernel, default_point(kernel))
+    elif kernel.schedule == "reduce_inner":
         _schedule_reduce_inner(sch)
     elif kernel.schedule == "dot_inner":
         acc, out = sch.get_sblock("acc"), sch.get_sblock("out")
@@ -133,10 +142,15 @@ def plain_c_kernel(
     workspace = sum(-(-int(size) // 16) * 16 for size in _WORKSPACE_SIZE.findall(body))
     prototype = f"int32_t {symbol}({', '.join(_parameter(p) for p in params)})"
     includes = "".join(f'#include "{header}"\n' for header in ("nnmap_kernels.h", *headers))
+    if MICROKERNEL_SYMBOL in body:
+        includes += MICROKERNEL_C
     definition = f"/* {c_comment(comment)} */\n{includes}\n{prototype} {{{body}\n}}\n"
     return KernelSource(symbol, prototype, definition, workspace)
 
 
-def plain_kernel_source(kernel: KernelDef, symbol: str, comment: str) -> KernelSource:
-    """A host kernel: ``kernel`` scheduled by its schedule name, as plain C."""
-    return plain_c_kernel(scheduled_module(kernel, symbol), kernel.params, symbol, comment)
+def plain_kernel_source(
+    kernel: KernelDef, symbol: str, comment: str, tuned: KernelSchedule | None = None
+) -> KernelSource:
+    """A host kernel: ``kernel`` scheduled by its schedule name (or ``tuned``), as plain C."""
+    module = scheduled_module(kernel, symbol, tuned)
+    return plain_c_kernel(module, kernel.params, symbol, comment)

@@ -54,7 +54,7 @@ def _layer_code(plan: Plan, layer: LayerPlan) -> LayerCode | None:
     """The C of one planned layer: its module's backend lowers it, or a host kernel."""
     module = plan.module(layer)
     if not layer.on_accelerator or module.backend is None or layer.mapped is None:
-        return layer_code(layer.layer, plan.graph, layer.index)
+        return layer_code(layer.layer, plan.graph, layer.index, plan.target.name)
     code = module.backend.lower(
         layer.layer, plan.graph, layer.index, layer.mapped, module, plan.numerics
     )

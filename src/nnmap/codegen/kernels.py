@@ -55,7 +55,8 @@ class KernelDef:
 
     params: tuple[KernelParam, ...]
     tensors: tuple[te.Tensor, ...]
-    schedule: str  # "reduce_inner", "dot_inner", "fused_stages", "elementwise" or "stages"
+    # "mac_rows", "reduce_inner", "dot_inner", "fused_stages", "elementwise" or "stages"
+    schedule: str
     constants: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -135,6 +136,25 @@ def _folded_bias(bias: np.ndarray, weight_sums: np.ndarray, zp_in: int) -> np.nd
     return folded.astype(np.int32)
 
 
+def _padded_input(layer: Conv2D, data: te.Tensor, out: Tensor, zp_in: int) -> te.Tensor:
+    """The input as the window reads it: ``data`` with the zero point around it (``data``
+    itself when the layer has no padding)."""
+    if not any(layer.padding):
+        return data
+    batch, height, width, channels = (int(d) for d in data.shape)
+    _, fy_n, fx_n, _ = layer.weight.shape
+    (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
+    rows = (out.shape[1] - 1) * sy + (fy_n - 1) * dy + 1
+    cols = (out.shape[2] - 1) * sx + (fx_n - 1) * dx + 1
+
+    def value(n: tirx.Var, y: tirx.Var, x: tirx.Var, c: tirx.Var) -> tirx.PrimExpr:
+        iy, ix = y - top, x - left
+        inside = tirx.all(iy >= 0, iy < height, ix >= 0, ix < width)
+        return te.if_then_else(inside, data[n, iy, ix, c], tirx.const(zp_in, "int8"))
+
+    return te.compute((batch, rows, cols, channels), value, name="padded")
+
+
 def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> KernelDef:
     """Grouped/depthwise NHWC convolution with per-channel requantization."""
     assert layer.requant is not None
@@ -153,7 +173,13 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
     c = te.reduce_axis((0, c_group), "c")
     (sy, sx), (dy, dx), (top, left) = layer.stride, layer.dilation, layer.padding[:2]
 
+    rows_of_channels = (not layer.is_depthwise and layer.groups == 1 and c_group > 1
+                        and k_total > 1)
+    source = _padded_input(layer, data, out, zp_in) if rows_of_channels else data
+
     def pixel(n: tirx.Var, y: tirx.Var, x: tirx.Var, channel: tirx.PrimExpr) -> tirx.PrimExpr:
+        if rows_of_channels:  # read from the padded stage: no bounds tests in the loop
+            return source[n, y * sy + fy * dy, x * sx + fx * dx, channel].astype("int32")
         iy, ix = y * sy + fy * dy - top, x * sx + fx * dx - left
         value = data[n, iy, ix, channel]
         if not any(layer.padding):
@@ -178,29 +204,36 @@ def conv2d(layer: Conv2D, inp: Tensor, out: Tensor, bind: bool = True) -> Kernel
         **requant_arrays,
     }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
-    return KernelDef(_params(tensors, roles), tuple(tensors), "reduce_inner", constants)
+    schedule = "mac_rows" if rows_of_channels else "reduce_inner"
+    return KernelDef(_params(tensors, roles), tuple(tensors), schedule, constants)
 
 
 def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool = True
                     ) -> KernelDef:
-    """``out[b, n] = requant(sum_c x[b, c] * w[n, c] + bias[n])``: one dot product per output."""
+    """``out[b, n] = requant(sum_c x[b, c] * w[n, c] + bias[n])``. With more than one input
+    channel and output the weights are transposed at compile time to [C, N] (output channels
+    innermost, the host micro-kernel's layout, schedule "mac_rows"); else one dot product per
+    output."""
     assert layer.requant is not None
     n_out, n_in = layer.weight.shape
     rows = inp.size // n_in
-    weight = np.ascontiguousarray(layer.weight.astype(np.int8))
+    channels_last = n_in > 1 and n_out > 1
+    source = layer.weight.T if channels_last else layer.weight
+    weight = np.ascontiguousarray(source.astype(np.int8))
     sums = layer.weight.astype(np.int64).sum(axis=1)
     zp_in = _zero_point(inp)
     data = te.placeholder((rows, n_in), "int8", name="data")
-    w = te.placeholder((n_out, n_in), "int8", name="weight")
+    w = te.placeholder(weight.shape, "int8", name="weight")
     bias = te.placeholder((n_out,), "int32", name="bias")
     requant_arrays = _requant_arrays(layer.requant, n_out)
     mult, shift = _requant_placeholders(requant_arrays)
     c = te.reduce_axis((0, n_in), "c")
-    acc = te.compute(
-        (rows, n_out),
-        lambda b, n: te.sum(data[b, c].astype("int32") * w[n, c].astype("int32"), axis=c),
-        name="acc",
-    )
+
+    def dot(b: tirx.Var, n: tirx.Var) -> tirx.PrimExpr:
+        weight_value = w[c, n] if channels_last else w[n, c]
+        return te.sum(data[b, c].astype("int32") * weight_value.astype("int32"), axis=c)
+
+    acc = te.compute((rows, n_out), dot, name="acc")
     flat_out = Tensor(out.name, (rows, n_out), out.dtype, out.scale, out.zero_point)
     result = _requantized_output(
         acc, layer.requant, flat_out, layer.clamp, mult, shift, bias, bind)
@@ -211,7 +244,8 @@ def fully_connected(layer: FullyConnected, inp: Tensor, out: Tensor, bind: bool 
         **requant_arrays,
     }
     roles = [ACTIVATION, CONSTANT, CONSTANT, CONSTANT, CONSTANT, OUTPUT]
-    return KernelDef(_params(tensors, roles), tuple(tensors), "dot_inner", constants)
+    schedule = "mac_rows" if channels_last else "dot_inner"
+    return KernelDef(_params(tensors, roles), tuple(tensors), schedule, constants)
 
 
 def add(layer: Add, first: Tensor, second: Tensor, out: Tensor) -> KernelDef:

@@ -12,6 +12,7 @@ from nnmap.codegen.emit_c import KernelSource, plain_kernel_source
 from nnmap.codegen.kernels import ACTIVATION, CONSTANT, KernelDef, KernelParam, lower_layer
 from nnmap.errors import QuantizationError
 from nnmap.ir import Graph, Layer, Reshape, Softmax
+from nnmap.tuning.lookup import tuned_schedule
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,10 @@ def _softmax_code(layer: Softmax, graph: Graph, index: int) -> LayerCode:
     return LayerCode(layer, index, SOFTMAX_SYMBOL, SOFTMAX_PROTOTYPE, None, None, arguments)
 
 
-def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
-    """Generate the C of one layer; None for layers that are pure storage aliases (Reshape)."""
+def layer_code(layer: Layer, graph: Graph, index: int, target: str = "host") -> LayerCode | None:
+    """Generate the C of one layer; None for layers that are pure storage aliases (Reshape).
+    A convolution or fully connected kernel takes the tuning database's schedule for ``target``
+    when it holds one for exactly this workload on this CPU."""
     if isinstance(layer, Reshape):
         return None
     if isinstance(layer, Softmax) and layer.scaling is not None:
@@ -128,7 +131,8 @@ def layer_code(layer: Layer, graph: Graph, index: int) -> LayerCode | None:
     ident = layer_id(index, layer)
     try:
         kernel = lower_layer(layer, graph)
-        source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer))
+        source = plain_kernel_source(kernel, f"nnmap_{ident}", _comment(layer),
+                                     tuned_schedule(kernel, target))
     except tvm.error.InternalError as error:
         # TVM's bound analysis sometimes rejects the Let-bound requantization; the unbound
         # form is the same arithmetic, only slower to simplify.

@@ -18,6 +18,7 @@ from nnmap.ir.layers import COMPUTE_KINDS, Reshape
 from nnmap.mapping.graph import LayerMapping, host_stages, kernel_cycles, map_graph
 from nnmap.mapping.host_model import call_overhead, host_layer_work, host_mac_stage, stage_cycles
 from nnmap.plan.memory import MemoryPlan, plan_memory
+from nnmap.tuning.lookup import MEASURED_STAGE, measured_cycles
 
 HOST = "host"
 NUMERICS = ("exact", "hardware")
@@ -109,8 +110,12 @@ def _layer_plan(
     stages = dict(host_stages(module, workload, target, numerics, layer, graph, mapped.layouts))
     cycles = kernel_cycles(module, workload, mapping, mapped.cost, numerics)
     if module.backend is None:
-        name, cycles = host_mac_stage(workload, target, cycles)
-        stages = {name: cycles, **stages}
+        measured = measured_cycles(layer, graph, target)
+        if measured is not None:  # a tuned kernel: its measured time replaces the model
+            stages = {MEASURED_STAGE: measured}
+        else:
+            name, cycles = host_mac_stage(workload, target, cycles)
+            stages = {name: cycles, **stages}
         return LayerPlan(index, layer, HOST, mapped.reason, mapped, host_stages=stages)
     scratch = module.backend.linked_scratch_bytes(workload, mapping, module, numerics,
                                                   mapped.layouts)
