@@ -111,9 +111,6 @@ class GemminiBackend(Backend):
                 assert isinstance(layer, Conv2D | FullyConnected)
                 found = self.mvout_scaling(layer, graph, module)
             self._by_workload[repr(workload)] = (numerics, found)
-        if isinstance(layer, Conv2D) and layer.groups > 1 and numerics != "exact":
-            return ("depthwise conv: its block-diagonal GEMM is lowered in exact numerics only "
-                    "(host requantization)")
         return None
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
@@ -122,9 +119,11 @@ class GemminiBackend(Backend):
         return STREAM if cost.runs_as_gemm_stream(workload, module) else None
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
-        if workload.kind == "depthwise":
-            return cost.chosen_layout(workload, module).describe()
         numerics, found = self._by_workload.get(repr(workload), ("hardware", None))
+        if workload.kind == "depthwise":
+            where = ("scaled on Gemmini's mvout" if numerics == "hardware"
+                     else "requantized on the host (exact numerics)")
+            return f"{cost.chosen_layout(workload, module).describe()}; {where}"
         if numerics != "exact" or found is None:
             return ""
         if isinstance(found, ExactScaling):
@@ -185,7 +184,7 @@ class GemminiBackend(Backend):
             return resadd_layer(layer, graph, index, mapped, module)
         assert isinstance(layer, Conv2D | FullyConnected), gemmini_refusal(layer)
         if isinstance(layer, Conv2D) and layer.groups > 1:
-            return depthwise_layer_code(layer, graph, index, mapped, module)
+            return depthwise_layer_code(layer, graph, index, mapped, module, numerics)
         scaling = None
         if numerics == "exact":
             found = self.mvout_scaling(layer, graph, module)

@@ -20,7 +20,7 @@ from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.targets.gemmini.cost import chosen_layout
 from nnmap.targets.gemmini.depthwise import depthwise_shape
-from nnmap.targets.gemmini.depthwise_layer import depthwise_kernel
+from nnmap.targets.gemmini.depthwise_layer import depthwise_hardware_kernel, depthwise_kernel
 from nnmap.targets.gemmini.exact_requant import ExactScaling
 from nnmap.targets.gemmini.hardware import (
     exact_operands,
@@ -97,20 +97,26 @@ def gemmini_layer_code(
 
 
 def depthwise_layer_code(
-    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule
+    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule,
+    numerics: str,
 ) -> LayerCode:
-    """The kernel of a depthwise layer in exact numerics: its block-diagonal GEMM on Gemmini in
-    the layout the cost model planned (``cost.chosen_layout``), gather and requantization on
-    the host."""
+    """The kernel of a depthwise layer: its block-diagonal GEMM on Gemmini in the layout the
+    cost model planned (``cost.chosen_layout``), the gather on the host, and requantization on
+    the host (exact numerics) or Gemmini's scaling on mvout (hardware numerics)."""
     geometry = GemminiGeometry.of(module)
     layout = chosen_layout(mapping.workload, module)
     whole = depthwise_shape(mapping.workload, layout, geometry.dim)
     tiles = gemm_tiles(whole, mapping.mapping, geometry)
     symbol = f"nnmap_{layer_id(index, layer)}"
-    kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
     # the gather nested as output rows x pixels and blocks x reduction columns x positions
     gather = (int(graph.tensor(layer.output).shape[2]), (layout.tap_columns, layout.reduction))
-    scheduled = scheduled_gemm_module(
-        kernel, shape, tiles, symbol, intrinsics_for(geometry), gather=gather
-    )
+    intrinsics = intrinsics_for(geometry)
+    if numerics == "hardware":
+        kernel, shape, mvout = depthwise_hardware_kernel(layer, graph, layout, geometry, tiles.m)
+        scheduled = scheduled_gemm_module(
+            kernel, shape, tiles, symbol, intrinsics, scaled_schedule(mvout), gather
+        )
+    else:
+        kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
+        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics, gather=gather)
     return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)
