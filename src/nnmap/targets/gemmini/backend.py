@@ -141,7 +141,8 @@ class GemminiBackend(Backend):
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str
     ) -> tuple[HostWork, ...]:
-        """The im2col gather into whole DIM x DIM tiles, then the bias add and TFLite's
+        """The im2col gather into whole DIM x DIM tiles (none where the input mvins read the
+        input as it is: ``cost.reads_input_directly``), then the bias add and TFLite's
         requantization (exact) or only the copy into the output tensor with its clamp (hardware,
         or exact where Gemmini's scaling is proven TFLite's: Gemmini added the bias and scaled on
         mvout). A residual add leaves none."""
@@ -150,19 +151,22 @@ class GemminiBackend(Backend):
         shape = cost.layer_shape(workload, module)
         outputs = shape.rows * workload["K"] * workload.groups
         ops = OPS_PER_ELEMENT["copy" if workload.kind == "dense" else "nested gather"]
-        gather = HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1)
+        direct = cost.reads_input_directly(workload, shape, GemminiGeometry.of(module).dim)
+        gather = () if direct else (
+            HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1),)
         if self._requantizes(workload, numerics):
             copy = HostWork("output copy and clamp", outputs, OPS_PER_ELEMENT["copy"], 1, 1)
-            return (gather, copy)
+            return (*gather, copy)
         requantize = requantize_work(outputs)
         # assumed: one int32 add per element for the bias (its row stays cached)
         stage, ops = "bias add and requantization", requantize.ops + 1
-        return (gather, replace(requantize, stage=stage, ops=ops))
+        return (*gather, replace(requantize, stage=stage, ops=ops))
 
     def scratch_bytes(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
-        """The kernel's two host buffers: the gathered input (m x r int8) and the results
+        """The kernel's two host buffers: the gathered input (m x r int8, unless the input is
+        read as it is) and the results
         moved out (m x n: int32 requantized by the host, or int8 scaled by mvout), each unless
         TVM keeps it on the stack. A residual add needs none."""
         if workload.kind == "add":
@@ -171,7 +175,9 @@ class GemminiBackend(Backend):
         shape = cost.layer_shape(workload, module)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
         result_bytes = 1 if self._requantizes(workload, numerics) else 4
-        gathered, results = tiled.m * tiled.input_width, tiled.m * tiled.n * result_bytes
+        direct = cost.reads_input_directly(workload, tiled, geometry.dim)
+        gathered = 0 if direct else tiled.m * tiled.input_width
+        results = tiled.m * tiled.n * result_bytes
         return workspace_bytes(gathered) + workspace_bytes(results)
 
     def lower(

@@ -32,9 +32,10 @@ from nnmap.targets.gemmini.lower import (
     gather_loops,
     gemm_geometry,
     gemm_kernel,
+    reads_input_directly,
     scheduled_gemm_module,
 )
-from nnmap.targets.gemmini.tensor_intrinsics import intrinsics_for
+from nnmap.targets.gemmini.tensor_intrinsics import direct_input_intrinsics, intrinsics_for
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles
 
 GEMMINI_HEADER = "gemmini.h"
@@ -74,8 +75,10 @@ def gemmini_layer_code(
     (exact numerics) or Gemmini's own scaling on mvout (hardware numerics; exact numerics with
     the ``scaling`` proven TFLite's)."""
     geometry = GemminiGeometry.of(module)
-    intrinsics = intrinsics_for(geometry)
     tiles = gemm_tiles(gemm_geometry(layer, graph, geometry.dim)[0], mapping.mapping, geometry)
+    whole = gemm_geometry(layer, graph, geometry.dim, tiles.m)[0]
+    intrinsics = (direct_input_intrinsics(geometry, whole.rows)
+                  if reads_input_directly(layer, whole, geometry.dim) else intrinsics_for(geometry))
     symbol = f"nnmap_{layer_id(index, layer)}"
     gather = gather_loops(layer, graph)
     if numerics == "hardware" or scaling is not None:
