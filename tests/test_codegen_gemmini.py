@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import layer_graphs
 import numpy as np
 import pytest
 
@@ -275,3 +276,27 @@ def test_unknown_numerics_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(NnmapError, match="numerics 'fast'") as info:
         nnmap.compile(fc_graph(), "gemmini", tmp_path / "x", numerics="fast")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("numerics", ["exact", "hardware"])
+def test_batch_one_fully_connected_reads_its_input_without_staging(
+    numerics: str, tmp_path: Path
+) -> None:
+    """A batch-1 fully connected layer whose depth is whole DIM columns: the input mvins read
+    its one input row from the input tensor (rows = 1), no host gather into a staging tile;
+    exact numerics bit-exact, hardware within a few LSB, modelled cycles equal emulated."""
+    rng = np.random.default_rng(12)
+    graph = layer_graphs.fc_graph(rng, lambda k: Requant.from_scales(0.05, 0.004, 0.3),
+                                  (1, 20, 48), input_zero_point=5)
+    artifact = nnmap.compile(graph, "gemmini", tmp_path, numerics=numerics, place="gemmini")
+    kernel = (artifact.path / "layer_00_fullyconnected.c").read_text()
+    input_loads = re.findall(r"gemmini_extended_mvin\(\(&\(data\[[^;]*, 16, (\d+)\);", kernel)
+    assert input_loads == ["1"], kernel
+    (entry,) = artifact.report["layers"]
+    assert "im2col gather" not in entry["host_stages"]
+    inputs = random_inputs(graph, 5, seed=2)
+    deviation = Deviation.between(run_batch(graph, inputs), artifact.run_batch(inputs))
+    assert deviation.max_abs == 0 if numerics == "exact" else deviation.max_abs <= 2
+    artifact.measure_cycles([inputs[0][:1]])
+    (entry,) = artifact.report["layers"]
+    assert entry["modelled_cycles"] == entry["emulated_cycles"] > 0

@@ -114,6 +114,8 @@ def test_latency_adds_emulated_accelerator_and_modelled_host_cycles(compiled: Co
     for entry in report["layers"]:
         if entry["module"] == "gemmini":
             stages = {"im2col gather", "bias add and requantization", "call overhead"}
+            if entry["kind"] == "FullyConnected":  # batch 1, 64 deep: its input read in place
+                stages.remove("im2col gather")
             assert set(entry["host_stages"]) == stages
             assert 0 < entry["utilization"] <= 1
         elif entry["kind"] != "Reshape":

@@ -3,7 +3,8 @@ KWS and VWW models, alone, lowered from the embedding solver's block-diagonal la
 with nnmap's reference (itself bit-exact with TFLite Micro on these models) on a few random
 inputs, its modelled cycles equal to its emulated cycles; random small depthwise workloads in
 several of the solver's layouts bit-exact on the emulators; and the mapper choosing the
-accelerator or the host for them by whole cost, with its reason. (The whole models against
+accelerator or the host for them by whole cost, with its reason; on Gemmini in hardware
+numerics, a depthwise layer scaled on mvout exactly as numpy models it. (The whole models against
 TFLite Micro on 20 inputs: ``bench/depthwise.py``.)"""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnmap
+from nnmap.codegen.deviation import Deviation
+from nnmap.codegen.kernels import clamp_range
 from nnmap.embedding import grouped
 from nnmap.embedding.dataflow import instruction_of
 from nnmap.embedding.grouped import solver_layouts
@@ -26,6 +29,8 @@ from nnmap.ir.workload import workload_of
 from nnmap.mapping.graph import map_graph
 from nnmap.reference.run import run_batch
 from nnmap.targets import get_target
+from nnmap.targets.gemmini.cost import chosen_layout
+from nnmap.targets.gemmini.depthwise_layer import depthwise_hardware_operands
 from nnmap.verify import random_inputs
 
 TARGETS = ("gemmini", "vta")
@@ -127,3 +132,59 @@ def test_mapper_chooses_accelerator_or_host_by_whole_cost(target: str) -> None:
             assert "block-diagonal embedding" in choice.reason
         else:
             assert choice.reason.startswith("cost model: host cheaper")
+
+
+def _gemmini_depthwise_numpy(graph: Graph, layout: grouped.BlockDiagonal, x: np.ndarray
+                             ) -> np.ndarray:
+    """Gemmini's hardware numerics of a depthwise layer in numpy, per channel: the int32
+    window sum of its scaled taps (input padded with its zero point) plus its folded bias,
+    times its column's float32 mvout scale, rounded half to even, saturated, host clamp."""
+    layer = graph.layers[0]
+    assert isinstance(layer, Conv2D)
+    zp_in = int(graph.tensor("x").zero_point or 0)
+    zp_out = int(graph.tensor("y").zero_point or 0)
+    matrix, bias, scales = depthwise_hardware_operands(layer, layout, zp_in, zp_out, 16)
+    taps = np.zeros(layer.weight.shape[:3], np.int64)
+    for r in range(layout.depth):
+        member, fy, fx = layout.position(r)
+        for channel in range(member, layout.channels, layout.group):
+            if layout.used(r):
+                taps[channel, fy, fx] = matrix[r, layout.column_of_channel(channel)]
+    top, left, bottom, right = layer.padding
+    image = np.pad(x.astype(np.int64), ((0, 0), (top, bottom), (left, right), (0, 0)),
+                   constant_values=zp_in)
+    _, out_h, out_w, channels = graph.tensor("y").shape
+    stride, (kernel_y, kernel_x) = layer.stride[0], layout.kernel
+    acc = np.zeros((x.shape[0], out_h, out_w, channels), np.int64)
+    for fy in range(kernel_y):
+        for fx in range(kernel_x):
+            window = image[:, fy:fy + stride * out_h:stride, fx:fx + stride * out_w:stride]
+            acc += window * taps[:, fy, fx]
+    columns = [layout.column_of_channel(c) for c in range(channels)]
+    total = (acc + bias[columns]).astype(np.int32)
+    scaled = np.rint(total.astype(np.float32) * scales[columns])
+    return np.clip(scaled, *clamp_range(layer.clamp)).astype(np.int8)
+
+
+def test_depthwise_in_hardware_numerics_scales_on_gemmini_mvout(tmp_path: Path) -> None:
+    """numerics="hardware": a depthwise layer stays on Gemmini, its results are Gemmini's mvout
+    scaling exactly (vs numpy), within a few LSB of TFLite's, modelled cycles equal emulated,
+    and the host keeps only the gather and the output copy."""
+    graph = layer_graphs.depthwise_graph(RNG, _requant, (6, 5, 20, 3, 1), 4)
+    artifact = nnmap.compile(graph, target="gemmini", out_dir=tmp_path, place="gemmini",
+                             numerics="hardware")
+    (entry,) = artifact.report["layers"]
+    assert entry["module"] == "gemmini" and "scaled on Gemmini's mvout" in entry["placement"]
+    assert set(entry["host_stages"]) == {"im2col gather", "output copy and clamp", "call overhead"}
+    module = get_target("gemmini").module("gemmini")
+    workload = workload_of(graph, graph.layers[0])
+    assert workload is not None
+    layout = chosen_layout(workload, module)
+    inputs = random_inputs(graph, 2, seed=8)
+    (actual,) = artifact.run_batch(inputs)
+    np.testing.assert_array_equal(actual, _gemmini_depthwise_numpy(graph, layout, inputs[0]))
+    deviation = Deviation.between(run_batch(graph, inputs), [actual])
+    assert 0 < deviation.max_abs <= 8
+    artifact.measure_cycles([inputs[0][:1]])
+    (entry,) = artifact.report["layers"]
+    assert entry["modelled_cycles"] == entry["emulated_cycles"] > 0

@@ -49,6 +49,8 @@ GEMMINI_KERNELS = {
     "no_fence_before_layer_end": "move_through_the_scratchpad();",
     "past_the_scratchpad": "gemmini_config_ld(DIM);"
     " gemmini_mvin(source, NNMAP_GEMMINI_SPAD_ROWS - DIM / 2); gemmini_fence();",
+    "mvin_of_more_rows_than_dim": "gemmini_config_ld(DIM);"
+    " gemmini_extended_mvin(source, 0, DIM, DIM + 1); gemmini_fence();",
 }
 
 VTA_PRELUDE = """
@@ -166,6 +168,13 @@ def test_gemmini_rule_broken_is_reported_with_layer_and_address(
 ) -> None:
     error = _gemmini(gemmini_library, kernel, tmp_path).split("|")[1]
     assert error.startswith("layer broken") and rule in error
+
+
+def test_gemmini_mvin_takes_at_most_dim_rows(gemmini_library: Path, tmp_path: Path) -> None:
+    """Gemmini's mvin moves 1 to DIM rows: DIM + 1 is refused (a kernel reading fewer rows
+    than a block, e.g. a batch-1 layer's one input row, is within what the hardware takes)."""
+    error = _gemmini(gemmini_library, "mvin_of_more_rows_than_dim", tmp_path).split("|")[1]
+    assert "tile size outside 1..DIM" in error
 
 
 def test_gemmini_pending_mvout_message_names_the_written_address(

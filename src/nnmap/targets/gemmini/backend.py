@@ -111,9 +111,6 @@ class GemminiBackend(Backend):
                 assert isinstance(layer, Conv2D | FullyConnected)
                 found = self.mvout_scaling(layer, graph, module)
             self._by_workload[repr(workload)] = (numerics, found)
-        if isinstance(layer, Conv2D) and layer.groups > 1 and numerics != "exact":
-            return ("depthwise conv: its block-diagonal GEMM is lowered in exact numerics only "
-                    "(host requantization)")
         return None
 
     def stream_model(self, workload: Workload, module: ExecModule) -> StreamModel | None:
@@ -122,9 +119,11 @@ class GemminiBackend(Backend):
         return STREAM if cost.runs_as_gemm_stream(workload, module) else None
 
     def kernel_note(self, workload: Workload, module: ExecModule) -> str:
-        if workload.kind == "depthwise":
-            return cost.chosen_layout(workload, module).describe()
         numerics, found = self._by_workload.get(repr(workload), ("hardware", None))
+        if workload.kind == "depthwise":
+            where = ("scaled on Gemmini's mvout" if numerics == "hardware"
+                     else "requantized on the host (exact numerics)")
+            return f"{cost.chosen_layout(workload, module).describe()}; {where}"
         if numerics != "exact" or found is None:
             return ""
         if isinstance(found, ExactScaling):
@@ -142,7 +141,8 @@ class GemminiBackend(Backend):
     def host_work(
         self, workload: Workload, module: ExecModule, numerics: str
     ) -> tuple[HostWork, ...]:
-        """The im2col gather into whole DIM x DIM tiles, then the bias add and TFLite's
+        """The im2col gather into whole DIM x DIM tiles (none where the input mvins read the
+        input as it is: ``cost.reads_input_directly``), then the bias add and TFLite's
         requantization (exact) or only the copy into the output tensor with its clamp (hardware,
         or exact where Gemmini's scaling is proven TFLite's: Gemmini added the bias and scaled on
         mvout). A residual add leaves none."""
@@ -151,19 +151,22 @@ class GemminiBackend(Backend):
         shape = cost.layer_shape(workload, module)
         outputs = shape.rows * workload["K"] * workload.groups
         ops = OPS_PER_ELEMENT["copy" if workload.kind == "dense" else "nested gather"]
-        gather = HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1)
+        direct = cost.reads_input_directly(workload, shape, GemminiGeometry.of(module).dim)
+        gather = () if direct else (
+            HostWork("im2col gather", shape.m * shape.input_width, ops, 1, 1),)
         if self._requantizes(workload, numerics):
             copy = HostWork("output copy and clamp", outputs, OPS_PER_ELEMENT["copy"], 1, 1)
-            return (gather, copy)
+            return (*gather, copy)
         requantize = requantize_work(outputs)
         # assumed: one int32 add per element for the bias (its row stays cached)
         stage, ops = "bias add and requantization", requantize.ops + 1
-        return (gather, replace(requantize, stage=stage, ops=ops))
+        return (*gather, replace(requantize, stage=stage, ops=ops))
 
     def scratch_bytes(
         self, workload: Workload, mapping: Mapping, module: ExecModule, numerics: str
     ) -> int:
-        """The kernel's two host buffers: the gathered input (m x r int8) and the results
+        """The kernel's two host buffers: the gathered input (m x r int8, unless the input is
+        read as it is) and the results
         moved out (m x n: int32 requantized by the host, or int8 scaled by mvout), each unless
         TVM keeps it on the stack. A residual add needs none."""
         if workload.kind == "add":
@@ -172,7 +175,9 @@ class GemminiBackend(Backend):
         shape = cost.layer_shape(workload, module)
         tiled = tiled_shape(shape, gemm_tiles(shape, mapping, geometry))
         result_bytes = 1 if self._requantizes(workload, numerics) else 4
-        gathered, results = tiled.m * tiled.input_width, tiled.m * tiled.n * result_bytes
+        direct = cost.reads_input_directly(workload, tiled, geometry.dim)
+        gathered = 0 if direct else tiled.m * tiled.input_width
+        results = tiled.m * tiled.n * result_bytes
         return workspace_bytes(gathered) + workspace_bytes(results)
 
     def lower(
@@ -185,7 +190,7 @@ class GemminiBackend(Backend):
             return resadd_layer(layer, graph, index, mapped, module)
         assert isinstance(layer, Conv2D | FullyConnected), gemmini_refusal(layer)
         if isinstance(layer, Conv2D) and layer.groups > 1:
-            return depthwise_layer_code(layer, graph, index, mapped, module)
+            return depthwise_layer_code(layer, graph, index, mapped, module, numerics)
         scaling = None
         if numerics == "exact":
             found = self.mvout_scaling(layer, graph, module)

@@ -124,13 +124,22 @@ def _stream_of_shape(
     return shape, tiles, stream_shape(shape, tiles, geometry.dim)
 
 
+def reads_input_directly(workload: Workload, shape: GemmShape, dim: int) -> bool:
+    """Whether the GEMM's input mvins read the layer's input as it is (no staging copy): a
+    fully connected layer of one m block whose depth is whole DIM columns (the code
+    generator's ``lower.reads_input_directly``)."""
+    return workload.kind == "dense" and shape.m == dim and shape.r == workload["C"]
+
+
 def _stream_of(
     workload: Workload, mapping: Mapping, module: ExecModule
 ) -> tuple[GemmShape, GemmTiles, StreamShape]:
     """The GEMM the code generator runs for ``mapping`` (M padded to whole m tiles), its
     tiles and its stream."""
     geometry = GemminiGeometry.of(module)
-    return _stream_of_shape(layer_shape(workload, module), mapping, geometry)
+    shape, tiles, stream = _stream_of_shape(layer_shape(workload, module), mapping, geometry)
+    direct = reads_input_directly(workload, shape, geometry.dim)
+    return shape, tiles, replace(stream, direct_input=direct)
 
 
 def gemm_stream_cost(workload: Workload, mapping: Mapping, module: ExecModule) -> Cost:

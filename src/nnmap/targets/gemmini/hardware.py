@@ -43,7 +43,9 @@ from nnmap.targets.gemmini.tensor_intrinsics import GemminiIntrinsics
 from nnmap.targets.gemmini.tiling import GemminiGeometry, GemmShape, GemmTiles
 
 
-def _saturated(value: tirx.PrimExpr, scale: tirx.PrimExpr, low: float) -> tirx.PrimExpr:
+def saturated(value: tirx.PrimExpr, scale: tirx.PrimExpr, low: float) -> tirx.PrimExpr:
+    """Gemmini's mvout of one accumulator value: times ``scale``, rounded to nearest even,
+    saturated to [``low``, 127] as int8."""
     scaled = tirx.nearbyint(value.astype("float32") * scale)
     clamped = tirx.max(tirx.min(scaled, tirx.const(127.0, "float32")), tirx.const(low, "float32"))
     return clamped.astype("int8")
@@ -183,7 +185,7 @@ def scaled_kernel(
     floor = 0.0 if relu else -128.0
     scaled = te.compute(
         (shape.m, shape.n),
-        lambda m, n: _saturated(stage.gemm[m, n], scale[n], floor),
+        lambda m, n: saturated(stage.gemm[m, n], scale[n], floor),
         name="scaled",
     )
     result = _output_copy(stage, scaled, low, high)

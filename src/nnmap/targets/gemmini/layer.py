@@ -20,7 +20,7 @@ from nnmap.ir import Conv2D, FullyConnected, Graph, Layer
 from nnmap.mapping.graph import LayerMapping
 from nnmap.targets.gemmini.cost import chosen_layout
 from nnmap.targets.gemmini.depthwise import depthwise_shape
-from nnmap.targets.gemmini.depthwise_layer import depthwise_kernel
+from nnmap.targets.gemmini.depthwise_layer import depthwise_hardware_kernel, depthwise_kernel
 from nnmap.targets.gemmini.exact_requant import ExactScaling
 from nnmap.targets.gemmini.hardware import (
     exact_operands,
@@ -32,9 +32,10 @@ from nnmap.targets.gemmini.lower import (
     gather_loops,
     gemm_geometry,
     gemm_kernel,
+    reads_input_directly,
     scheduled_gemm_module,
 )
-from nnmap.targets.gemmini.tensor_intrinsics import intrinsics_for
+from nnmap.targets.gemmini.tensor_intrinsics import direct_input_intrinsics, intrinsics_for
 from nnmap.targets.gemmini.tiling import GemminiGeometry, gemm_tiles
 
 GEMMINI_HEADER = "gemmini.h"
@@ -74,8 +75,10 @@ def gemmini_layer_code(
     (exact numerics) or Gemmini's own scaling on mvout (hardware numerics; exact numerics with
     the ``scaling`` proven TFLite's)."""
     geometry = GemminiGeometry.of(module)
-    intrinsics = intrinsics_for(geometry)
     tiles = gemm_tiles(gemm_geometry(layer, graph, geometry.dim)[0], mapping.mapping, geometry)
+    whole = gemm_geometry(layer, graph, geometry.dim, tiles.m)[0]
+    intrinsics = (direct_input_intrinsics(geometry, whole.rows)
+                  if reads_input_directly(layer, whole, geometry.dim) else intrinsics_for(geometry))
     symbol = f"nnmap_{layer_id(index, layer)}"
     gather = gather_loops(layer, graph)
     if numerics == "hardware" or scaling is not None:
@@ -97,20 +100,26 @@ def gemmini_layer_code(
 
 
 def depthwise_layer_code(
-    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule
+    layer: Conv2D, graph: Graph, index: int, mapping: LayerMapping, module: ExecModule,
+    numerics: str,
 ) -> LayerCode:
-    """The kernel of a depthwise layer in exact numerics: its block-diagonal GEMM on Gemmini in
-    the layout the cost model planned (``cost.chosen_layout``), gather and requantization on
-    the host."""
+    """The kernel of a depthwise layer: its block-diagonal GEMM on Gemmini in the layout the
+    cost model planned (``cost.chosen_layout``), the gather on the host, and requantization on
+    the host (exact numerics) or Gemmini's scaling on mvout (hardware numerics)."""
     geometry = GemminiGeometry.of(module)
     layout = chosen_layout(mapping.workload, module)
     whole = depthwise_shape(mapping.workload, layout, geometry.dim)
     tiles = gemm_tiles(whole, mapping.mapping, geometry)
     symbol = f"nnmap_{layer_id(index, layer)}"
-    kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
     # the gather nested as output rows x pixels and blocks x reduction columns x positions
     gather = (int(graph.tensor(layer.output).shape[2]), (layout.tap_columns, layout.reduction))
-    scheduled = scheduled_gemm_module(
-        kernel, shape, tiles, symbol, intrinsics_for(geometry), gather=gather
-    )
+    intrinsics = intrinsics_for(geometry)
+    if numerics == "hardware":
+        kernel, shape, mvout = depthwise_hardware_kernel(layer, graph, layout, geometry, tiles.m)
+        scheduled = scheduled_gemm_module(
+            kernel, shape, tiles, symbol, intrinsics, scaled_schedule(mvout), gather
+        )
+    else:
+        kernel, shape = depthwise_kernel(layer, graph, layout, geometry.dim, tiles.m)
+        scheduled = scheduled_gemm_module(kernel, shape, tiles, symbol, intrinsics, gather=gather)
     return _layer_code(layer, index, mapping, kernel, scheduled, symbol, module.name)

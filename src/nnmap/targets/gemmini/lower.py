@@ -84,6 +84,14 @@ def gemm_geometry(
     return GemmShape(m, pad_to(channels, dim), pad_to(depth, dim), rows), rows, channels
 
 
+def reads_input_directly(layer: Conv2D | FullyConnected, shape: GemmShape, dim: int) -> bool:
+    """Whether the GEMM's input mvins read the layer's input tensor as it is, with no staging
+    copy: a fully connected layer of one m block (at most DIM rows: each mvin moves the real
+    rows only) whose depth is whole DIM columns (each mvin reads whole rows of the tensor)."""
+    depth = int(layer.weight.size) // int(layer.weight.shape[0])
+    return isinstance(layer, FullyConnected) and shape.m == dim and shape.r == depth
+
+
 @dataclass(frozen=True)
 class GemmStage:
     """A layer's GEMM in TE: the input, the constant operands, and ``gemm`` over the gathered
@@ -102,16 +110,23 @@ class GemmStage:
 def gemm_stage(
     layer: Conv2D | FullyConnected, graph: Graph, dim: int, m_tile: int
 ) -> GemmStage:
-    """The gather and the GEMM of a layer (without its bias), M padded to whole m tiles."""
+    """The gather and the GEMM of a layer (without its bias), M padded to whole m tiles; a
+    layer whose input mvins read its input as it is (``reads_input_directly``) has no gather:
+    its GEMM reads the input tensor, declared as its whole m block (the mvins read its real
+    rows only)."""
     inp, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     shape, rows, channels = gemm_geometry(layer, graph, dim, m_tile)
     depth = int(layer.weight.size) // channels
-    data_shape = inp.shape if isinstance(layer, Conv2D) else (rows, depth)
-    data = te.placeholder(data_shape, "int8", name="data")
     weight = te.placeholder((shape.r, shape.n), "int8", name="weight")
     bias = te.placeholder((shape.n,), "int32", name="bias")
-    zp_in = int(inp.zero_point or 0)
-    staged = _staged_input(layer, inp, out, data, shape, rows, depth, zp_in)
+    if reads_input_directly(layer, shape, dim):
+        data = te.placeholder((shape.m, shape.r), "int8", name="data")
+        staged = data
+    else:
+        data_shape = inp.shape if isinstance(layer, Conv2D) else (rows, depth)
+        data = te.placeholder(data_shape, "int8", name="data")
+        zp_in = int(inp.zero_point or 0)
+        staged = _staged_input(layer, inp, out, data, shape, rows, depth, zp_in)
     r = te.reduce_axis((0, shape.r), "r")
     gemm = te.compute(
         (shape.m, shape.n),

@@ -159,7 +159,8 @@ def schedule_gemm(
     intrinsics: GemminiIntrinsics,
     scaled_mvout: str | None = None,
 ) -> tirx.PrimFunc:
-    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are),
+    """Tile, stage and tensorize the ``gemm`` block of ``sch`` (host stages stay as they are;
+    its input is the gathered ``staged`` buffer, or the layer's input read as it is),
     bind the double-buffering slots and the accumulate flag, and prefetch the next column.
 
     Exact numerics (``scaled_mvout`` None): ``bias`` is not moved in (the host adds it), the
@@ -181,7 +182,8 @@ def schedule_gemm(
     outer = (mo, no) if tiles.outer_first == "m" else (no, mo)
     sch.reorder(*outer, rb, nb, mb, mi, ni, ri)
     sch.transform_layout(gemm, ("write", 0), lambda i, j: (j // dim, i, j % dim))
-    _cache_read(sch, gemm, "staged", rb, intrinsics.mvin_input, True, dim)
+    inputs = [read.source.name for read in sch.get(gemm).reads if read.source.name != "weight"]
+    _cache_read(sch, gemm, inputs[0], rb, intrinsics.mvin_input, True, dim)
     _cache_read(sch, gemm, "weight", rb, intrinsics.mvin_weight, False, dim)
     sch.reverse_compute_at(output, outer[1])
     mvout = scaled_mvout or intrinsics.mvout

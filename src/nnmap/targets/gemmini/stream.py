@@ -112,19 +112,21 @@ def extrapolated(engine: GemminiEngine, shape: StreamShape) -> float:
 class CommandCycles:
     """The cycles each kind of command of a stream occupies its unit, as the engine times them:
     an input or weight block moved in, a bias block moved in (hardware numerics), an output
-    block moved out, and the preload + compute pairs of one weight block, m block by m block."""
+    block moved out, and the preload + compute pairs of one weight block, m block by m block;
+    ``input_loads``: each m block's input mvin (a whole block's, unless read directly)."""
 
     block_load: int
     bias_load: int
     block_store: int
     computes: tuple[int, ...]
+    input_loads: tuple[int, ...]
 
 
 @lru_cache(maxsize=1024)
 def _command_cycles(
-    engine: GemminiEngine, a: int, last_rows: int | None, store_width: int
+    engine: GemminiEngine, a: int, last_rows: int | None, store_width: int, direct_input: bool
 ) -> CommandCycles:
-    probe = StreamShape(a, 1, 1, 1, 1, False, last_rows=last_rows)
+    probe = StreamShape(a, 1, 1, 1, 1, False, last_rows=last_rows, direct_input=direct_input)
     dim, acc = engine.dim, engine.acc_bytes
     weights, inputs = block_rows(0, dim), block_rows(1, dim)
     output = block_rows(0, dim, True)
@@ -139,14 +141,20 @@ def _command_cycles(
         opcode = COMPUTE_PRELOADED if i == 0 else COMPUTE_ACCUMULATED
         commands += [] if i == 0 else [command(PRELOAD)]
         commands.append(command(opcode, rows, (inputs[0], rows), NO_ROWS, (output[0], rows)))
+    first_load = len(commands)
+    for i in range(a):
+        rows = probe.input_rows(i, dim)
+        commands.append(command(MVIN, dim * rows, (inputs[0], rows)))
     cycles = engine.time(commands, occupancy=True).occupancy
     pairs = [cycles[3] + cycles[4], *(cycles[3 + 2 * i] + cycles[4 + 2 * i] for i in range(1, a))]
-    return CommandCycles(cycles[0], cycles[1], cycles[2], tuple(pairs))
+    return CommandCycles(cycles[0], cycles[1], cycles[2], tuple(pairs),
+                         tuple(cycles[first_load:]))
 
 
 def command_cycles(engine: GemminiEngine, shape: StreamShape) -> CommandCycles:
     """The cycles of each kind of command of ``shape``'s stream."""
-    return _command_cycles(engine, shape.a, shape.last_rows, shape.store_width(engine.acc_bytes))
+    return _command_cycles(engine, shape.a, shape.last_rows, shape.store_width(engine.acc_bytes),
+                           shape.direct_input)
 
 
 def stream_busy(engine: GemminiEngine, shape: StreamShape) -> tuple[float, float, float]:
@@ -156,12 +164,12 @@ def stream_busy(engine: GemminiEngine, shape: StreamShape) -> tuple[float, float
     cycles = command_cycles(engine, shape)
     tiles = shape.tiles
     blocks = tiles * shape.a * shape.b
-    input_loads = (shape.outer if shape.resident == "input" else tiles) * shape.a
+    input_tiles = shape.outer if shape.resident == "input" else tiles
     weight_loads = (shape.outer if shape.resident == "weight" else tiles) * shape.b
-    loads = (input_loads + weight_loads) * shape.columns
+    loads = input_tiles * sum(cycles.input_loads) + weight_loads * cycles.block_load
     bias_loads = blocks * cycles.bias_load if shape.scaled else 0
     return (
-        loads * cycles.block_load + bias_loads,
+        loads * shape.columns + bias_loads,
         tiles * shape.b * shape.columns * sum(cycles.computes),
         blocks * cycles.block_store,
     )
@@ -195,7 +203,8 @@ def stream_bound(engine: GemminiEngine, shape: StreamShape) -> float:
         (shape.a + shape.b, shape.outer * shape.columns),
         (shape.a + shape.b - panel, (tiles - shape.outer) * shape.columns),
     )
-    load_waits = [(_blocked(n, load_queue, cycles.block_load), runs) for n, runs in load_runs]
+    fastest_load = min(cycles.block_load, *cycles.input_loads)
+    load_waits = [(_blocked(n, load_queue, fastest_load), runs) for n, runs in load_runs]
     execute_wait = _blocked(pairs, execute_queue // 2, min(computes))
     store_wait = _blocked(pairs, store_queue, cycles.block_store)
     execute = execute_busy + tiles * max(0, store_wait - held_executes)

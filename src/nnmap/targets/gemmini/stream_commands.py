@@ -53,7 +53,8 @@ class StreamShape:
     (the tiles whose panel is resident), output tiles per outer tile, whether output tiles
     alternate between accumulator halves, the resident panel ("input", "weight" or "") and
     whether the outputs are scaled on the way out (hardware numerics), and the real rows of
-    each tile's last m block when fewer than DIM (``GemmTiles.last_rows``)."""
+    each tile's last m block when fewer than DIM (``GemmTiles.last_rows``); ``direct_input``:
+    the input mvins read the layer's input as it is, each block its real rows only."""
 
     a: int
     b: int
@@ -64,6 +65,11 @@ class StreamShape:
     resident: str = ""
     scaled: bool = False
     last_rows: int | None = None
+    direct_input: bool = False
+
+    def input_rows(self, block: int, dim: int) -> int:
+        """Rows the input mvin of m block ``block`` moves in."""
+        return self.block_rows(block, dim) if self.direct_input else dim
 
     def block_rows(self, block: int, dim: int) -> int:
         """Rows the array streams for m block ``block`` of a tile."""
@@ -96,7 +102,9 @@ def _loads(shape: StreamShape, dim: int, first_inner: bool) -> tuple[np.ndarray,
     loads = []
     for operand, count, kind in (("input", shape.a, _INPUT), ("weight", shape.b, _WEIGHT)):
         if shape.resident != operand or first_inner:
-            loads += [(command(MVIN, dim * dim, block_rows(i, dim)), kind) for i in range(count)]
+            for i in range(count):
+                rows = shape.input_rows(i, dim) if operand == "input" else dim
+                loads.append((command(MVIN, dim * rows, (block_rows(i, dim)[0], rows)), kind))
     return _template(loads)
 
 

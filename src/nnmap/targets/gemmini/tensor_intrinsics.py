@@ -31,7 +31,7 @@ zero stride for the bias, which replicates one int32 row into every accumulator 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from tvm import tirx
@@ -98,8 +98,12 @@ def _load_macro(load_id: int) -> str:
 
 
 def _copy_in(
-    name: str, load_id: int, column_row: tirx.Var, issued: tirx.Var, dim: int
+    name: str, load_id: int, column_row: tirx.Var, issued: tirx.Var, dim: int,
+    rows: int | None = None,
 ) -> None:
+    """A DIM x DIM block moved in; ``rows``: only its first rows are read from DRAM (Gemmini's
+    mvin takes 1 to DIM rows), the rest of the block is never streamed through the array."""
+    moved = dim if rows is None else rows
     macro = _load_macro(load_id)
 
     @T.prim_func(s_tir=True)
@@ -126,7 +130,8 @@ def _copy_in(
             if issued != 0:
                 T.evaluate(
                     T.call_extern(
-                        "void", macro, src.access_ptr("r"), _row(dst, column_row, dim), dim, dim
+                        "void", macro, src.access_ptr("r"), _row(dst, column_row, dim), dim,
+                        moved,
                     )
                 )
 
@@ -339,6 +344,18 @@ def intrinsics_for(geometry: GemminiGeometry) -> GemminiIntrinsics:
     _matmul(names.matmul, geometry)
     _copy_out(names.mvout, geometry)
     return names
+
+
+@cache
+def direct_input_intrinsics(geometry: GemminiGeometry, rows: int) -> GemminiIntrinsics:
+    """The intrinsics of ``geometry`` with an input mvin that reads ``rows`` rows (1 to DIM)
+    straight from the layer's input tensor: a GEMM of one m block whose input needs no
+    staging copy."""
+    assert 1 <= rows <= geometry.dim
+    names = intrinsics_for(geometry)
+    direct = replace(names, mvin_input=f"{names.mvin_input}_rows{rows}")
+    _copy_in(direct.mvin_input, INPUT_LOAD, INPUT_ROW, LOAD_INPUT, geometry.dim, rows)
+    return direct
 
 
 def config_calls(input_stride: int, weight_stride: int, output_stride: int) -> list[tirx.Stmt]:
