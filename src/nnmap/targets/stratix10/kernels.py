@@ -120,7 +120,7 @@ def _schedule_accumulating(sch: s_tir.Schedule, options: Optimizations, choice: 
     loops = sch.get_loops(acc)
     tile_loop = None
     channels = int(sch.get(loops[spatial - 1]).extent)
-    if options.tiling and 0 < choice.channel_tile < channels:
+    if options.tiling and 0 < choice.channel_tile <= channels:
         tile_loop, _ = sch.split(loops[spatial - 1], [None, choice.channel_tile])
         sch.reorder(tile_loop, *loops[:spatial - 1])
     _bind_unit_loop(sch, sch.get_loops(acc)[0])

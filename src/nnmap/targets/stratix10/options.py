@@ -16,12 +16,11 @@ class Optimizations:
 
     unroll: bool = False  # '#pragma unroll' of the channel and window loops
     tiling: bool = False  # output-channel tiles with their weights cached on chip (__local)
-    fusion: bool = False  # accumulation, bias, requantization, activation (and pool) in one nest
+    fusion: bool = False  # accumulation, bias, requantization, activation in one nest
     cached_writes: bool = False  # accumulate in a register, write each output once
     channels: bool = False  # Intel channels between consecutive kernels instead of DDR
     autorun: bool = False  # kernels with no host argument start by themselves
     concurrent_queues: bool = False  # one command queue per kernel: kernels overlap
-    shared_kernels: bool = False  # one kernel per layer kind and shape, shared by its layers
 
     def without(self, switch: str) -> Optimizations:
         """These optimizations with ``switch`` off."""
@@ -41,10 +40,8 @@ PORTABLE = replace(ALL, channels=False, autorun=False)
 
 @dataclass(frozen=True)
 class LayerChoice:
-    """What the mapper chose for one layer's kernel: the unroll factor of its innermost
-    reduction loop (1: none), the output channels per on-chip weight tile (0: no tiling),
-    whether it is fused with the pooling layer after it."""
+    """What the mapper chose for one layer's kernel: the unroll factor of its input-channel
+    loop (1: none) and the output channels per on-chip weight tile (0: no tiling)."""
 
     unroll: int = 1
     channel_tile: int = 0
-    fuse_pool: bool = False
