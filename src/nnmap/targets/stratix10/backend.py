@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nnmap.errors import NnmapError
-from nnmap.hw import Backend, ExecModule
+from nnmap.hw import Backend, ExecModule, NetworkFlow
 from nnmap.ir import Graph, Layer
 
 if TYPE_CHECKING:
@@ -44,3 +44,8 @@ class OpenclBackend(Backend):
 
     def emulator_files(self, module: ExecModule) -> dict[str, str]:
         return {}
+
+    def network_flow(self) -> NetworkFlow:
+        from nnmap.targets.stratix10.flow import OpenclFlow  # loads TVM: only when used
+
+        return OpenclFlow()

@@ -5,7 +5,8 @@ design one kernel accumulates in a global buffer (innermost loop over the input 
 dependence through global memory) and a second requantizes; fused, one kernel requantizes each
 output after its accumulation, the accumulator a register (cached writes) or one ``__local``
 word; unrolled, the window loops run in parallel and the channel loop ``unroll`` lanes wide (a
-depthwise or pooling reduction unrolled whole, so its output loop is the pipelined one). Other
+reduction unrolled whole, e.g. a depthwise or pooling window, makes its output loop the
+pipelined one). Other
 layers are one loop over their outputs per TE stage (base) or one for all (fused).
 """
 
@@ -82,11 +83,11 @@ def _accumulating(reduction: Reduction, options: Optimizations, choice: LayerCho
     tiled = options.tiling and 0 < choice.channel_tile <= reduction.output_channels
     tile = choice.channel_tile if tiled else reduction.output_channels
     recurrence = 1 if options.cached_writes else device.local_memory_latency + 1
-    whole = options.unroll and reduction.channels == 1
-    lanes = (reduction.window * (min(choice.unroll, reduction.channels) if options.unroll else 1))
+    whole = options.unroll and choice.unroll >= reduction.channels
+    lanes = reduction.window * min(choice.unroll, reduction.channels) if options.unroll else 1
     per_lane = {"global": 1 if tiled else 2}
     depth = global_depth + MULTIPLY_DEPTH + math.ceil(math.log2(max(lanes, 1))) + REQUANT_DEPTH
-    if whole:  # the window unrolled whole: the loop over outputs is the pipelined one
+    if whole:  # the reduction unrolled whole: the loop over outputs is the pipelined one
         body = pipelined_loop(reduction.outputs, depth,
                               {"global": per_lane["global"] * lanes}, ports,
                               recurrence=0 if options.cached_writes else recurrence)
@@ -105,7 +106,8 @@ def _accumulating(reduction: Reduction, options: Optimizations, choice: LayerCho
         tiles = math.ceil(reduction.output_channels / tile)
         loops.append(PipelinedLoop(tile_bytes, 1, global_depth, tiles))
         m20ks = _m20ks(device, tile_bytes, lanes)
-    dsps = math.ceil(lanes / device.multipliers_per_dsp) + REQUANT_DSPS
+    multipliers = math.ceil(lanes / device.multipliers_per_dsp) if reduction.weights else 0
+    dsps = multipliers + REQUANT_DSPS
     lsus = 3 + (0 if tiled else 1) + 3  # data, weight, out; bias, multiplier, shift
     alms = KERNEL_ALMS + lsus * LSU_ALMS + lanes * LANE_ALMS + REQUANT_ALMS
     return [KernelEstimate("fused", tuple(loops), Resources(dsps, m20ks, alms))]

@@ -25,7 +25,7 @@ from nnmap.targets.stratix10.options import LayerChoice, Optimizations
 
 SHELL = Resources(0, 500, 100_000)  # assumed: the board's shell (PCIe, DDR controllers) in use
 HEADROOM = 0.8  # assumed: the share of each resource a design may use and still route
-UNROLL_FACTORS = (1, 2, 4, 8, 16, 32, 64)
+UNROLL_FACTORS = tuple(2**power for power in range(11))
 TILE_BYTES = 64 * 1024  # assumed: the largest weight tile one kernel caches in M20K blocks
 
 
@@ -152,7 +152,7 @@ def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
             reduction = reduction_of(graph.layers[index], graph)
             assert reduction is not None
             factor = choice.unroll * 2
-            if factor > UNROLL_FACTORS[-1] or factor > reduction.channels:
+            if factor > UNROLL_FACTORS[-1] or choice.unroll >= reduction.channels:
                 continue
             trial = {**choices, index: replace(choice, unroll=factor)}
             candidate = estimate(graph, options, trial, device, channels)

@@ -33,7 +33,8 @@ def intel_library() -> Path | None:
     return path if path.is_file() else None
 
 
-def _vendor_folder(library: Path) -> Path:
+def vendor_folder(library: Path) -> Path:
+    """A folder of ICD vendor files: the system's and Intel's emulator at ``library``."""
     folder = cache_dir("opencl-vendors")
     for system in SYSTEM_VENDORS.glob("*.icd") if SYSTEM_VENDORS.is_dir() else ():
         (folder / system.name).write_text(system.read_text())
@@ -46,7 +47,7 @@ def opencl() -> Any:
     if "pyopencl" not in sys.modules:
         library = intel_library()
         if library is not None and "OCL_ICD_VENDORS" not in os.environ:
-            os.environ["OCL_ICD_VENDORS"] = str(_vendor_folder(library))
+            os.environ["OCL_ICD_VENDORS"] = str(vendor_folder(library))
         for name, value in EMULATOR_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
     try:
