@@ -53,6 +53,7 @@ def test_base_design_is_bit_exact_on_pocl(small) -> None:  # type: ignore[no-unt
 
 def test_channels_and_autorun_are_bit_exact_on_intels_emulator(small) -> None:  # type: ignore[no-untyped-def]
     design = build_design(small, ALL, dict.fromkeys(range(len(small.layers)), CHOICE))
-    assert design.channels and design.autorun
+    # the residual Add's inputs are read twice and the softmax runs on the host: no channels
+    assert len(design.channels) == 7 and len(design.autorun) == 4
     assert "write_channel_intel" in design.source and "__attribute__((autorun))" in design.source
     assert _max_difference(small, ALL, INTEL_EMULATOR) == 0

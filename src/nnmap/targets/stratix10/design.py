@@ -95,19 +95,19 @@ def _aliases(graph: Graph, tensor: str) -> set[str]:
     return names
 
 
-def _channel_tensors(graph: Graph, layers: list[DesignLayer]) -> frozenset[str]:
+def channel_tensors(graph: Graph) -> frozenset[str]:
     """Tensors one kernel-run layer writes and exactly one kernel-run layer reads, once."""
-    kernel_run = {item.layer.name for item in layers if item.kernels is not None}
+    kernel_run = {layer.name for layer in graph.layers if not isinstance(layer, Reshape | Softmax)}
     found = set()
-    for item in layers:
-        names = _aliases(graph, item.layer.output)
-        if item.kernels is None or names & set(graph.outputs):
+    for layer in graph.layers:
+        names = _aliases(graph, layer.output)
+        if layer.name not in kernel_run or names & set(graph.outputs):
             continue
-        readers = [layer for name in names for layer in graph.consumers(name)
-                   if not isinstance(layer, Reshape)]
+        readers = [reader for name in names for reader in graph.consumers(name)
+                   if not isinstance(reader, Reshape)]
         if (len(readers) == 1 and readers[0].name in kernel_run
                 and sum(readers[0].inputs.count(name) for name in names) == 1):
-            found.add(item.layer.output)
+            found.add(layer.output)
     return frozenset(found)
 
 
@@ -197,6 +197,6 @@ def build_design(graph: Graph, options: Optimizations,
         if not isinstance(layer, Reshape | Softmax):
             kernels = layer_kernels(layer, graph, f"layer{index}", options, choice)
         layers.append(DesignLayer(index, layer, kernels, choice))
-    channels = _channel_tensors(graph, layers) if options.channels else frozenset()
+    channels = channel_tensors(graph) if options.channels else frozenset()
     source, autorun = _program(graph, layers, options, channels)
     return Design(graph, options, tuple(layers), channels, autorun, source)

@@ -16,7 +16,7 @@ import numpy as np
 
 from nnmap.hw import NetworkRun
 from nnmap.ir import Graph
-from nnmap.targets.stratix10.design import Design, build_design
+from nnmap.targets.stratix10.design import Design, build_design, channel_tensors
 from nnmap.targets.stratix10.device import STRATIX10_SX2800, FpgaDevice
 from nnmap.targets.stratix10.host_program import (
     KERNELS_HEADER,
@@ -46,8 +46,8 @@ class FpgaBuild:
 def plan_design(graph: Graph, options: Optimizations = ALL,
                 device: FpgaDevice = STRATIX10_SX2800) -> FpgaBuild:
     """The mapper's choices, the design under them and its modelled latency and resources."""
-    first = build_design(graph, options)  # which tensors become channels
-    choices = choose(graph, options, device, first.channels)
+    channels = channel_tensors(graph) if options.channels else frozenset()
+    choices = choose(graph, options, device, channels)
     design = build_design(graph, options, choices)
     return FpgaBuild(design, estimate(graph, options, choices, device, design.channels,
                                       len(design.autorun)))

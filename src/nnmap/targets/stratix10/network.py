@@ -120,9 +120,10 @@ def _tile(layer_index: int, graph: Graph) -> int:
 def choose(graph: Graph, options: Optimizations, device: FpgaDevice,
            channels: frozenset[str] = frozenset()) -> dict[int, LayerChoice]:
     """Per layer, the unroll factor and weight tile that minimize the modelled latency within
-    the device's resources (``HEADROOM``): greedily, the unroll of the layer whose doubling
-    saves the most cycles per added DSP doubles while the design fits; then each layer keeps
-    its weight tile (``TILE_BYTES`` at most) where that shortens the latency."""
+    the device's resources (``HEADROOM``): greedily, while the design fits, the one layer
+    whose unroll doubling or whole unrolling saves the most cycles per added DSP takes it
+    (a doubling may save nothing where only the whole reduction unrolled does); then each
+    layer keeps its weight tile (``TILE_BYTES`` at most) where that shortens the latency."""
     choices = {index: LayerChoice(1, _tile(index, graph) if options.tiling else 0)
                for index, layer in enumerate(graph.layers)
                if reduction_of(layer, graph) is not None}
@@ -151,15 +152,15 @@ def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
         for index, choice in choices.items():
             reduction = reduction_of(graph.layers[index], graph)
             assert reduction is not None
-            factor = choice.unroll * 2
-            if factor > UNROLL_FACTORS[-1] or choice.unroll >= reduction.channels:
-                continue
-            trial = {**choices, index: replace(choice, unroll=factor)}
-            candidate = estimate(graph, options, trial, device, channels)
-            added = max(candidate.resources.dsps - current.resources.dsps, 1)
-            gain = (current.latency_seconds - candidate.latency_seconds) / added
-            if candidate.fits and gain > best_gain:
-                best, best_gain = trial, gain
+            whole = next(f for f in UNROLL_FACTORS if f >= min(reduction.channels,
+                                                                UNROLL_FACTORS[-1]))
+            for factor in {min(choice.unroll * 2, whole), whole} - {choice.unroll}:
+                trial = {**choices, index: replace(choice, unroll=factor)}
+                candidate = estimate(graph, options, trial, device, channels)
+                added = max(candidate.resources.dsps - current.resources.dsps, 1)
+                gain = (current.latency_seconds - candidate.latency_seconds) / added
+                if candidate.fits and gain > best_gain:
+                    best, best_gain = trial, gain
         if best is None:
             return choices
         choices = best
