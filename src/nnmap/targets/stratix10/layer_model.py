@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nnmap.ir import Graph, Layer
-from nnmap.ir.workload import workload_of
+from nnmap.ir import Conv2D, FullyConnected, Graph, Layer, Pool2D
 from nnmap.targets.stratix10.device import FpgaDevice
 from nnmap.targets.stratix10.hls import KernelEstimate, PipelinedLoop, Resources, pipelined_loop
 from nnmap.targets.stratix10.options import LayerChoice, Optimizations
@@ -46,12 +45,15 @@ class Reduction:
 
 def reduction_of(layer: Layer, graph: Graph) -> Reduction | None:
     """The reduction a layer computes (None: it has none)."""
-    workload = workload_of(graph, layer)
-    if workload is None or workload.kind == "add":
-        return None
-    outputs = workload["B"] * workload["K"] * workload["OY"] * workload["OX"] * workload.groups
-    return Reduction(outputs, workload["C"], workload["FY"] * workload["FX"],
-                     workload["K"] * workload.groups, workload.has_weights)
+    out = graph.tensor(layer.output)
+    if isinstance(layer, Conv2D):
+        _, fy, fx, channels = layer.weight.shape
+        return Reduction(out.size, channels, fy * fx, out.shape[-1], True)
+    if isinstance(layer, FullyConnected):
+        return Reduction(out.size, layer.weight.shape[1], 1, layer.weight.shape[0], True)
+    if isinstance(layer, Pool2D):
+        return Reduction(out.size, 1, layer.kernel[0] * layer.kernel[1], out.shape[-1], False)
+    return None
 
 
 def _ports(device: FpgaDevice) -> dict[str, int]:

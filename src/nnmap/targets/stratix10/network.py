@@ -69,11 +69,16 @@ class DesignEstimate:
         return all(share <= HEADROOM for share in self.utilization().values())
 
 
+KernelCache = dict[tuple[int, LayerChoice], list[KernelEstimate]]
+
+
 def estimate(graph: Graph, options: Optimizations, choices: Mapping[int, LayerChoice],
              device: FpgaDevice, channels: frozenset[str] = frozenset(),
-             autorun: int = 0) -> DesignEstimate:
+             autorun: int = 0, cache: KernelCache | None = None) -> DesignEstimate:
     """The modelled design: ``channels`` the tensors carried by channels, ``autorun`` how many
-    kernels start by themselves."""
+    kernels start by themselves; ``cache`` keeps each layer's kernels per choice (the mapper
+    estimates the same layers under the same choices many times)."""
+    cache = {} if cache is None else cache
     clock, launch = device.kernel_clock_hz, device.launch_overhead_seconds * device.kernel_clock_hz
     ends: dict[str, float] = dict.fromkeys(graph.inputs, 0.0)
     previous_end, launched, layers = 0.0, 0, []
@@ -82,8 +87,10 @@ def estimate(graph: Graph, options: Optimizations, choices: Mapping[int, LayerCh
         if isinstance(layer, Reshape | Softmax):
             ends[layer.output] = ready
             continue
-        kernels = layer_estimates(layer, graph, options, choices.get(index, LayerChoice()),
-                                  device)
+        choice = choices.get(index, LayerChoice())
+        if (index, choice) not in cache:
+            cache[index, choice] = layer_estimates(layer, graph, options, choice, device)
+        kernels = cache[index, choice]
         launched += len(kernels)
         if any(name in channels for name in layer.inputs):
             ready += device.channel_latency
@@ -127,27 +134,29 @@ def choose(graph: Graph, options: Optimizations, device: FpgaDevice,
     choices = {index: LayerChoice(1, _tile(index, graph) if options.tiling else 0)
                for index, layer in enumerate(graph.layers)
                if reduction_of(layer, graph) is not None}
-    smallest = estimate(graph, options, choices, device, channels)
+    cache: KernelCache = {}
+    smallest = estimate(graph, options, choices, device, channels, cache=cache)
     if not smallest.fits:
         worst, share = max(smallest.utilization().items(), key=lambda item: item[1])
         raise MappingError(f"{graph.name} does not fit the {device.name} even without "
                            f"unrolling: {share:.0%} of its {worst} blocks (at most "
                            f"{HEADROOM:.0%}); switch optimizations off or split the network")
     if options.unroll:
-        choices = _unrolled(graph, options, device, channels, choices)
+        choices = _unrolled(graph, options, device, channels, choices, cache)
     for index, choice in choices.items():  # a weight tile only where the model says it pays
         untiled = {**choices, index: replace(choice, channel_tile=0)}
-        if (estimate(graph, options, untiled, device, channels).latency_seconds
-                < estimate(graph, options, choices, device, channels).latency_seconds):
+        candidate = estimate(graph, options, untiled, device, channels, cache=cache)
+        if candidate.fits and candidate.latency_seconds < estimate(
+                graph, options, choices, device, channels, cache=cache).latency_seconds:
             choices = untiled
     return choices
 
 
 def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
-              channels: frozenset[str], choices: dict[int, LayerChoice]
+              channels: frozenset[str], choices: dict[int, LayerChoice], cache: KernelCache
               ) -> dict[int, LayerChoice]:
     while True:
-        current = estimate(graph, options, choices, device, channels)
+        current = estimate(graph, options, choices, device, channels, cache=cache)
         best, best_gain = None, 0.0
         for index, choice in choices.items():
             reduction = reduction_of(graph.layers[index], graph)
@@ -156,7 +165,7 @@ def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
                                                                 UNROLL_FACTORS[-1]))
             for factor in {min(choice.unroll * 2, whole), whole} - {choice.unroll}:
                 trial = {**choices, index: replace(choice, unroll=factor)}
-                candidate = estimate(graph, options, trial, device, channels)
+                candidate = estimate(graph, options, trial, device, channels, cache=cache)
                 added = max(candidate.resources.dsps - current.resources.dsps, 1)
                 gain = (current.latency_seconds - candidate.latency_seconds) / added
                 if candidate.fits and gain > best_gain:
