@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nnmap.cache import cache_dir
+from nnmap.cache import cache_dir, write_atomically
 from nnmap.errors import NnmapError
 
 POCL = "pocl"
@@ -37,8 +37,8 @@ def vendor_folder(library: Path) -> Path:
     """A folder of ICD vendor files: the system's and Intel's emulator at ``library``."""
     folder = cache_dir("opencl-vendors")
     for system in SYSTEM_VENDORS.glob("*.icd") if SYSTEM_VENDORS.is_dir() else ():
-        (folder / system.name).write_text(system.read_text())
-    (folder / "nnmap-intel-fpga-emulator.icd").write_text(f"{library}\n")
+        write_atomically(folder / system.name, system.read_bytes())
+    write_atomically(folder / "nnmap-intel-fpga-emulator.icd", f"{library}\n".encode())
     return folder
 
 
