@@ -60,11 +60,6 @@ class Design:
     autorun: frozenset[str]
     source: str
 
-    def launched(self) -> list[tuple[DesignLayer, OpenclKernel]]:
-        """The kernels the host enqueues, in network order."""
-        return [(item, kernel) for item in self.layers if item.kernels is not None
-                for kernel in item.kernels.kernels if kernel.name not in self.autorun]
-
 
 def storage(graph: Graph, tensor: str) -> str:
     """The tensor whose buffer holds ``tensor`` (Reshapes alias their input)."""

@@ -25,7 +25,6 @@ from nnmap.errors import NnmapError
 from nnmap.ir import Graph, Layer
 from nnmap.targets.stratix10.options import LayerChoice, Optimizations
 
-SCRATCH = "scratch"
 _KERNEL = re.compile(r"__kernel void (\w+)\(([^)]*)\) \{")
 _ARGUMENT = re.compile(r"__global (\w+)\* restrict (\w+)_ptr")
 _OPENCL_TYPES = {"char": "int8", "int": "int32", "uchar": "uint8", "float": "float32"}
