@@ -32,6 +32,7 @@ from rich.table import Table
 
 import nnmap
 from nnmap.codegen.compare import reference_outputs_for
+from nnmap.errors import MappingError
 from nnmap.frontend import load_model
 from nnmap.ir import Graph
 from nnmap.targets.stratix10.design import build_design, channel_tensors
@@ -145,16 +146,21 @@ def main() -> None:
     parser.add_argument("--check-all", action="store_true")
     args = parser.parse_args()
     console = Console(width=220)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="nnmap-fpga-") as work:
         for name, path in model_paths(Path(work), args.models.split(",")).items():
             check = args.check_all or name not in ("mobilenet_v1", "resnet34")
             console.print(f"[bold]{name}[/]", highlight=False)
-            rows.append(measure(name, path, Path(work), args.inputs, check))
+            try:
+                rows.append(measure(name, path, Path(work), args.inputs, check))
+            except MappingError as error:
+                console.print(f"{name}: {error}", highlight=False)
+                refused.append({"model": name, "refused": str(error)})
     for table in tables(rows):
         console.print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=1))
+    RESULTS.write_text(json.dumps(rows + refused, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,3 +31,15 @@ def small_graph(folder: Path) -> tuple[Path, Graph]:
     path = folder / "fpga_small.onnx"
     onnx.save(small_network(), path)
     return path, load_model(path)
+
+
+def repeated_graph(folder: Path) -> Graph:
+    """Three ReLU convolutions, the last two alike (shapes, zero points, clamp): one kernel
+    can serve both."""
+    g = QdqGraph("fpga_repeated", 11)
+    x = g.conv(g.input((3, 6, 6)), 8, (3, 3))
+    x = g.conv(g.conv(x, 8, (3, 3)), 8, (3, 3))
+    x = g.dense(g.flatten(x), 10, relu=False)
+    path = folder / "fpga_repeated.onnx"
+    onnx.save(g.model(g.softmax(x), "alike layers for shared kernels"), path)
+    return load_model(path)

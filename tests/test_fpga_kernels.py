@@ -3,14 +3,18 @@ and emission steps, every design bit-exact with nnmap's reference on PoCL and In
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from fpga_models import small_graph
+from fpga_models import repeated_graph, small_graph
 
 from nnmap.reference import run
 from nnmap.targets.stratix10.design import build_design
+from nnmap.targets.stratix10.device import STRATIX10_SX2800
 from nnmap.targets.stratix10.kernels import layer_kernels
-from nnmap.targets.stratix10.options import ALL, BASE, LayerChoice, Optimizations
+from nnmap.targets.stratix10.network import estimate
+from nnmap.targets.stratix10.options import ALL, BASE, PORTABLE, LayerChoice, Optimizations
 from nnmap.targets.stratix10.platforms import INTEL_EMULATOR, POCL
 from nnmap.targets.stratix10.runner import run_design
 from nnmap.verify import random_inputs
@@ -57,3 +61,15 @@ def test_channels_and_autorun_are_bit_exact_on_intels_emulator(small) -> None:  
     assert len(design.channels) == 7 and len(design.autorun) == 4
     assert "write_channel_intel" in design.source and "__attribute__((autorun))" in design.source
     assert _max_difference(small, ALL, INTEL_EMULATOR) == 0
+
+
+def test_alike_layers_share_one_kernel(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    graph = repeated_graph(tmp_path)
+    options, alone_options = PORTABLE, replace(PORTABLE, shared_kernels=False)
+    design = build_design(graph, options)
+    assert design.shared == {"layer3_kernel": "layer2_kernel"}
+    assert "layer3_kernel" not in design.source
+    assert _max_difference(graph, options, POCL) == 0
+    alone = estimate(graph, alone_options, {}, STRATIX10_SX2800).resources
+    shared = estimate(graph, options, {}, STRATIX10_SX2800).resources
+    assert shared.alms < alone.alms and shared.dsps < alone.dsps

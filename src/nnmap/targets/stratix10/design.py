@@ -7,7 +7,9 @@ index order unless its output channels are tiled, then it stages them in ``__loc
 first) and the consumer reads the whole tensor into a ``__local`` buffer before its loops, which
 read it in any order. A kernel left with no argument at all (its constants become program-scope
 ``__constant`` arrays, its tensors channels) is an autorun kernel: it starts by itself and
-restarts when done, with no host call.
+restarts when done, with no host call. With shared kernels, a kernel identical to one emitted
+before (the same text but its name: same shapes, zero points and clamp, constants in buffers) is
+not emitted again; its layer launches the first with its own buffers.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Design:
     channels: frozenset[str]
     autorun: frozenset[str]
     source: str
+    shared: Mapping[str, str]  # kernel -> the identical kernel that runs in its place
 
 
 def storage(graph: Graph, tensor: str) -> str:
@@ -149,9 +152,11 @@ def _rewrite_kernel(kernel: OpenclKernel, item: DesignLayer, design_channels: Ma
 
 
 def _program(graph: Graph, layers: list[DesignLayer], options: Optimizations,
-             channels: frozenset[str]) -> tuple[str, frozenset[str]]:
+             channels: frozenset[str]) -> tuple[str, frozenset[str], dict[str, str]]:
     depth = CONCURRENT_CHANNEL_DEPTH if options.concurrent_queues else None
     parts, autorun = [CHANNEL_PRAGMA] if channels else [], set()
+    emitted: dict[str, str] = {}  # kernel text without its name -> the kernel emitted with it
+    shared: dict[str, str] = {}
     for tensor in sorted(channels):
         size = depth or graph.tensor(tensor).size
         parts.append(f"channel char ch_{_identifier(tensor)} __attribute__((depth({size})));\n")
@@ -174,8 +179,13 @@ def _program(graph: Graph, layers: list[DesignLayer], options: Optimizations,
             if options.autorun and runs_alone:
                 autorun.add(kernel.name)
                 text = AUTORUN + text
+            anonymous = text.replace(f"__kernel void {kernel.name}(", "__kernel void (")
+            if options.shared_kernels and anonymous in emitted:
+                shared[kernel.name] = emitted[anonymous]
+                continue
+            emitted[anonymous] = kernel.name
             parts.append(text)
-    return "\n".join(parts), frozenset(autorun)
+    return "\n".join(parts), frozenset(autorun), shared
 
 
 def _identifier(tensor: str) -> str:
@@ -193,5 +203,5 @@ def build_design(graph: Graph, options: Optimizations,
             kernels = layer_kernels(layer, graph, f"layer{index}", options, choice)
         layers.append(DesignLayer(index, layer, kernels, choice))
     channels = channel_tensors(graph) if options.channels else frozenset()
-    source, autorun = _program(graph, layers, options, channels)
-    return Design(graph, options, tuple(layers), channels, autorun, source)
+    source, autorun, shared = _program(graph, layers, options, channels)
+    return Design(graph, options, tuple(layers), channels, autorun, source, shared)

@@ -16,8 +16,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from nnmap.errors import MappingError
-from nnmap.ir import Graph, Reshape, Softmax
+from nnmap.ir import Graph, Layer, Reshape, Softmax
 from nnmap.targets.stratix10.device import FpgaDevice
 from nnmap.targets.stratix10.hls import KernelEstimate, Resources
 from nnmap.targets.stratix10.layer_model import layer_estimates, reduction_of
@@ -72,6 +74,25 @@ class DesignEstimate:
 KernelCache = dict[tuple[int, LayerChoice], list[KernelEstimate]]
 
 
+def _shape_key(graph: Graph, layer: Layer) -> tuple[object, ...]:
+    """What a kernel's OpenCL text depends on besides its constant buffers: the layer's kind
+    and geometry, its tensors' shapes and zero points (padding, output offset), its clamp."""
+    tensors = [graph.tensor(name) for name in (*layer.inputs, layer.output)]
+    geometry = tuple((name, value) for name, value in vars(layer).items()
+                     if name not in ("name", "inputs", "output")
+                     and not hasattr(value, "shape") and not hasattr(value, "multiplier"))
+    return (type(layer).__name__, geometry,
+            tuple((tensor.shape, tensor.zero_point) for tensor in tensors),
+            tuple(getattr(layer, "weight", np.empty(0)).shape))
+
+
+def kernel_groups(graph: Graph) -> dict[int, int]:
+    """Layer index -> the first layer whose kernels it can share (itself when none)."""
+    first: dict[tuple[object, ...], int] = {}
+    return {index: first.setdefault(_shape_key(graph, layer), index)
+            for index, layer in enumerate(graph.layers)}
+
+
 def estimate(graph: Graph, options: Optimizations, choices: Mapping[int, LayerChoice],
              device: FpgaDevice, channels: frozenset[str] = frozenset(),
              autorun: int = 0, cache: KernelCache | None = None) -> DesignEstimate:
@@ -82,6 +103,7 @@ def estimate(graph: Graph, options: Optimizations, choices: Mapping[int, LayerCh
     clock, launch = device.kernel_clock_hz, device.launch_overhead_seconds * device.kernel_clock_hz
     ends: dict[str, float] = dict.fromkeys(graph.inputs, 0.0)
     previous_end, launched, layers = 0.0, 0, []
+    groups = kernel_groups(graph) if options.shared_kernels else {}
     for index, layer in enumerate(graph.layers):
         ready = max((ends.get(name, 0.0) for name in layer.inputs), default=0.0)
         if isinstance(layer, Reshape | Softmax):
@@ -103,7 +125,8 @@ def estimate(graph: Graph, options: Optimizations, choices: Mapping[int, LayerCh
     if options.concurrent_queues:
         total += launch if launched > autorun else 0.0
     interval = max((layer.cycles for layer in layers), default=0) if channels else total
-    used = sum((layer.resources for layer in layers), SHELL)
+    used = sum((layer.resources for layer in layers
+                if groups.get(layer.index, layer.index) == layer.index), SHELL)
     used = replace(used, m20ks=used.m20ks + channel_m20ks(graph, channels, device))
     return DesignEstimate(tuple(layers), total / clock, interval / clock, used, device)
 
@@ -135,6 +158,7 @@ def choose(graph: Graph, options: Optimizations, device: FpgaDevice,
                for index, layer in enumerate(graph.layers)
                if reduction_of(layer, graph) is not None}
     cache: KernelCache = {}
+    groups = kernel_groups(graph) if options.shared_kernels else {}
     smallest = estimate(graph, options, choices, device, channels, cache=cache)
     if not smallest.fits:
         worst, share = max(smallest.utilization().items(), key=lambda item: item[1])
@@ -143,8 +167,10 @@ def choose(graph: Graph, options: Optimizations, device: FpgaDevice,
                            f"{HEADROOM:.0%}); switch optimizations off or split the network")
     if options.unroll:
         choices = _unrolled(graph, options, device, channels, choices, cache)
-    for index, choice in choices.items():  # a weight tile only where the model says it pays
-        untiled = {**choices, index: replace(choice, channel_tile=0)}
+    for index in list(choices):  # a weight tile only where the model says it pays
+        untiled = {**choices, **{member: replace(choices[member], channel_tile=0)
+                                 for member in choices if groups.get(member, member)
+                                 == groups.get(index, index)}}
         candidate = estimate(graph, options, untiled, device, channels, cache=cache)
         if candidate.fits and candidate.latency_seconds < estimate(
                 graph, options, choices, device, channels, cache=cache).latency_seconds:
@@ -155,6 +181,13 @@ def choose(graph: Graph, options: Optimizations, device: FpgaDevice,
 def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
               channels: frozenset[str], choices: dict[int, LayerChoice], cache: KernelCache
               ) -> dict[int, LayerChoice]:
+    groups = kernel_groups(graph) if options.shared_kernels else {}
+
+    def group_of(index: int) -> list[int]:
+        """The layers that share ``index``'s kernel take one choice."""
+        leader = groups.get(index, index)
+        return [member for member in choices if groups.get(member, member) == leader]
+
     while True:
         current = estimate(graph, options, choices, device, channels, cache=cache)
         best, best_gain = None, 0.0
@@ -164,7 +197,8 @@ def _unrolled(graph: Graph, options: Optimizations, device: FpgaDevice,
             whole = next(f for f in UNROLL_FACTORS if f >= min(reduction.channels,
                                                                 UNROLL_FACTORS[-1]))
             for factor in {min(choice.unroll * 2, whole), whole} - {choice.unroll}:
-                trial = {**choices, index: replace(choice, unroll=factor)}
+                trial = {**choices, **{member: replace(choice, unroll=factor)
+                                       for member in group_of(index)}}
                 candidate = estimate(graph, options, trial, device, channels, cache=cache)
                 added = max(candidate.resources.dsps - current.resources.dsps, 1)
                 gain = (current.latency_seconds - candidate.latency_seconds) / added

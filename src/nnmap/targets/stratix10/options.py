@@ -21,6 +21,7 @@ class Optimizations:
     channels: bool = False  # Intel channels between consecutive kernels instead of DDR
     autorun: bool = False  # kernels with no host argument start by themselves
     concurrent_queues: bool = False  # one command queue per kernel: kernels overlap
+    shared_kernels: bool = False  # layers of one shape and quantization share one kernel
 
     def without(self, switch: str) -> Optimizations:
         """These optimizations with ``switch`` off."""

@@ -111,7 +111,8 @@ def steps(design: Design) -> list[Step]:
                 continue
             arguments = _arguments(design, item, kernel)
             waits = tuple(sorted({writer[name] for name in arguments if name in writer}))
-            found.append(Launch(kernel.name, arguments, kernel.name if concurrent else "main",
+            name = design.shared.get(kernel.name, kernel.name)
+            found.append(Launch(name, arguments, name if concurrent else "main",
                                 tuple(sorted(set(waits + previous))) if concurrent else ()))
             previous = (len(found) - 1,)
             writer[item.layer.output] = len(found) - 1
