@@ -157,10 +157,10 @@ def main() -> None:
             except MappingError as error:
                 console.print(f"{name}: {error}", highlight=False)
                 refused.append({"model": name, "refused": str(error)})
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(rows + refused, indent=1))
     for table in tables(rows):
         console.print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(rows + refused, indent=1))
 
 
 if __name__ == "__main__":
