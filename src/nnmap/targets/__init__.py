@@ -13,6 +13,7 @@ from nnmap.targets import host, spec
 from nnmap.targets.diana.target import diana_target
 from nnmap.targets.gap9.target import gap9_target
 from nnmap.targets.gemmini.target import gemmini_target
+from nnmap.targets.stratix10.target import stratix10_target
 from nnmap.targets.vta.target import vta_target
 
 GENERATORS: dict[str, spec.Generator] = {
@@ -21,6 +22,7 @@ GENERATORS: dict[str, spec.Generator] = {
     "vta": vta_target,
     "diana": diana_target,
     "gap9": gap9_target,
+    "stratix10": stratix10_target,
 }
 
 
