@@ -9,7 +9,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,fpga]'
+	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 # Headless Chromium opens the HTML reports in tests (Debian's package; about a minute to install).

@@ -24,7 +24,7 @@ from nnmap.verify import random_inputs
 if TYPE_CHECKING:  # the code generators import TVM: loaded only when a command compiles
     from nnmap.codegen.artifact import Artifact
     from nnmap.codegen.deviation import Deviation
-    from nnmap.hw import NetworkFlow, Target
+    from nnmap.hw import Target
 
 NUMERICS_HELP = "exact (bit-exact with TFLite Micro) or hardware (the accelerator's own scaling)"
 
@@ -55,35 +55,6 @@ def _compile_with_progress(graph: Graph, target: str | Target, out_dir: Path, nu
     return artifact, time.perf_counter() - start
 
 
-def _network_flow(target: str) -> NetworkFlow | None:
-    """The whole-network flow of the target's accelerators, if one has its own."""
-    flows = (module.backend.network_flow() for module in resolve_target(target).accelerators
-             if module.backend is not None)
-    return next((flow for flow in flows if flow is not None), None)
-
-
-def _run_network(flow: NetworkFlow, model: str, graph: Graph, inputs: int, seed: int) -> None:
-    """``nnmap run`` of a whole-network flow: its table, then the outputs against the
-    reference."""
-    from nnmap.codegen.compare import reference_outputs_for
-    from nnmap.codegen.deviation import Deviation
-
-    samples = random_inputs(graph, inputs, seed)
-    start = time.perf_counter()
-    result = flow.run(graph, [[x[i:i + 1] for x in samples] for i in range(inputs)])
-    seconds = time.perf_counter() - start
-    table = Table(title=result.title, caption=result.caption)
-    for column in result.columns:
-        table.add_column(column, justify="left" if column == "layer" else "right")
-    for row in result.rows:
-        table.add_row(*row)
-    console.print(table)
-    reference, expected = reference_outputs_for(resolve_model_path(model), graph, samples)
-    deviation = Deviation.between(expected, result.outputs)
-    console.print(f"{inputs} random inputs in {seconds:.1f} s: max |difference| vs {reference} "
-                  f"{deviation.max_abs}", highlight=False)
-
-
 def compile_command(
     model: str = typer.Argument(..., help="a .tflite/.onnx file or zoo:NAME"),
     target: str = typer.Option("host", "--target", help=TARGET_HELP),
@@ -94,10 +65,6 @@ def compile_command(
     """Compile MODEL to standalone C (network.h/.c, kernels, weights.c, Makefile, report.json)."""
     check_numerics(numerics)
     graph = load_model(model)
-    flow = _network_flow(target)
-    if flow is not None:
-        console.print(f"wrote [bold]{flow.compile(graph, Path(out))}[/]", highlight=False)
-        return
     artifact, seconds = _compile_with_progress(graph, target, Path(out), numerics, db)
     report = artifact.report
     console.print(f"wrote [bold]{artifact.path}[/] in {seconds:.1f} s: arena "
@@ -172,10 +139,6 @@ def run_command(
     if baseline not in (None, "host-only") or host not in ("measured", "modelled"):
         raise NnmapError("--baseline takes host-only; --host takes measured or modelled")
     graph = load_model(model)
-    flow = _network_flow(target)
-    if flow is not None:
-        _run_network(flow, model, graph, inputs, seed)
-        return
     chosen = resolve_target(target)
     core = chosen.host_core if host == "measured" else None
     with tempfile.TemporaryDirectory(prefix="nnmap-run-") as work:

@@ -1,6 +1,6 @@
 """The hardware model: ``Memory``, ``ComputeArray``, ``ExecModule`` and ``Target`` values."""
 
-from nnmap.hw.backend import Backend, DeviceBuild, NetworkFlow, NetworkRun
+from nnmap.hw.backend import Backend, DeviceBuild
 from nnmap.hw.model import (
     LOOP_NAMES,
     OPERANDS,
@@ -16,8 +16,6 @@ __all__ = [
     "Backend",
     "DeviceBuild",
     "LOOP_NAMES",
-    "NetworkFlow",
-    "NetworkRun",
     "OPERANDS",
     "ArrayAxis",
     "ComputeArray",

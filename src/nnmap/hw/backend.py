@@ -16,8 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nnmap.codegen.layers import LayerCode
@@ -50,29 +49,6 @@ class TensorLayout:
     tensor: str
     name: str
     nbytes: int
-
-
-@dataclass(frozen=True)
-class NetworkRun:
-    """What a whole-network flow's run reports: per model output the outputs of every sample
-    stacked, and a table (title, column names, rows of text) with a one-line caption."""
-
-    outputs: list[Any]
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    caption: str
-
-
-class NetworkFlow(Protocol):
-    """A backend that compiles a whole network its own way (e.g. an OpenCL program and its
-    host program) instead of lowering layers into nnmap's C."""
-
-    def compile(self, graph: Graph, out_dir: Path) -> Path:
-        """Write the network's artifact into ``out_dir``; its path."""
-
-    def run(self, graph: Graph, samples: Sequence[Sequence[Any]]) -> NetworkRun:
-        """Run every sample (one array per model input, batch 1) and report."""
 
 
 class Backend(ABC):
@@ -167,11 +143,6 @@ class Backend(ABC):
     @abstractmethod
     def emulator_files(self, module: ExecModule) -> dict[str, str]:
         """File name -> text of the emulator an artifact ships, its parameters from ``module``."""
-
-    def network_flow(self) -> NetworkFlow | None:
-        """The whole-network flow ``nnmap compile`` and ``nnmap run`` follow for a target with
-        this module (None: the per-layer C flow)."""
-        return None
 
     def device_build(self, module: ExecModule) -> DeviceBuild:
         """How the C of ``module`` builds for the real accelerator (default: nothing to add)."""

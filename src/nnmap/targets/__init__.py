@@ -13,7 +13,6 @@ from nnmap.targets import host, spec
 from nnmap.targets.diana.target import diana_target
 from nnmap.targets.gap9.target import gap9_target
 from nnmap.targets.gemmini.target import gemmini_target
-from nnmap.targets.stratix10.target import stratix10_target
 from nnmap.targets.vta.target import vta_target
 
 GENERATORS: dict[str, spec.Generator] = {
@@ -22,7 +21,6 @@ GENERATORS: dict[str, spec.Generator] = {
     "vta": vta_target,
     "diana": diana_target,
     "gap9": gap9_target,
-    "stratix10": stratix10_target,
 }
 
 
