@@ -72,7 +72,7 @@ def search_result(workload: Workload, module: ExecModule, budget_s: float = 2.0)
     if found is None:
         raise MappingError(
             f"layer {workload.name}: no tiling fits the memories of module "
-            f"{module.name}; use a target with larger memories"
+            f"{module.name}; split the layer or use a target with larger memories"
         )
     return found
 

@@ -37,7 +37,8 @@ def stream_model(workload: Workload, module: ExecModule) -> StreamModel | None:
 def search_stream(
     model: StreamModel, workload: Workload, module: ExecModule, cutoff: float
 ) -> tuple[Mapping, Cost, int, float] | None:
-    """The cheapest candidate below ``cutoff`` cycles: (mapping, cost, candidates, seconds)."""
+    """The cheapest candidate that fits the memories, below ``cutoff`` cycles: (mapping, cost,
+    candidates, seconds)."""
     start = time.perf_counter()
     found = model.candidates(workload, module)
     ranked = sorted((model.bound(workload, mapping, module), i) for i, mapping in enumerate(found))
@@ -47,7 +48,7 @@ def search_stream(
         if least_possible >= least:
             break
         cost = model.cost(workload, found[index], module)
-        if cost.total_cycles < least:
+        if cost.fits and cost.total_cycles < least:
             best = (found[index], cost)
     if best is None:
         return None
