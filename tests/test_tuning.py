@@ -61,7 +61,10 @@ def test_tuning_a_small_layer_records_bit_exact_points_and_compiles_with_the_bes
     schedules = {json.dumps(r.schedule, sort_keys=True) for r in records}
     assert len(schedules) == 3 and {} in [r.schedule for r in records]
     # A best point other than the default is timed again, beside the default.
-    assert len(records) == (3 if not result.best.schedule else 3 + 2 * CONFIRM_ROUNDS)
+    # a candidate that first beat the default is confirmed against it (2 x CONFIRM_ROUNDS more
+    # records) and may still lose to it then
+    confirmed = 3 + 2 * CONFIRM_ROUNDS
+    assert len(records) == confirmed if result.best.schedule else len(records) in (3, confirmed)
     # Resuming with the same budget measures nothing new.
     (again,) = tune_graph(graph, "host", database, Budget(trials=2))
     assert again.measured == 0 and len(database.records()) == len(records)
